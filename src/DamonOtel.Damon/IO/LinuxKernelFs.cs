@@ -1,0 +1,286 @@
+using System.Runtime.InteropServices;
+using System.Text;
+
+namespace DamonOtel.Damon.IO;
+
+/// <summary>
+/// The real filesystem, through libc open/read/write/close so that a sysfs read is exactly
+/// one open, one read and one close (no fstat, no locking), and a write is a single write(2)
+/// whose errno (EBUSY from the DAMON sysfs mutex, EINVAL...) reaches the caller unchanged.
+/// </summary>
+public sealed partial class LinuxKernelFs : IKernelFs
+{
+    public static LinuxKernelFs Instance { get; } = new();
+
+    private const int ORdOnly = 0x0000;
+    private const int OWrOnly = 0x0001;
+    private const int ONonBlock = 0x0800;
+    private const int OCloExec = 0x80000;
+
+    // Sysfs attributes print at most one page; a slightly larger buffer tells truncation apart.
+    private const int SmallFileBuffer = 8192;
+
+    public string ReadText(string path)
+    {
+        int fd = Open(path, ORdOnly | OCloExec, "read");
+        try
+        {
+            Span<byte> first = stackalloc byte[SmallFileBuffer];
+            int n = ReadLoop(fd, first, path);
+            if (n < first.Length)
+            {
+                return Encoding.UTF8.GetString(first[..n]);
+            }
+
+            // Larger than a page (e.g. /proc/iomem, format files): keep reading.
+            using var ms = new MemoryStream();
+            ms.Write(first);
+            byte[] chunk = new byte[65536];
+            while (true)
+            {
+                int m = ReadLoop(fd, chunk, path);
+                if (m == 0)
+                {
+                    break;
+                }
+
+                ms.Write(chunk, 0, m);
+            }
+
+            return Encoding.UTF8.GetString(ms.GetBuffer(), 0, (int)ms.Length);
+        }
+        finally
+        {
+            _ = Close(fd);
+        }
+    }
+
+    public int ReadBytes(string path, Span<byte> buffer)
+    {
+        int fd = Open(path, ORdOnly | OCloExec, "read");
+        try
+        {
+            return ReadOnce(fd, buffer, path);
+        }
+        finally
+        {
+            _ = Close(fd);
+        }
+    }
+
+    public void WriteText(string path, string text)
+    {
+        int fd = Open(path, OWrOnly | OCloExec, "write");
+        try
+        {
+            byte[] bytes = Encoding.UTF8.GetBytes(text);
+            nint written;
+            unsafe
+            {
+                fixed (byte* p = bytes)
+                {
+                    do
+                    {
+                        written = Write(fd, p, bytes.Length);
+                    }
+                    while (written < 0 && Marshal.GetLastPInvokeError() == (int)Errno.EINTR);
+                }
+            }
+
+            if (written < 0)
+            {
+                throw new KernelIoException((Errno)Marshal.GetLastPInvokeError(), path, "write");
+            }
+        }
+        finally
+        {
+            _ = Close(fd);
+        }
+    }
+
+    public IReadOnlyList<string> ListDirectory(string path)
+    {
+        try
+        {
+            var names = new List<string>();
+            foreach (string entry in Directory.EnumerateFileSystemEntries(path))
+            {
+                names.Add(System.IO.Path.GetFileName(entry));
+            }
+
+            return names;
+        }
+        catch (DirectoryNotFoundException)
+        {
+            throw new KernelIoException(Errno.ENOENT, path, "list");
+        }
+        catch (UnauthorizedAccessException)
+        {
+            throw new KernelIoException(Errno.EACCES, path, "list");
+        }
+        catch (IOException e) when (e is not KernelIoException)
+        {
+            throw new KernelIoException(Errno.EIO, path, "list");
+        }
+    }
+
+    public bool FileExists(string path) => File.Exists(path);
+
+    public bool DirectoryExists(string path) => Directory.Exists(path);
+
+    public void CreateDirectory(string path)
+    {
+        if (Mkdir(path, 0x1ED /* 0755 */) != 0)
+        {
+            throw new KernelIoException((Errno)Marshal.GetLastPInvokeError(), path, "mkdir");
+        }
+    }
+
+    public void RemoveDirectory(string path)
+    {
+        if (Rmdir(path) != 0)
+        {
+            throw new KernelIoException((Errno)Marshal.GetLastPInvokeError(), path, "rmdir");
+        }
+    }
+
+    public Stream OpenPipe(string path) => new NonBlockingPipeStream(Open(path, ORdOnly | ONonBlock | OCloExec, "open"), path);
+
+    private static int Open(string path, int flags, string operation)
+    {
+        int fd;
+        do
+        {
+            fd = OpenNative(path, flags);
+        }
+        while (fd < 0 && Marshal.GetLastPInvokeError() == (int)Errno.EINTR);
+
+        if (fd < 0)
+        {
+            throw new KernelIoException((Errno)Marshal.GetLastPInvokeError(), path, operation);
+        }
+
+        return fd;
+    }
+
+    private static unsafe int ReadOnce(int fd, Span<byte> buffer, string path)
+    {
+        nint n;
+        fixed (byte* p = buffer)
+        {
+            do
+            {
+                n = Read(fd, p, buffer.Length);
+            }
+            while (n < 0 && Marshal.GetLastPInvokeError() == (int)Errno.EINTR);
+        }
+
+        if (n < 0)
+        {
+            throw new KernelIoException((Errno)Marshal.GetLastPInvokeError(), path, "read");
+        }
+
+        return (int)n;
+    }
+
+    // Fills the buffer or stops at EOF; a single read for files smaller than the buffer.
+    private static int ReadLoop(int fd, Span<byte> buffer, string path)
+    {
+        int total = 0;
+        while (total < buffer.Length)
+        {
+            int n = ReadOnce(fd, buffer[total..], path);
+            if (n == 0)
+            {
+                break;
+            }
+
+            total += n;
+        }
+
+        return total;
+    }
+
+    [LibraryImport("libc", EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int OpenNative(string path, int flags);
+
+    [LibraryImport("libc", EntryPoint = "read", SetLastError = true)]
+    private static unsafe partial nint Read(int fd, byte* buf, nint count);
+
+    [LibraryImport("libc", EntryPoint = "write", SetLastError = true)]
+    private static unsafe partial nint Write(int fd, byte* buf, nint count);
+
+    [LibraryImport("libc", EntryPoint = "close", SetLastError = true)]
+    private static partial int Close(int fd);
+
+    [LibraryImport("libc", EntryPoint = "mkdir", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int Mkdir(string path, int mode);
+
+    [LibraryImport("libc", EntryPoint = "rmdir", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int Rmdir(string path);
+
+    private sealed class NonBlockingPipeStream(int fd, string path) : Stream
+    {
+        private int fd = fd;
+
+        public override bool CanRead => true;
+
+        public override bool CanSeek => false;
+
+        public override bool CanWrite => false;
+
+        public override long Length => throw new NotSupportedException();
+
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+
+        public override unsafe int Read(Span<byte> buffer)
+        {
+            ObjectDisposedException.ThrowIf(fd < 0, this);
+            nint n;
+            fixed (byte* p = buffer)
+            {
+                do
+                {
+                    n = LinuxKernelFs.Read(fd, p, buffer.Length);
+                }
+                while (n < 0 && Marshal.GetLastPInvokeError() == (int)Errno.EINTR);
+            }
+
+            if (n < 0)
+            {
+                int errno = Marshal.GetLastPInvokeError();
+                if (errno == (int)Errno.EAGAIN)
+                {
+                    return 0;
+                }
+
+                throw new KernelIoException((Errno)errno, path, "read");
+            }
+
+            return (int)n;
+        }
+
+        public override void Flush()
+        {
+        }
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        protected override void Dispose(bool disposing)
+        {
+            if (fd >= 0)
+            {
+                _ = LinuxKernelFs.Close(fd);
+                fd = -1;
+            }
+
+            base.Dispose(disposing);
+        }
+    }
+}
