@@ -1,0 +1,280 @@
+using DamonOtel.Analysis;
+using DamonOtel.Damon.IO;
+
+namespace DamonOtel.Agent.Configuration;
+
+// The validated, typed configuration. Times are microseconds (DAMON's native unit) or
+// TimeSpan for agent-side durations; sizes are bytes. See docs/configuration.md.
+
+/// <summary>How a kdamond's regions reach the agent.</summary>
+internal enum RegionSource
+{
+    /// <summary>tracepoint when tracefs and damon_aggregated are usable, else tried_regions.</summary>
+    Auto,
+
+    /// <summary>damon:damon_aggregated in a private tracefs instance: every aggregation, passive.</summary>
+    Tracepoint,
+
+    /// <summary>A persistent all-matching stat scheme whose tried_regions are read each collection.</summary>
+    TriedRegions,
+
+    /// <summary>DAMON_STAT module parameters only (6.17+).</summary>
+    DamonStat,
+}
+
+/// <summary>Which part of physical memory a paddr target covers (from /proc/iomem).</summary>
+internal enum PhysicalRange
+{
+    /// <summary>The largest System RAM block (what DAMON_STAT/RECLAIM use).</summary>
+    LargestBlock,
+
+    /// <summary>From the first to the last System RAM byte, holes included (damo 3.1.5+).</summary>
+    WholeSpan,
+}
+
+internal enum DefaultMonitoring
+{
+    /// <summary>Start a paddr kdamond only when none is configured and none runs.</summary>
+    Auto,
+    On,
+    Off,
+}
+
+internal sealed record AgentConfig
+{
+    public string? SourceFile { get; init; }
+
+    public KernelRoots Roots { get; init; } = KernelRoots.Default;
+
+    public string StateDir { get; init; } = "/run/damon-otel";
+
+    public CollectionConfig Collection { get; init; } = new();
+
+    public MetricsConfig Metrics { get; init; } = new();
+
+    public PrometheusConfig Prometheus { get; init; } = new();
+
+    public OtlpConfig Otlp { get; init; } = new();
+
+    public AttachConfig Attach { get; init; } = new();
+
+    public DefaultMonitoring DefaultMonitoring { get; init; } = DefaultMonitoring.Auto;
+
+    /// <summary>Stop the kdamonds this agent started when it exits (SIGTERM).</summary>
+    public bool StopOnExit { get; init; } = true;
+
+    public IReadOnlyList<KdamondConfig> Kdamonds { get; init; } = [];
+}
+
+internal sealed record CollectionConfig
+{
+    /// <summary>How often sysfs is read (tried_regions snapshots, scheme stats, CPU).</summary>
+    public TimeSpan Interval { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Deadline for one state command (EBUSY retries included).</summary>
+    public TimeSpan CommandTimeout { get; init; } = TimeSpan.FromSeconds(10);
+}
+
+internal sealed record MetricsConfig
+{
+    public AccessOptions Access { get; init; } = AccessOptions.Default;
+
+    /// <summary>Metric names (OTel names) switched on or off relative to the catalog defaults.</summary>
+    public IReadOnlySet<string> Enable { get; init; } = new HashSet<string>();
+
+    public IReadOnlySet<string> Disable { get; init; } = new HashSet<string>();
+}
+
+internal sealed record PrometheusConfig
+{
+    public bool Enabled { get; init; } = true;
+
+    public string Listen { get; init; } = ":9464";
+
+    public string? WebConfigFile { get; init; }
+}
+
+internal sealed record OtlpConfig
+{
+    public bool Enabled { get; init; }
+
+    public string? Endpoint { get; init; }
+
+    public string? Protocol { get; init; }
+
+    public IReadOnlyDictionary<string, string> Headers { get; init; } = new Dictionary<string, string>();
+
+    public string? Compression { get; init; }
+
+    public TimeSpan? Timeout { get; init; }
+
+    public TimeSpan? Interval { get; init; }
+
+    public string? Temporality { get; init; }
+}
+
+internal sealed record AttachConfig
+{
+    /// <summary>Observe kdamonds and DAMON modules started by others (read-only unless Refresh).</summary>
+    public bool Enabled { get; init; } = true;
+
+    /// <summary>Allow writing refresh state commands to kdamonds the agent did not start.</summary>
+    public bool Refresh { get; init; }
+
+    public RegionSource RegionSource { get; init; } = RegionSource.Auto;
+}
+
+internal sealed record KdamondConfig
+{
+    public required string Name { get; init; }
+
+    public int Line { get; init; }
+
+    public RegionSource RegionSource { get; init; } = RegionSource.Auto;
+
+    public string Operations { get; init; } = "vaddr";
+
+    public IReadOnlyList<TargetConfig> Targets { get; init; } = [];
+
+    public IntervalsConfig Intervals { get; init; } = new();
+
+    public ulong MinNrRegions { get; init; } = 10;
+
+    public ulong MaxNrRegions { get; init; } = 1000;
+
+    /// <summary>refresh_ms for kernels that have it (6.17+); 0 = off.</summary>
+    public uint RefreshMs { get; init; } = 1000;
+
+    public IReadOnlyList<SchemeConfig> Schemes { get; init; } = [];
+}
+
+internal sealed record TargetConfig
+{
+    public required string Name { get; init; }
+
+    public int? Pid { get; init; }
+
+    public string? PidFile { get; init; }
+
+    public string? ProcessName { get; init; }
+
+    /// <summary>A regular expression matched against the NUL-joined-by-space command line.</summary>
+    public string? CmdlinePattern { get; init; }
+
+    /// <summary>paddr: which System RAM range.</summary>
+    public PhysicalRange? Memory { get; init; }
+
+    /// <summary>fvaddr/paddr: explicit [start, end) ranges.</summary>
+    public IReadOnlyList<(ulong Start, ulong End)> Regions { get; init; } = [];
+
+    public bool IsProcess => Pid is not null || PidFile is not null || ProcessName is not null || CmdlinePattern is not null;
+}
+
+internal sealed record IntervalsConfig
+{
+    public ulong SampleUs { get; init; } = 5_000;
+
+    public ulong AggrUs { get; init; } = 100_000;
+
+    public ulong UpdateUs { get; init; } = 1_000_000;
+
+    /// <summary>intervals_goal (6.15+); null = no auto-tuning.</summary>
+    public IntervalsGoalConfig? Goal { get; init; }
+}
+
+internal sealed record IntervalsGoalConfig(ulong AccessBp, ulong Aggrs, ulong MinSampleUs, ulong MaxSampleUs)
+{
+    /// <summary>DAMON_STAT's and damo's recommended goal: 4 %, 3 aggregations, 5 ms..10 s.</summary>
+    public static IntervalsGoalConfig Recommended { get; } = new(400, 3, 5_000, 10_000_000);
+}
+
+/// <summary>Access pattern in user units; converted to samples and aggregation intervals per context.</summary>
+internal sealed record PatternConfig
+{
+    public ulong SizeMin { get; init; }
+
+    public ulong SizeMax { get; init; } = ulong.MaxValue;
+
+    /// <summary>Percent of the maximum nr_accesses; null max = no upper bound.</summary>
+    public double AccessRateMinPercent { get; init; }
+
+    public double? AccessRateMaxPercent { get; init; }
+
+    public ulong AgeMinUs { get; init; }
+
+    /// <summary>ulong.MaxValue = no upper bound.</summary>
+    public ulong AgeMaxUs { get; init; } = ulong.MaxValue;
+}
+
+internal sealed record QuotaGoalConfig(string Metric, ulong TargetValue, ulong CurrentValue, int? Nid, string? Path);
+
+internal sealed record QuotaConfig
+{
+    public ulong TimeMs { get; init; }
+
+    public ulong SizeBytes { get; init; }
+
+    public ulong ResetIntervalMs { get; init; } = 1000;
+
+    public uint WeightSizePermil { get; init; }
+
+    public uint WeightAccessRatePermil { get; init; }
+
+    public uint WeightAgePermil { get; init; }
+
+    public IReadOnlyList<QuotaGoalConfig> Goals { get; init; } = [];
+}
+
+internal sealed record WatermarksConfig(string Metric, ulong IntervalUs, ulong HighPermil, ulong MidPermil, ulong LowPermil);
+
+internal sealed record FilterConfig
+{
+    public required string Type { get; init; }
+
+    public bool Matching { get; init; } = true;
+
+    /// <summary>true = allow filter, false = reject filter (the only kind before 6.14).</summary>
+    public bool Allow { get; init; }
+
+    public string? MemcgPath { get; init; }
+
+    public ulong? AddrStart { get; init; }
+
+    public ulong? AddrEnd { get; init; }
+
+    public int? TargetIndex { get; init; }
+
+    public ulong? Min { get; init; }
+
+    public ulong? Max { get; init; }
+
+    public int Line { get; init; }
+
+    /// <summary>Core-layer types are handled by DAMON core; the others by the operations set.</summary>
+    public bool IsCoreLayer => Type is "addr" or "target";
+}
+
+internal sealed record DestConfig(int Node, uint Weight);
+
+internal sealed record SchemeConfig
+{
+    public required string Name { get; init; }
+
+    public string Action { get; init; } = "stat";
+
+    public PatternConfig Pattern { get; init; } = new();
+
+    public ulong ApplyIntervalUs { get; init; }
+
+    public QuotaConfig? Quotas { get; init; }
+
+    public WatermarksConfig? Watermarks { get; init; }
+
+    public IReadOnlyList<FilterConfig> Filters { get; init; } = [];
+
+    public int? TargetNid { get; init; }
+
+    public IReadOnlyList<DestConfig> Dests { get; init; } = [];
+
+    public int Line { get; init; }
+}

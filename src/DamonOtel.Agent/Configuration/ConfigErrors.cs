@@ -1,0 +1,37 @@
+namespace DamonOtel.Agent.Configuration;
+
+/// <summary>One problem in a config file, with where it is.</summary>
+internal sealed record ConfigError(string File, int Line, int Column, string Key, string Message)
+{
+    public override string ToString() =>
+        Line > 0 ? $"{File}:{Line}:{Column}: {Key}: {Message}" : $"{File}: {Key}: {Message}";
+}
+
+/// <summary>Thrown when a config file has errors; carries all of them, not just the first.</summary>
+internal sealed class ConfigException : Exception
+{
+    public ConfigException(IReadOnlyList<ConfigError> errors)
+        : base(string.Join(Environment.NewLine, errors))
+    {
+        Errors = errors;
+    }
+
+    public ConfigException()
+        : this([])
+    {
+    }
+
+    public ConfigException(string message)
+        : base(message)
+    {
+        Errors = [];
+    }
+
+    public ConfigException(string message, Exception innerException)
+        : base(message, innerException)
+    {
+        Errors = [];
+    }
+
+    public IReadOnlyList<ConfigError> Errors { get; }
+}
