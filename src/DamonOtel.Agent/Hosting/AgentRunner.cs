@@ -1,0 +1,207 @@
+using System.Globalization;
+using DamonOtel.Agent.Collection;
+using DamonOtel.Agent.Configuration;
+using DamonOtel.Agent.Kdamonds;
+using DamonOtel.Damon.IO;
+using DamonOtel.Damon.Model;
+using DamonOtel.Damon.Sysfs;
+using DamonOtel.Telemetry.Observations;
+using Microsoft.Extensions.Logging;
+
+namespace DamonOtel.Agent.Hosting;
+
+/// <summary>
+/// The running agent: starts its kdamonds, runs one collection worker per source, and
+/// re-plans the sources when the config is reloaded or when kdamonds of others come and go.
+/// HTTP and telemetry export live in <see cref="AgentHost"/>; this class is the DAMON side.
+/// </summary>
+internal sealed partial class AgentRunner : IAsyncDisposable
+{
+    private readonly KernelEnvironment env;
+    private readonly ILogger logger;
+    private readonly ILoggerFactory loggers;
+    private readonly DamonSysfsReader reader;
+    private readonly List<KdamondState> states = [];
+    private readonly Lock statesGate = new();
+    private HashSet<int> attachedIndexes = [];
+
+    public AgentRunner(AgentConfig config, KernelEnvironment env, ObservationStore store, ILoggerFactory loggers)
+    {
+        Config = config;
+        this.env = env;
+        Store = store;
+        this.loggers = loggers;
+        logger = loggers.CreateLogger<AgentRunner>();
+        reader = new DamonSysfsReader(env.Fs, env.Roots);
+        Manager = new KdamondManager(env, config, loggers.CreateLogger<KdamondManager>());
+        Loop = new CollectionLoop(store, loggers.CreateLogger<CollectionLoop>(), env.Time);
+    }
+
+    public AgentConfig Config { get; private set; }
+
+    public ObservationStore Store { get; }
+
+    public KdamondManager Manager { get; }
+
+    public CollectionLoop Loop { get; }
+
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await Manager.StartAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is KernelIoException or InvalidOperationException or StateCommandException)
+        {
+            // The agent still serves what it can (modules, others' kdamonds, self-metrics).
+            LogStartProblem(e.Message);
+        }
+
+        await RebuildSourcesAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>Applies a new, already validated config without restarting the process.</summary>
+    public async Task ReloadAsync(AgentConfig newConfig, CancellationToken cancellationToken)
+    {
+        await Manager.ReloadAsync(newConfig, cancellationToken).ConfigureAwait(false);
+        Config = newConfig;
+        await RebuildSourcesAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>Checks whether kdamonds of others appeared or vanished; re-plans if so.</summary>
+    public async Task DiscoverAsync()
+    {
+        if (!Config.Attach.Enabled)
+        {
+            return;
+        }
+
+        HashSet<int> now = ForeignIndexes();
+        if (!now.SetEquals(attachedIndexes))
+        {
+            await RebuildSourcesAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Stops collection (removing the tracefs instance) and, if configured, our kdamonds.</summary>
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await Loop.DisposeAsync().ConfigureAwait(false);
+        await Manager.StopAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    public ValueTask DisposeAsync() => Loop.DisposeAsync();
+
+    /// <summary>Sources that must have produced data recently for /readyz.</summary>
+    public IReadOnlyCollection<string> SourceNames => Loop.SourceNames;
+
+    private HashSet<int> ForeignIndexes()
+    {
+        if (!env.Fs.DirectoryExists(env.Roots.Kdamonds))
+        {
+            return [];
+        }
+
+        IReadOnlySet<int> ours = Manager.OwnedIndexes;
+        var result = new HashSet<int>();
+        foreach (Kdamond k in reader.ReadTree(includeTriedRegions: false).Kdamonds)
+        {
+            if (!ours.Contains(k.Index) && k.On)
+            {
+                result.Add(k.Index);
+            }
+        }
+
+        return result;
+    }
+
+    private async Task RebuildSourcesAsync()
+    {
+        foreach (string name in Loop.SourceNames)
+        {
+            await Loop.RemoveAsync(name).ConfigureAwait(false);
+        }
+
+        var newStates = new List<KdamondState>();
+        var sources = new List<ICollectionSource>();
+        var tracepointStates = new List<KdamondState>();
+        TimeSpan interval = Config.Collection.Interval;
+        var access = Config.Metrics.Access;
+
+        foreach (ManagedKdamond m in Manager.Owned)
+        {
+            var state = new KdamondState(Store, "kdamond/" + m.Config.Name, m.Config.Name, m.Index, [.. m.Config.Targets.Select(t => t.Name)], interval);
+            newStates.Add(state);
+            bool tried = m.RegionSource == RegionSource.TriedRegions;
+            if (!tried)
+            {
+                tracepointStates.Add(state);
+            }
+
+            sources.Add(new KdamondSource(env, state, access, interval, Manager.Features, () => Manager.Commands, tried, mayWrite: true, m, Manager));
+        }
+
+        attachedIndexes = Config.Attach.Enabled ? ForeignIndexes() : [];
+        foreach (int index in attachedIndexes.Order())
+        {
+            Kdamond k = reader.ReadKdamond(index, includeTriedRegions: false);
+            int targets = k.Contexts.Count > 0 ? k.Contexts[0].Targets.Count : 0;
+            string name = index.ToString(CultureInfo.InvariantCulture);
+            var state = new KdamondState(Store, "kdamond/" + name, name, index, [.. Enumerable.Range(0, targets).Select(t => t.ToString(CultureInfo.InvariantCulture))], interval);
+            newStates.Add(state);
+            bool tried = Config.Attach.RegionSource == RegionSource.TriedRegions ||
+                         (Config.Attach.RegionSource == RegionSource.Auto && !Manager.Features.HasTracepoint("damon_aggregated"));
+            if (!tried)
+            {
+                tracepointStates.Add(state);
+            }
+
+            sources.Add(new KdamondSource(env, state, access, interval, Manager.Features, () => Manager.Commands, tried, mayWrite: Config.Attach.Refresh));
+        }
+
+        if (Config.Attach.Enabled)
+        {
+            foreach (string module in new[] { ModuleSource.DamonStat, ModuleSource.DamonReclaim, ModuleSource.DamonLruSort })
+            {
+                if (!env.Fs.DirectoryExists(env.Roots.ModuleParameters(module)))
+                {
+                    continue;
+                }
+
+                var state = new KdamondState(Store, "module/" + module, module, -1, module == ModuleSource.DamonStat ? ["system"] : ["memory"], interval);
+                newStates.Add(state);
+                if (module != ModuleSource.DamonStat)
+                {
+                    tracepointStates.Add(state);
+                }
+
+                sources.Add(new ModuleSource(env, state, module, access, interval));
+            }
+        }
+
+        if (tracepointStates.Count > 0 && Manager.Features.HasTracepoint("damon_aggregated"))
+        {
+            KdamondState[] snapshot = [.. tracepointStates];
+            sources.Add(new TracepointSource(env, () => snapshot, access));
+        }
+
+        lock (statesGate)
+        {
+            states.Clear();
+            states.AddRange(newStates);
+        }
+
+        foreach (ICollectionSource source in sources)
+        {
+            await Loop.AddAsync(source).ConfigureAwait(false);
+        }
+
+        LogPlanned(sources.Count, string.Join(", ", sources.Select(s => s.Name)));
+    }
+
+    [LoggerMessage(EventId = 300, Level = LogLevel.Error, Message = "Starting DAMON failed: {Reason}; serving what is available")]
+    private partial void LogStartProblem(string reason);
+
+    [LoggerMessage(EventId = 301, Level = LogLevel.Information, Message = "Collecting from {Count} source(s): {Sources}")]
+    private partial void LogPlanned(int count, string sources);
+}
