@@ -1,0 +1,553 @@
+namespace DamonOtel.Damon.Tracefs;
+
+/// <summary>
+/// Hand-written, allocation-free parser of trace_pipe text lines (UTF-8 bytes, no trailing
+/// newline). Layout (damon-kernel-interface.md §4.2):
+/// <c>&lt;comm&gt;-&lt;pid&gt; [(tgid)] [cpu] [flags] secs.usecs: event: body</c>.
+/// </summary>
+public static class TraceLineParser
+{
+    private const ulong MaxDiv10 = ulong.MaxValue / 10;
+    private const ulong MaxMod10 = ulong.MaxValue % 10;
+
+    /// <summary>
+    /// Parses one line into <paramref name="ev"/>. <paramref name="swappedIndices"/> is true on
+    /// kernels whose damos_before_apply prints scheme_idx and target_idx swapped (6.7–6.12
+    /// without the fix): the values are then exchanged back.
+    /// </summary>
+    public static TraceParseError Parse(ReadOnlySpan<byte> line, bool swappedIndices, ref TraceEvent ev)
+    {
+        ev.Kind = TraceEventKind.None;
+        int i = SkipSpaces(line, 0);
+        if (i >= line.Length)
+        {
+            return TraceParseError.EmptyLine;
+        }
+
+        // The comm may hold '-', spaces or even brackets, so find the "[cpu]" column whose
+        // prefix is a valid "comm-pid [(tgid)]" header: the first such candidate wins.
+        int cpuOpen = -1;
+        int cpuClose = -1;
+        int pid = 0;
+        int tgid = -1;
+        TraceParseError headerError = TraceParseError.MissingCpuColumn;
+        for (int b = NextIndexOf(line, (byte)'[', i); b >= 0; b = NextIndexOf(line, (byte)'[', b + 1))
+        {
+            if (b == 0 || line[b - 1] != (byte)' ')
+            {
+                continue;
+            }
+
+            int c = b + 1;
+            while (c < line.Length && IsDigit(line[c]))
+            {
+                c++;
+            }
+
+            if (c == b + 1 || c >= line.Length || line[c] != (byte)']')
+            {
+                continue;
+            }
+
+            headerError = ParseTaskColumns(line, i, b, out pid, out tgid);
+            if (headerError == TraceParseError.None)
+            {
+                cpuOpen = b;
+                cpuClose = c;
+                break;
+            }
+        }
+
+        if (cpuOpen < 0)
+        {
+            return headerError;
+        }
+
+        ev.Pid = pid;
+        ev.Tgid = tgid;
+        if (!TryParseInt(line[(cpuOpen + 1)..cpuClose], out ev.Cpu))
+        {
+            return TraceParseError.NumberOutOfRange;
+        }
+
+        // Optional flags column (4 or 5 chars, e.g. "d..1." ), then "secs.usecs:".
+        int p = SkipSpaces(line, cpuClose + 1);
+        int tokEnd = TokenEnd(line, p);
+        ReadOnlySpan<byte> tok = line[p..tokEnd];
+        if (!IsTimestampToken(tok))
+        {
+            if (tok.Length is not (4 or 5))
+            {
+                return TraceParseError.BadFlagsColumn;
+            }
+
+            p = SkipSpaces(line, tokEnd);
+            tokEnd = TokenEnd(line, p);
+            tok = line[p..tokEnd];
+            if (!IsTimestampToken(tok))
+            {
+                return TraceParseError.BadTimestamp;
+            }
+        }
+
+        if (!TryParseTimestamp(tok[..^1], out ev.TimestampNs))
+        {
+            return TraceParseError.BadTimestamp;
+        }
+
+        // "event: body"; a "system:event: body" (perf style) is accepted too.
+        p = SkipSpaces(line, tokEnd);
+        int nameStart = p;
+        int nameEnd = -1;
+        while (p < line.Length)
+        {
+            byte ch = line[p];
+            if (ch == (byte)':')
+            {
+                nameEnd = p;
+                if (p + 1 < line.Length && line[p + 1] != (byte)' ')
+                {
+                    nameStart = p + 1;
+                    p++;
+                    continue;
+                }
+
+                break;
+            }
+
+            if (!IsWordChar(ch))
+            {
+                return TraceParseError.BadEventName;
+            }
+
+            p++;
+        }
+
+        if (nameEnd <= nameStart)
+        {
+            return TraceParseError.BadEventName;
+        }
+
+        ReadOnlySpan<byte> name = line[nameStart..nameEnd];
+        int bodyStart = nameEnd + 1;
+        if (bodyStart < line.Length && line[bodyStart] == (byte)' ')
+        {
+            bodyStart++;
+        }
+
+        ReadOnlySpan<byte> body = line[bodyStart..];
+        while (body.Length > 0 && (body[^1] == (byte)' ' || body[^1] == (byte)'\r'))
+        {
+            body = body[..^1];
+        }
+
+        if (name.SequenceEqual("damon_aggregated"u8))
+        {
+            return ParseAggregated(body, ref ev);
+        }
+
+        if (name.SequenceEqual("damos_before_apply"u8))
+        {
+            return ParseBeforeApply(body, swappedIndices, ref ev);
+        }
+
+        if (name.SequenceEqual("damon_monitor_intervals_tune"u8))
+        {
+            return ParseIntervalsTune(body, ref ev);
+        }
+
+        if (name.SequenceEqual("damos_esz"u8))
+        {
+            return ParseEsz(body, ref ev);
+        }
+
+        if (name.SequenceEqual("damos_stat_after_apply_interval"u8))
+        {
+            return ParseStatAfterApply(body, ref ev);
+        }
+
+        ev.Kind = TraceEventKind.Other;
+        return TraceParseError.None;
+    }
+
+    /// <summary>A one-line description of an error, for logs.</summary>
+    public static string Describe(TraceParseError error) => error switch
+    {
+        TraceParseError.None => "ok",
+        TraceParseError.EmptyLine => "empty line",
+        TraceParseError.MissingCpuColumn => "no '[cpu]' column after '<comm>-<pid>'",
+        TraceParseError.BadTaskColumn => "bad '<comm>-<pid>' column",
+        TraceParseError.BadTgidColumn => "bad '(tgid)' column",
+        TraceParseError.BadFlagsColumn => "flags column is not 4 or 5 characters",
+        TraceParseError.BadTimestamp => "bad 'secs.usecs:' timestamp",
+        TraceParseError.BadEventName => "bad 'event:' name",
+        TraceParseError.BadBody => "event body does not match the event's print format",
+        TraceParseError.NumberOutOfRange => "number out of range",
+        TraceParseError.LineTooLong => "line longer than the read buffer",
+        _ => error.ToString(),
+    };
+
+    // target_id=%lu nr_regions=%u %lu-%lu: %u %u   (5.15/5.16: no trailing " %u" age)
+    private static TraceParseError ParseAggregated(ReadOnlySpan<byte> s, ref TraceEvent ev)
+    {
+        int p = 0;
+        if (!Key(s, ref p, "target_id="u8) || !ULong(s, ref p, out ev.TargetId)
+            || !Lit(s, ref p, " nr_regions="u8) || !UInt(s, ref p, out ev.NrRegions)
+            || !Lit(s, ref p, (byte)' ') || !ULong(s, ref p, out ev.Start)
+            || !Lit(s, ref p, (byte)'-') || !ULong(s, ref p, out ev.End)
+            || !Lit(s, ref p, ": "u8) || !UInt(s, ref p, out ev.NrAccesses))
+        {
+            return TraceParseError.BadBody;
+        }
+
+        if (p == s.Length)
+        {
+            ev.Age = 0;
+            ev.HasAge = false;
+        }
+        else if (!Lit(s, ref p, (byte)' ') || !UInt(s, ref p, out ev.Age) || p != s.Length)
+        {
+            return TraceParseError.BadBody;
+        }
+        else
+        {
+            ev.HasAge = true;
+        }
+
+        ev.Kind = TraceEventKind.DamonAggregated;
+        return TraceParseError.None;
+    }
+
+    // ctx_idx=%u scheme_idx=%u target_idx=%lu nr_regions=%u %lu-%lu: %u %u
+    private static TraceParseError ParseBeforeApply(ReadOnlySpan<byte> s, bool swapped, ref TraceEvent ev)
+    {
+        int p = 0;
+        if (!Key(s, ref p, "ctx_idx="u8) || !UInt(s, ref p, out ev.ContextIndex)
+            || !Lit(s, ref p, " scheme_idx="u8) || !ULong(s, ref p, out ulong scheme)
+            || !Lit(s, ref p, " target_idx="u8) || !ULong(s, ref p, out ulong target)
+            || !Lit(s, ref p, " nr_regions="u8) || !UInt(s, ref p, out ev.NrRegions)
+            || !Lit(s, ref p, (byte)' ') || !ULong(s, ref p, out ev.Start)
+            || !Lit(s, ref p, (byte)'-') || !ULong(s, ref p, out ev.End)
+            || !Lit(s, ref p, ": "u8) || !UInt(s, ref p, out ev.NrAccesses)
+            || !Lit(s, ref p, (byte)' ') || !UInt(s, ref p, out ev.Age) || p != s.Length)
+        {
+            return TraceParseError.BadBody;
+        }
+
+        if (swapped)
+        {
+            (scheme, target) = (target, scheme);
+        }
+
+        if (scheme > uint.MaxValue)
+        {
+            return TraceParseError.NumberOutOfRange;
+        }
+
+        ev.SchemeIndex = (uint)scheme;
+        ev.TargetId = target;
+        ev.HasAge = true;
+        ev.Kind = TraceEventKind.DamosBeforeApply;
+        return TraceParseError.None;
+    }
+
+    // sample_us=%lu
+    private static TraceParseError ParseIntervalsTune(ReadOnlySpan<byte> s, ref TraceEvent ev)
+    {
+        int p = 0;
+        if (!Key(s, ref p, "sample_us="u8) || !ULong(s, ref p, out ev.SampleUs) || p != s.Length)
+        {
+            return TraceParseError.BadBody;
+        }
+
+        ev.Kind = TraceEventKind.MonitorIntervalsTune;
+        return TraceParseError.None;
+    }
+
+    // ctx_idx=%u scheme_idx=%u esz=%lu
+    private static TraceParseError ParseEsz(ReadOnlySpan<byte> s, ref TraceEvent ev)
+    {
+        int p = 0;
+        if (!Key(s, ref p, "ctx_idx="u8) || !UInt(s, ref p, out ev.ContextIndex)
+            || !Lit(s, ref p, " scheme_idx="u8) || !UInt(s, ref p, out ev.SchemeIndex)
+            || !Lit(s, ref p, " esz="u8) || !ULong(s, ref p, out ev.EffectiveSizeBytes) || p != s.Length)
+        {
+            return TraceParseError.BadBody;
+        }
+
+        ev.Kind = TraceEventKind.DamosEsz;
+        return TraceParseError.None;
+    }
+
+    // ctx_idx=%u scheme_idx=%u then seven "key=%lu" by position: 7.0.0 prints the sixth key
+    // (sz_applied) as a second "sz_tried=", so keys after scheme_idx are not checked.
+    private static TraceParseError ParseStatAfterApply(ReadOnlySpan<byte> s, ref TraceEvent ev)
+    {
+        int p = 0;
+        if (!Key(s, ref p, "ctx_idx="u8) || !UInt(s, ref p, out ev.ContextIndex)
+            || !Lit(s, ref p, " scheme_idx="u8) || !UInt(s, ref p, out ev.SchemeIndex)
+            || !AnyKeyValue(s, ref p, out ev.Stats.NrTried)
+            || !AnyKeyValue(s, ref p, out ev.Stats.SzTried)
+            || !AnyKeyValue(s, ref p, out ev.Stats.NrApplied)
+            || !AnyKeyValue(s, ref p, out ev.Stats.SzApplied)
+            || !AnyKeyValue(s, ref p, out ev.Stats.SzOpsFilterPassed)
+            || !AnyKeyValue(s, ref p, out ev.Stats.QtExceeds)
+            || !AnyKeyValue(s, ref p, out ev.Stats.NrSnapshots)
+            || p != s.Length)
+        {
+            return TraceParseError.BadBody;
+        }
+
+        ev.Kind = TraceEventKind.DamosStatAfterApplyInterval;
+        return TraceParseError.None;
+    }
+
+    // " <word>=<digits>"
+    private static bool AnyKeyValue(ReadOnlySpan<byte> s, ref int p, out ulong value)
+    {
+        value = 0;
+        if (p >= s.Length || s[p] != (byte)' ')
+        {
+            return false;
+        }
+
+        int q = p + 1;
+        while (q < s.Length && IsWordChar(s[q]))
+        {
+            q++;
+        }
+
+        if (q == p + 1 || q >= s.Length || s[q] != (byte)'=')
+        {
+            return false;
+        }
+
+        p = q + 1;
+        return ULong(s, ref p, out value);
+    }
+
+    // Parses "<comm>-<pid>" with an optional "(tgid)" between it and the cpu column at b.
+    private static TraceParseError ParseTaskColumns(ReadOnlySpan<byte> line, int start, int cpuOpen, out int pid, out int tgid)
+    {
+        pid = 0;
+        tgid = -1;
+        int e = cpuOpen;
+        while (e > start && line[e - 1] == (byte)' ')
+        {
+            e--;
+        }
+
+        if (e > start && line[e - 1] == (byte)')')
+        {
+            int open = line[start..e].LastIndexOf((byte)'(');
+            if (open < 0)
+            {
+                return TraceParseError.BadTgidColumn;
+            }
+
+            open += start;
+            ReadOnlySpan<byte> t = line[(open + 1)..(e - 1)].Trim((byte)' ');
+            if (t.Length > 0 && t.IndexOfAnyExcept((byte)'-') < 0)
+            {
+                tgid = -1;
+            }
+            else if (!TryParseInt(t, out tgid))
+            {
+                return TraceParseError.BadTgidColumn;
+            }
+
+            e = open;
+            while (e > start && line[e - 1] == (byte)' ')
+            {
+                e--;
+            }
+        }
+
+        // The pid is the digits after the last '-' of the task column.
+        int d = e;
+        while (d > start && IsDigit(line[d - 1]))
+        {
+            d--;
+        }
+
+        if (d == e || d - 1 <= start || line[d - 1] != (byte)'-')
+        {
+            return TraceParseError.BadTaskColumn;
+        }
+
+        if (!TryParseInt(line[d..e], out pid))
+        {
+            return TraceParseError.BadTaskColumn;
+        }
+
+        return TraceParseError.None;
+    }
+
+    private static bool IsTimestampToken(ReadOnlySpan<byte> tok) =>
+        tok.Length >= 2 && tok[^1] == (byte)':' && IsDigit(tok[0]);
+
+    // "secs.usecs" (any number of fraction digits up to 9) or a raw counter.
+    private static bool TryParseTimestamp(ReadOnlySpan<byte> s, out ulong ns)
+    {
+        ns = 0;
+        int dot = s.IndexOf((byte)'.');
+        ReadOnlySpan<byte> whole = dot < 0 ? s : s[..dot];
+        int p = 0;
+        if (!ULong(whole, ref p, out ulong secs) || p != whole.Length)
+        {
+            return false;
+        }
+
+        if (dot < 0)
+        {
+            ns = secs;
+            return true;
+        }
+
+        ReadOnlySpan<byte> frac = s[(dot + 1)..];
+        if (frac.Length is 0 or > 9)
+        {
+            return false;
+        }
+
+        ulong f = 0;
+        foreach (byte c in frac)
+        {
+            if (!IsDigit(c))
+            {
+                return false;
+            }
+
+            f = (f * 10) + (ulong)(c - '0');
+        }
+
+        for (int k = frac.Length; k < 9; k++)
+        {
+            f *= 10;
+        }
+
+        if (secs > (ulong.MaxValue - f) / 1_000_000_000UL)
+        {
+            return false;
+        }
+
+        ns = (secs * 1_000_000_000UL) + f;
+        return true;
+    }
+
+    private static bool Key(ReadOnlySpan<byte> s, ref int p, ReadOnlySpan<byte> lit) => Lit(s, ref p, lit);
+
+    private static bool Lit(ReadOnlySpan<byte> s, ref int p, ReadOnlySpan<byte> lit)
+    {
+        if (!s[p..].StartsWith(lit))
+        {
+            return false;
+        }
+
+        p += lit.Length;
+        return true;
+    }
+
+    private static bool Lit(ReadOnlySpan<byte> s, ref int p, byte c)
+    {
+        if (p >= s.Length || s[p] != c)
+        {
+            return false;
+        }
+
+        p++;
+        return true;
+    }
+
+    private static bool ULong(ReadOnlySpan<byte> s, ref int p, out ulong value)
+    {
+        ulong v = 0;
+        int q = p;
+        while (q < s.Length)
+        {
+            uint d = (uint)(s[q] - '0');
+            if (d > 9)
+            {
+                break;
+            }
+
+            if (v > MaxDiv10 || (v == MaxDiv10 && d > MaxMod10))
+            {
+                value = 0;
+                return false;
+            }
+
+            v = (v * 10) + d;
+            q++;
+        }
+
+        value = v;
+        if (q == p)
+        {
+            return false;
+        }
+
+        p = q;
+        return true;
+    }
+
+    private static bool UInt(ReadOnlySpan<byte> s, ref int p, out uint value)
+    {
+        if (!ULong(s, ref p, out ulong v) || v > uint.MaxValue)
+        {
+            value = 0;
+            return false;
+        }
+
+        value = (uint)v;
+        return true;
+    }
+
+    private static bool TryParseInt(ReadOnlySpan<byte> s, out int value)
+    {
+        int p = 0;
+        if (!ULong(s, ref p, out ulong v) || p != s.Length || v > int.MaxValue)
+        {
+            value = 0;
+            return false;
+        }
+
+        value = (int)v;
+        return true;
+    }
+
+    private static int SkipSpaces(ReadOnlySpan<byte> s, int p)
+    {
+        while (p < s.Length && s[p] == (byte)' ')
+        {
+            p++;
+        }
+
+        return p;
+    }
+
+    private static int TokenEnd(ReadOnlySpan<byte> s, int p)
+    {
+        while (p < s.Length && s[p] != (byte)' ')
+        {
+            p++;
+        }
+
+        return p;
+    }
+
+    private static int NextIndexOf(ReadOnlySpan<byte> s, byte c, int from)
+    {
+        if (from >= s.Length)
+        {
+            return -1;
+        }
+
+        int k = s[from..].IndexOf(c);
+        return k < 0 ? -1 : k + from;
+    }
+
+    private static bool IsDigit(byte c) => (uint)(c - '0') <= 9;
+
+    private static bool IsWordChar(byte c) => IsDigit(c) || (uint)((c | 0x20) - 'a') <= 25 || c == (byte)'_';
+}

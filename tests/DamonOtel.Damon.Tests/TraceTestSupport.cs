@@ -1,0 +1,316 @@
+using System.Buffers.Binary;
+using System.Globalization;
+using System.Text;
+using DamonOtel.Damon.IO;
+using DamonOtel.Damon.Tracefs;
+
+namespace DamonOtel.Damon.Tests;
+
+/// <summary>Fixture access and small builders shared by the Trace* tests.</summary>
+internal static class TraceFixtures
+{
+    public static string Dir => Path.Combine(AppContext.BaseDirectory, "Fixtures", "tracefs");
+
+    public static byte[] Bytes(string relative) => File.ReadAllBytes(Path.Combine(Dir, relative));
+
+    public static string Text(string relative) => File.ReadAllText(Path.Combine(Dir, relative));
+
+    public static string[] Lines(string relative) => Text(relative).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+
+    public static TraceEvent Parse(string line, bool swapped = false)
+    {
+        var ev = default(TraceEvent);
+        TraceParseError err = TraceLineParser.Parse(Encoding.UTF8.GetBytes(line), swapped, ref ev);
+        Assert.True(err == TraceParseError.None, $"{err}: {line}");
+        return ev;
+    }
+
+    public static TraceParseError ParseError(string line)
+    {
+        var ev = default(TraceEvent);
+        return TraceLineParser.Parse(Encoding.UTF8.GetBytes(line), false, ref ev);
+    }
+}
+
+/// <summary>
+/// Writes ring-buffer pages the way the kernel does (x86_64 header_page: u64 timestamp @0,
+/// u64 commit @8, data @16; 32-bit event headers type_len:5 | time_delta:27), little-endian.
+/// Written independently of the parser under test.
+/// </summary>
+internal sealed class RawPageBuilder(ulong pageTimestamp, int pageSize = 4096)
+{
+    private readonly byte[] page = new byte[pageSize];
+    private int used;
+
+    public bool MissedEvents { get; set; }
+
+    /// <summary>A data event with a typed length (payload padded to 4 bytes, at most 112).</summary>
+    public RawPageBuilder Event(uint delta, byte[] payload)
+    {
+        int words = (payload.Length + 3) / 4;
+        Assert.InRange(words, 1, 28);
+        Header((uint)words, delta);
+        payload.CopyTo(page, 16 + used);
+        used += words * 4;
+        return this;
+    }
+
+    /// <summary>A data event in the long form: type_len 0, array[0] = payload length + 4.</summary>
+    public RawPageBuilder LongEvent(uint delta, byte[] payload)
+    {
+        int padded = (payload.Length + 3) & ~3;
+        Header(0, delta);
+        BinaryPrimitives.WriteUInt32LittleEndian(page.AsSpan(16 + used), (uint)(payload.Length + 4));
+        used += 4;
+        payload.CopyTo(page, 16 + used);
+        used += padded;
+        return this;
+    }
+
+    /// <summary>type_len 30: adds (array[0] &lt;&lt; 27 | delta) to the running time.</summary>
+    public RawPageBuilder TimeExtend(uint delta, uint upper)
+    {
+        Header(30, delta);
+        BinaryPrimitives.WriteUInt32LittleEndian(page.AsSpan(16 + used), upper);
+        used += 4;
+        return this;
+    }
+
+    /// <summary>type_len 29 with a non-zero delta: a discarded event of <paramref name="length"/> bytes after its array word.</summary>
+    public RawPageBuilder Discarded(uint length)
+    {
+        Header(29, 1);
+        BinaryPrimitives.WriteUInt32LittleEndian(page.AsSpan(16 + used), length);
+        used += 4 + (int)length;
+        return this;
+    }
+
+    public byte[] Build()
+    {
+        BinaryPrimitives.WriteUInt64LittleEndian(page, pageTimestamp);
+        ulong commit = (ulong)(uint)used | (MissedEvents ? 1UL << 31 : 0UL);
+        BinaryPrimitives.WriteUInt64LittleEndian(page.AsSpan(8), commit);
+        return page;
+    }
+
+    private void Header(uint typeLen, uint delta)
+    {
+        BinaryPrimitives.WriteUInt32LittleEndian(page.AsSpan(16 + used), typeLen | (delta << 5));
+        used += 4;
+    }
+}
+
+/// <summary>
+/// An in-memory tracefs for TraceInstance tests: mkdir of instances/&lt;name&gt; populates the
+/// instance (like the kernel does) with the events named at construction; rmdir removes it
+/// whole, and fails with EBUSY while a pipe of it is open. Records every write.
+/// </summary>
+internal sealed class FakeTracefs : IKernelFs
+{
+    private readonly string root;
+    private readonly string[] events;
+    private readonly HashSet<string> dirs = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, string> files = new(StringComparer.Ordinal);
+    private int openPipes;
+
+    public FakeTracefs(string root, params string[] events)
+    {
+        this.root = root;
+        this.events = events;
+        dirs.Add(root);
+        dirs.Add(Path.Combine(root, "instances"));
+    }
+
+    public List<string> Writes { get; } = [];
+
+    public byte[] PipeContent { get; set; } = [];
+
+    public string ReadText(string path) => files.TryGetValue(path, out string? s) ? s : throw new KernelIoException(Errno.ENOENT, path, "read");
+
+    public int ReadBytes(string path, Span<byte> buffer)
+    {
+        byte[] b = Encoding.UTF8.GetBytes(ReadText(path));
+        int n = Math.Min(b.Length, buffer.Length);
+        b.AsSpan(0, n).CopyTo(buffer);
+        return n;
+    }
+
+    public void WriteText(string path, string text)
+    {
+        if (!files.ContainsKey(path))
+        {
+            throw new KernelIoException(Errno.ENOENT, path, "write");
+        }
+
+        files[path] = text;
+        Writes.Add($"{Rel(path)}={text}");
+    }
+
+    public IReadOnlyList<string> ListDirectory(string path)
+    {
+        if (!dirs.Contains(path))
+        {
+            throw new KernelIoException(Errno.ENOENT, path, "list");
+        }
+
+        string prefix = path + "/";
+        return dirs.Concat(files.Keys)
+            .Where(p => p.StartsWith(prefix, StringComparison.Ordinal) && !p[prefix.Length..].Contains('/'))
+            .Select(p => p[prefix.Length..])
+            .ToList();
+    }
+
+    public bool FileExists(string path) => files.ContainsKey(path);
+
+    public bool DirectoryExists(string path) => dirs.Contains(path);
+
+    public void CreateDirectory(string path)
+    {
+        if (dirs.Contains(path))
+        {
+            throw new KernelIoException(Errno.EEXIST, path, "mkdir");
+        }
+
+        if (!dirs.Contains(Path.GetDirectoryName(path)!))
+        {
+            throw new KernelIoException(Errno.ENOENT, path, "mkdir");
+        }
+
+        dirs.Add(path);
+        if (Path.GetDirectoryName(path) == Path.Combine(root, "instances"))
+        {
+            Populate(path);
+        }
+    }
+
+    public void RemoveDirectory(string path)
+    {
+        if (!dirs.Contains(path))
+        {
+            throw new KernelIoException(Errno.ENOENT, path, "rmdir");
+        }
+
+        if (openPipes > 0)
+        {
+            throw new KernelIoException(Errno.EBUSY, path, "rmdir");
+        }
+
+        string prefix = path + "/";
+        dirs.RemoveWhere(d => d == path || d.StartsWith(prefix, StringComparison.Ordinal));
+        foreach (string f in files.Keys.Where(f => f.StartsWith(prefix, StringComparison.Ordinal)).ToList())
+        {
+            files.Remove(f);
+        }
+
+        Writes.Add($"rmdir {Rel(path)}");
+    }
+
+    public Stream OpenPipe(string path)
+    {
+        if (!files.ContainsKey(path))
+        {
+            throw new KernelIoException(Errno.ENOENT, path, "open");
+        }
+
+        openPipes++;
+        return new PipeStream(PipeContent, () => openPipes--);
+    }
+
+    /// <summary>Creates a directory with instance contents without going through mkdir (a crashed run's leftover).</summary>
+    public void AddLeftoverInstance(string name)
+    {
+        string path = Path.Combine(root, "instances", name);
+        dirs.Add(path);
+        Populate(path);
+    }
+
+    public string? Read(string relative) => files.GetValueOrDefault(Path.Combine(root, relative));
+
+    private void Populate(string path)
+    {
+        files[Path.Combine(path, "trace_pipe")] = string.Empty;
+        files[Path.Combine(path, "buffer_size_kb")] = "1408";
+        dirs.Add(Path.Combine(path, "events"));
+        dirs.Add(Path.Combine(path, "events", "damon"));
+        foreach (string ev in events)
+        {
+            string d = Path.Combine(path, "events", "damon", ev);
+            dirs.Add(d);
+            files[Path.Combine(d, "enable")] = "0";
+        }
+    }
+
+    private string Rel(string path) => Path.GetRelativePath(root, path);
+
+    private sealed class PipeStream(byte[] content, Action onClose) : MemoryStream(content, writable: false)
+    {
+        private Action? onClose = onClose;
+
+        protected override void Dispose(bool disposing)
+        {
+            onClose?.Invoke();
+            onClose = null;
+            base.Dispose(disposing);
+        }
+    }
+}
+
+/// <summary>A stream that returns its data in fixed-size pieces, then 0 (nothing available).</summary>
+internal sealed class ChunkedStream(byte[] data, int chunk) : Stream
+{
+    private int pos;
+
+    public override bool CanRead => true;
+
+    public override bool CanSeek => false;
+
+    public override bool CanWrite => false;
+
+    public override long Length => data.Length;
+
+    public override long Position { get => pos; set => throw new NotSupportedException(); }
+
+    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+
+    public override int Read(Span<byte> buffer)
+    {
+        int n = Math.Min(Math.Min(chunk, buffer.Length), data.Length - pos);
+        data.AsSpan(pos, n).CopyTo(buffer);
+        pos += n;
+        return n;
+    }
+
+    public override void Flush()
+    {
+    }
+
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+    public override void SetLength(long value) => throw new NotSupportedException();
+
+    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+}
+
+/// <summary>Formats lines the way the kernel's trace output does (trace_output.c), for round trips.</summary>
+internal static class KernelLineFormat
+{
+    // "%16s-%-7d " then "(%7d) " with record-tgid, "[%03d] ", flags + " " with irq-info, "%5lu.%06lu: ", "event: ", body.
+    public static string Header(string comm, int pid, int? tgid, int cpu, string? flags, ulong secs, uint usecs)
+    {
+        var sb = new StringBuilder();
+        sb.Append(CultureInfo.InvariantCulture, $"{comm,16}-{pid,-7} ");
+        if (tgid is int t)
+        {
+            sb.Append(t < 0 ? "(-------) " : string.Create(CultureInfo.InvariantCulture, $"({t,7}) "));
+        }
+
+        sb.Append(CultureInfo.InvariantCulture, $"[{cpu:D3}] ");
+        if (flags is not null)
+        {
+            sb.Append(flags).Append(' ');
+        }
+
+        sb.Append(CultureInfo.InvariantCulture, $"{secs,5}.{usecs:D6}: ");
+        return sb.ToString();
+    }
+}
