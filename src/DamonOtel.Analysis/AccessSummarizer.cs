@@ -1,3 +1,4 @@
+using System.Globalization;
 using DamonOtel.Damon.Model;
 
 namespace DamonOtel.Analysis;
@@ -6,9 +7,112 @@ namespace DamonOtel.Analysis;
 /// Pure computation snapshot -> <see cref="AccessSummary"/>. Holds scratch buffers so that,
 /// after warm-up, summarising allocates nothing. Not thread-safe: one per worker.
 /// </summary>
-public sealed class AccessSummarizer(AccessOptions options)
+/// <remarks>
+/// Definitions (damo report access / DAMON_STAT, see reference/damo-formulas-and-peers.md §1.3, §1.5):
+/// <list type="bullet">
+/// <item>access rate % = floor(nr_accesses x 100 / (aggr_us / sample_us)), computed exactly as
+/// floor(nr_accesses x 100 x sample_us / aggr_us) because damo divides by the float ratio and
+/// truncates; equal to the integer max_nr_accesses form whenever aggr_us is a multiple of sample_us
+/// (always, unless someone writes odd intervals by hand).</item>
+/// <item>damo idle time = 0 when access rate % &gt; 0, else (age + 1) x aggr_us. DAMON_STAT 6.18 signed
+/// idle time keys on nr_accesses == 0 instead (the kernel has no percent), negative when accessed.</item>
+/// <item>temperature = rate% x w_rate + age x aggr_us x w_age, negated when rate % == 0; the size
+/// weight is forced to 0 as damo does for percentiles.</item>
+/// </list>
+/// Percentiles are per byte and exact: percentile p takes the metric of the first region (in
+/// ascending metric order) whose cumulative bytes c satisfy c x 100 &gt;= p x total. For integer p
+/// this is both damo's rule (cumulative share reaches p) and DAMON_STAT's (p &lt;= c x 100 / total
+/// in integer division, since floor(x) &gt;= p iff x &gt;= p for integer p). damo accumulates the share
+/// in floating point; we use exact integers, which can only differ when damo's float sum lands a
+/// hair below an exact boundary. p = 0 is the first region (the minimum), p = 100 the first region
+/// at which all bytes are accounted (the maximum over regions with non-zero size). Ties need no
+/// rule: regions with equal metric give the same value whichever comes first.
+/// </remarks>
+public sealed class AccessSummarizer
 {
-    public AccessOptions Options { get; } = options;
+    private readonly double[] _percentiles;
+    private readonly bool[] _percentileIsInteger;
+    private readonly ulong[] _idleBucketUs;
+    private readonly TemperatureWeights _weights;
+    private readonly uint _wssThreshold;
+    private readonly int _heatmapColumns;
+
+    // Per-call scratch, grown on demand and reused.
+    private ulong[] _sizes = [];
+    private uint[] _ages = [];
+    private uint[] _nrs = [];
+    private ulong[] _rates = [];
+    private ulong[] _keys = [];
+    private ulong[] _keysTmp = [];
+    private int[] _order = [];
+    private int[] _orderTmp = [];
+    private double[] _tempKeys = [];
+    private ulong[] _tempSizes = [];
+    private readonly int[] _radixCounts = new int[256];
+    private readonly ulong[] _thresholds;
+    private readonly int[] _picked;
+    private readonly double[] _heatSum;
+    private readonly ulong[] _heatCovered;
+
+    public AccessSummarizer(AccessOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        Options = options;
+
+        var ps = options.Percentiles;
+        _percentiles = new double[ps.Count];
+        _percentileIsInteger = new bool[ps.Count];
+        for (var i = 0; i < ps.Count; i++)
+        {
+            var p = ps[i];
+            if (double.IsNaN(p) || p < 0 || p > 100)
+            {
+                throw new ArgumentException(string.Create(CultureInfo.InvariantCulture, $"AccessOptions.Percentiles[{i}] = {p}: percentiles must be within [0, 100]"), nameof(options));
+            }
+
+            if (i > 0 && p < ps[i - 1])
+            {
+                throw new ArgumentException(string.Create(CultureInfo.InvariantCulture, $"AccessOptions.Percentiles[{i}] = {p}: percentiles must be ascending (previous is {ps[i - 1]})"), nameof(options));
+            }
+
+            _percentiles[i] = p;
+            _percentileIsInteger[i] = p == Math.Floor(p);
+        }
+
+        var bs = options.IdleBucketsSeconds;
+        _idleBucketUs = new ulong[bs.Count];
+        for (var i = 0; i < bs.Count; i++)
+        {
+            var s = bs[i];
+            if (!double.IsFinite(s) || s < 0 || s > 1e12)
+            {
+                throw new ArgumentException(string.Create(CultureInfo.InvariantCulture, $"AccessOptions.IdleBucketsSeconds[{i}] = {s}: bucket bounds must be finite seconds within [0, 1e12]"), nameof(options));
+            }
+
+            if (i > 0 && s < bs[i - 1])
+            {
+                throw new ArgumentException(string.Create(CultureInfo.InvariantCulture, $"AccessOptions.IdleBucketsSeconds[{i}] = {s}: bucket bounds must be ascending (previous is {bs[i - 1]})"), nameof(options));
+            }
+
+            // decimal keeps 0.1 s = 100000 us exact (double 0.1 x 1e6 is not guaranteed to be).
+            _idleBucketUs[i] = (ulong)decimal.Floor((decimal)s * 1_000_000m);
+        }
+
+        if (options.HeatmapColumns < 0)
+        {
+            throw new ArgumentException(string.Create(CultureInfo.InvariantCulture, $"AccessOptions.HeatmapColumns = {options.HeatmapColumns}: must be >= 0"), nameof(options));
+        }
+
+        _weights = options.TemperatureWeights;
+        _wssThreshold = options.WorkingSetAccessThreshold;
+        _heatmapColumns = options.HeatmapColumns;
+        _thresholds = new ulong[ps.Count];
+        _picked = new int[ps.Count];
+        _heatSum = new double[_heatmapColumns];
+        _heatCovered = new ulong[_heatmapColumns];
+    }
+
+    public AccessOptions Options { get; }
 
     public AccessSummary CreateSummary() => new(Options);
 
@@ -20,9 +124,551 @@ public sealed class AccessSummarizer(AccessOptions options)
         return summary;
     }
 
+    /// <summary>damo's access rate (%) of a region: floor(nr x 100 x sample_us / aggr_us); 0 when aggr_us is 0.</summary>
+    public static ulong AccessRatePercent(uint nrAccesses, Intervals intervals)
+    {
+        if (intervals.AggrUs == 0)
+        {
+            return 0;
+        }
+
+        var r = (UInt128)nrAccesses * 100u * intervals.SampleUs / intervals.AggrUs;
+        return r > ulong.MaxValue ? ulong.MaxValue : (ulong)r;
+    }
+
     /// <summary>Summarises one snapshot into <paramref name="into"/>, which must come from <see cref="CreateSummary"/>.</summary>
     public void SummarizeInto(ReadOnlySpan<DamonRegion> regions, Intervals intervals, ulong addrUnit, AccessSummary into)
     {
-        throw new NotImplementedException("analysis: to be written (issue 3)");
+        ArgumentNullException.ThrowIfNull(into);
+        if (into.IdleTimePercentilesUs.Length != _percentiles.Length
+            || into.IdleBytesAtMost.Length != _idleBucketUs.Length + 1
+            || into.HeatmapAccessRatePercent.Length != _heatmapColumns)
+        {
+            throw new ArgumentException("the summary was not created by this summarizer's CreateSummary (array sizes differ from its options)", nameof(into));
+        }
+
+        if (addrUnit == 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(addrUnit), "addr_unit must be >= 1");
+        }
+
+        var n = regions.Length;
+        EnsureCapacity(n);
+        var aggr = intervals.AggrUs;
+
+        // Pass 1: per-region scalars, sums, and the composite sort key (age, rate).
+        var sizes = _sizes.AsSpan(0, n);
+        var ages = _ages.AsSpan(0, n);
+        var nrs = _nrs.AsSpan(0, n);
+        var rates = _rates.AsSpan(0, n);
+        var keys = _keys.AsSpan(0, n);
+        var order = _order.AsSpan(0, n);
+        ulong monitored = 0;
+        ulong wss = 0;
+        UInt128 accessBytes = 0;
+        ulong hotRateMin = ulong.MaxValue, hotRateMax = 0;
+        var rateFits = true;
+        for (var i = 0; i < n; i++)
+        {
+            var r = regions[i];
+            if (r.End < r.Start)
+            {
+                throw new ArgumentException(string.Create(CultureInfo.InvariantCulture, $"region {i}: end {r.End} < start {r.Start}"), nameof(regions));
+            }
+
+            var hi = Math.BigMul(r.End - r.Start, addrUnit, out var size);
+            if (hi != 0 || ulong.MaxValue - monitored < size)
+            {
+                throw new ArgumentException(string.Create(CultureInfo.InvariantCulture, $"region {i}: monitored bytes overflow 64 bits (size x addr_unit {addrUnit})"), nameof(regions));
+            }
+
+            monitored += size;
+            sizes[i] = size;
+            ages[i] = r.Age;
+            nrs[i] = r.NrAccesses;
+            if (r.NrAccesses >= _wssThreshold)
+            {
+                wss += size;
+            }
+
+            accessBytes += (UInt128)size * r.NrAccesses;
+            ulong rate = 0;
+            if (aggr != 0 && r.NrAccesses != 0)
+            {
+                var rr = (UInt128)r.NrAccesses * 100u * intervals.SampleUs / aggr;
+                rate = rr > ulong.MaxValue ? ulong.MaxValue : (ulong)rr;
+            }
+
+            rates[i] = rate;
+            if (rate != 0)
+            {
+                hotRateMin = Math.Min(hotRateMin, rate);
+                hotRateMax = Math.Max(hotRateMax, rate);
+            }
+
+            if (rate > uint.MaxValue)
+            {
+                rateFits = false;
+            }
+
+            keys[i] = ((ulong)r.Age << 32) | Math.Min(rate, uint.MaxValue);
+            order[i] = i;
+        }
+
+        into.Intervals = intervals;
+        into.RegionCount = n;
+        into.MonitoredBytes = monitored;
+        into.WorkingSetBytes = wss;
+        into.BandwidthBytesPerSecond = aggr == 0 ? 0 : (double)(accessBytes * 1_000_000u) / aggr;
+        var maxNr = intervals.MaxNrAccesses;
+        into.ObservedAccessRatio = maxNr == 0 || monitored == 0 ? 0 : (double)accessBytes / ((double)monitored * maxNr);
+
+        if (monitored == 0)
+        {
+            // No bytes: percentiles are undefined (damo divides by zero); report zeros.
+            into.IdleTimePercentilesUs.AsSpan().Clear();
+            into.SignedIdleTimePercentilesUs.AsSpan().Clear();
+            into.TemperaturePercentiles.AsSpan().Clear();
+            into.IdleBytesAtMost.AsSpan().Clear();
+            into.HeatmapAccessRatePercent.AsSpan().Clear();
+            return;
+        }
+
+        PrepareThresholds(monitored);
+        RadixSort(keys, order);
+
+        DamoIdle(order, aggr, into);
+        SignedIdle(order, aggr, into);
+
+        var w = _weights;
+        var lexicographic = w.Age > 0 && w.AccessRate >= 0 && rateFits
+            && (hotRateMax < hotRateMin || (Int128)w.Age * aggr > (Int128)w.AccessRate * (hotRateMax - hotRateMin));
+        if (lexicographic)
+        {
+            TemperatureFast(order, aggr, into.TemperaturePercentiles);
+        }
+        else
+        {
+            TemperatureSorted(n, aggr, into.TemperaturePercentiles);
+        }
+
+        Heatmap(regions, into.HeatmapAccessRatePercent);
+    }
+
+    private void EnsureCapacity(int n)
+    {
+        if (_sizes.Length >= n)
+        {
+            return;
+        }
+
+        var cap = Math.Max(n, _sizes.Length * 2);
+        _sizes = new ulong[cap];
+        _ages = new uint[cap];
+        _nrs = new uint[cap];
+        _rates = new ulong[cap];
+        _keys = new ulong[cap];
+        _keysTmp = new ulong[cap];
+        _order = new int[cap];
+        _orderTmp = new int[cap];
+        _tempKeys = new double[cap];
+        _tempSizes = new ulong[cap];
+    }
+
+    /// <summary>Bytes needed for each percentile: the least c with c x 100 &gt;= p x total.</summary>
+    private void PrepareThresholds(ulong total)
+    {
+        for (var j = 0; j < _percentiles.Length; j++)
+        {
+            var p = _percentiles[j];
+            if (_percentileIsInteger[j])
+            {
+                var prod = (UInt128)(ulong)p * total;
+                _thresholds[j] = (ulong)((prod + 99u) / 100u);
+            }
+            else
+            {
+                // Fractional p (not in damo's or DAMON_STAT's lists): decimal keeps 99.9 exact.
+                _thresholds[j] = (ulong)decimal.Ceiling((decimal)p * total / 100m);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Adds <paramref name="size"/> bytes of one metric value (or one run of equal values) and
+    /// returns the index just past the percentiles it satisfies, starting at <paramref name="next"/>.
+    /// </summary>
+    private int Reach(ref ulong cum, int next, ulong size)
+    {
+        cum += size;
+        var t = _thresholds;
+        while (next < t.Length && cum >= t[next])
+        {
+            next++;
+        }
+
+        return next;
+    }
+
+    private static ulong IdleUs(uint age, ulong aggr)
+    {
+        var v = ((UInt128)age + 1) * aggr;
+        return v > ulong.MaxValue ? ulong.MaxValue : (ulong)v;
+    }
+
+    private static long SignedIdleUs(uint age, ulong aggr, bool accessed)
+    {
+        var v = ((UInt128)age + 1) * aggr;
+        var m = v > long.MaxValue ? long.MaxValue : (long)v;
+        return accessed ? -m : m;
+    }
+
+    /// <summary>damo recency: all rate&gt;0 regions are one run at 0, then rate==0 regions by age ascending.</summary>
+    private void DamoIdle(ReadOnlySpan<int> order, ulong aggr, AccessSummary into)
+    {
+        var outP = into.IdleTimePercentilesUs;
+        var buckets = into.IdleBytesAtMost;
+        var sizes = _sizes;
+        var rates = _rates;
+        ulong zeroBytes = 0;
+        var zeroCount = 0;
+        foreach (var i in order)
+        {
+            if (rates[i] != 0)
+            {
+                zeroBytes += sizes[i];
+                zeroCount++;
+            }
+        }
+
+        ulong cum = 0;
+        var next = 0;
+        var bucket = 0;
+        var bucketBounds = _idleBucketUs;
+        if (zeroCount > 0)
+        {
+            var reached = Reach(ref cum, next, zeroBytes);
+            outP.AsSpan(next, reached - next).Clear();
+            next = reached;
+        }
+
+        // Every bucket bound >= 0 holds the idle-0 bytes.
+        ulong bucketCum = zeroBytes;
+        foreach (var i in order)
+        {
+            if (rates[i] != 0)
+            {
+                continue;
+            }
+
+            var idle = IdleUs(_ages[i], aggr);
+            while (bucket < bucketBounds.Length && bucketBounds[bucket] < idle)
+            {
+                buckets[bucket++] = bucketCum;
+            }
+
+            bucketCum += sizes[i];
+            var reached = Reach(ref cum, next, sizes[i]);
+            if (reached != next)
+            {
+                outP.AsSpan(next, reached - next).Fill(idle);
+                next = reached;
+            }
+        }
+
+        while (bucket < bucketBounds.Length)
+        {
+            buckets[bucket++] = bucketCum;
+        }
+
+        buckets[^1] = bucketCum;
+        FillRemaining(outP, next);
+    }
+
+    /// <summary>DAMON_STAT 6.18: accessed (nr&gt;0) regions by age descending (most negative first), then idle by age ascending.</summary>
+    private void SignedIdle(ReadOnlySpan<int> order, ulong aggr, AccessSummary into)
+    {
+        var outP = into.SignedIdleTimePercentilesUs;
+        var sizes = _sizes;
+        var nrs = _nrs;
+        ulong cum = 0;
+        var next = 0;
+        for (var k = order.Length - 1; k >= 0; k--)
+        {
+            var i = order[k];
+            if (nrs[i] == 0)
+            {
+                continue;
+            }
+
+            var reached = Reach(ref cum, next, sizes[i]);
+            if (reached != next)
+            {
+                outP.AsSpan(next, reached - next).Fill(SignedIdleUs(_ages[i], aggr, accessed: true));
+                next = reached;
+            }
+        }
+
+        foreach (var i in order)
+        {
+            if (nrs[i] != 0)
+            {
+                continue;
+            }
+
+            var reached = Reach(ref cum, next, sizes[i]);
+            if (reached != next)
+            {
+                outP.AsSpan(next, reached - next).Fill(SignedIdleUs(_ages[i], aggr, accessed: false));
+                next = reached;
+            }
+        }
+
+        FillRemaining(outP, next);
+    }
+
+    private double Temperature(int i, ulong aggr)
+    {
+        // Integer arithmetic like damo's Python ints, so age 0 idle gives 0, not -0.0.
+        var rate = _rates[i];
+        var score = (Int128)rate * _weights.AccessRate + (Int128)_ages[i] * aggr * _weights.Age;
+        return (double)(rate > 0 ? score : -score);
+    }
+
+    /// <summary>
+    /// Default-weight path without sorting by temperature: when w_age &gt; 0, w_rate &gt;= 0 and one
+    /// aggregation interval of age outweighs any access-rate difference among accessed regions,
+    /// ascending temperature is: idle regions by age descending, then accessed regions by (age, rate).
+    /// </summary>
+    private void TemperatureFast(ReadOnlySpan<int> order, ulong aggr, double[] outP)
+    {
+        var sizes = _sizes;
+        var rates = _rates;
+        ulong cum = 0;
+        var next = 0;
+        for (var k = order.Length - 1; k >= 0; k--)
+        {
+            var i = order[k];
+            if (rates[i] != 0)
+            {
+                continue;
+            }
+
+            var reached = Reach(ref cum, next, sizes[i]);
+            if (reached != next)
+            {
+                outP.AsSpan(next, reached - next).Fill(Temperature(i, aggr));
+                next = reached;
+            }
+        }
+
+        foreach (var i in order)
+        {
+            if (rates[i] == 0)
+            {
+                continue;
+            }
+
+            var reached = Reach(ref cum, next, sizes[i]);
+            if (reached != next)
+            {
+                outP.AsSpan(next, reached - next).Fill(Temperature(i, aggr));
+                next = reached;
+            }
+        }
+
+        FillRemaining(outP, next);
+    }
+
+    /// <summary>Any weights: sort by the temperature itself.</summary>
+    private void TemperatureSorted(int n, ulong aggr, double[] outP)
+    {
+        var keys = _tempKeys.AsSpan(0, n);
+        var sizes = _tempSizes.AsSpan(0, n);
+        for (var i = 0; i < n; i++)
+        {
+            keys[i] = Temperature(i, aggr);
+            sizes[i] = _sizes[i];
+        }
+
+        keys.Sort(sizes);
+        ulong cum = 0;
+        var next = 0;
+        for (var k = 0; k < n; k++)
+        {
+            var reached = Reach(ref cum, next, sizes[k]);
+            if (reached != next)
+            {
+                outP.AsSpan(next, reached - next).Fill(keys[k]);
+                next = reached;
+            }
+        }
+
+        FillRemaining(outP, next);
+    }
+
+    private static void FillRemaining<T>(T[] values, int next)
+    {
+        // Unreachable with exact arithmetic (the last byte reaches every p <= 100); kept so a
+        // summary never shows values of a previous snapshot.
+        if (next >= values.Length)
+        {
+            return;
+        }
+
+        if (next == 0)
+        {
+            values.AsSpan().Clear();
+        }
+        else
+        {
+            values.AsSpan(next).Fill(values[next - 1]);
+        }
+    }
+
+    /// <summary>
+    /// N equal address slices between the lowest start and the highest end; slice i is
+    /// [min + floor(i x span / N), min + floor((i+1) x span / N)). Each column is the access rate %
+    /// averaged over the covered bytes of the slice (gaps between regions do not count); a slice
+    /// with no region bytes is 0.
+    /// </summary>
+    private void Heatmap(ReadOnlySpan<DamonRegion> regions, double[] outCols)
+    {
+        var cols = _heatmapColumns;
+        if (cols == 0)
+        {
+            return;
+        }
+
+        ulong min = ulong.MaxValue, max = 0;
+        foreach (var r in regions)
+        {
+            if (r.End > r.Start)
+            {
+                min = Math.Min(min, r.Start);
+                max = Math.Max(max, r.End);
+            }
+        }
+
+        var sum = _heatSum;
+        var covered = _heatCovered;
+        Array.Clear(sum);
+        Array.Clear(covered);
+        var span = max - min;
+        for (var i = 0; i < regions.Length; i++)
+        {
+            var r = regions[i];
+            if (r.End <= r.Start)
+            {
+                continue;
+            }
+
+            var rate = (double)_rates[i];
+            var c = (int)Math.Min((ulong)(cols - 1), (ulong)((UInt128)(r.Start - min) * (ulong)cols / span));
+            while (c > 0 && Bound(min, span, cols, c) > r.Start)
+            {
+                c--;
+            }
+
+            while (c < cols - 1 && Bound(min, span, cols, c + 1) <= r.Start)
+            {
+                c++;
+            }
+
+            for (; c < cols; c++)
+            {
+                var lo = Bound(min, span, cols, c);
+                if (lo >= r.End)
+                {
+                    break;
+                }
+
+                var hi = Bound(min, span, cols, c + 1);
+                if (hi <= r.Start)
+                {
+                    continue;
+                }
+
+                var overlap = Math.Min(hi, r.End) - Math.Max(lo, r.Start);
+
+                covered[c] += overlap;
+                sum[c] += overlap * rate;
+            }
+        }
+
+        for (var c = 0; c < cols; c++)
+        {
+            outCols[c] = covered[c] == 0 ? 0 : sum[c] / covered[c];
+        }
+    }
+
+    private static ulong Bound(ulong min, ulong span, int cols, int i) =>
+        min + (ulong)((UInt128)span * (ulong)i / (ulong)cols);
+
+    /// <summary>LSD radix sort of keys with their indices, 8 bits a pass, skipping bytes that never vary.</summary>
+    private void RadixSort(Span<ulong> keys, Span<int> order)
+    {
+        var n = keys.Length;
+        if (n < 2)
+        {
+            return;
+        }
+
+        ulong diff = 0;
+        var k0 = keys[0];
+        for (var i = 1; i < n; i++)
+        {
+            diff |= keys[i] ^ k0;
+        }
+
+        var srcK = keys;
+        var srcO = order;
+        var dstK = _keysTmp.AsSpan(0, n);
+        var dstO = _orderTmp.AsSpan(0, n);
+        var counts = _radixCounts.AsSpan();
+        var swapped = false;
+        for (var shift = 0; shift < 64; shift += 8)
+        {
+            if (((diff >> shift) & 0xFF) == 0)
+            {
+                continue;
+            }
+
+            counts.Clear();
+            for (var i = 0; i < n; i++)
+            {
+                counts[(int)((srcK[i] >> shift) & 0xFF)]++;
+            }
+
+            var total = 0;
+            for (var b = 0; b < 256; b++)
+            {
+                var c = counts[b];
+                counts[b] = total;
+                total += c;
+            }
+
+            for (var i = 0; i < n; i++)
+            {
+                var k = srcK[i];
+                var pos = counts[(int)((k >> shift) & 0xFF)]++;
+                dstK[pos] = k;
+                dstO[pos] = srcO[i];
+            }
+
+            var tk = srcK;
+            srcK = dstK;
+            dstK = tk;
+            var to = srcO;
+            srcO = dstO;
+            dstO = to;
+            swapped = !swapped;
+        }
+
+        if (swapped)
+        {
+            srcK.CopyTo(keys);
+            srcO.CopyTo(order);
+        }
     }
 }
