@@ -1,0 +1,275 @@
+using System.Diagnostics.Metrics;
+using System.Runtime.CompilerServices;
+using DamonOtel.Analysis;
+using DamonOtel.Telemetry.Catalog;
+using DamonOtel.Telemetry.Observations;
+using DamonOtel.Telemetry.Prometheus;
+
+namespace DamonOtel.Telemetry.Instruments;
+
+/// <summary>
+/// The OTel instruments of the catalog on one Meter. Observable callbacks only read the store's
+/// current snapshot (one volatile read per callback, O(series), no I/O); synchronous instruments
+/// (WSS histogram, collection duration/errors) are fed by the store's events.
+/// </summary>
+public sealed class DamonInstruments : IDisposable
+{
+    private static readonly KeyValuePair<string, object?>[] NoTags = [];
+    private static readonly ConditionalWeakTable<AccessOptions, AttributeValues> AttributeCache = [];
+
+    private readonly ObservationStore _store;
+    private readonly Sink _sink;
+    private readonly Histogram<long>? _wss;
+    private readonly Histogram<double>? _collectionDuration;
+    private readonly Counter<long>? _collectionErrors;
+
+    /// <param name="meterName">The meter name; only tests change it (to isolate parallel providers).</param>
+    public DamonInstruments(ObservationStore store, MetricSelection? selection = null, string meterName = MetricCatalog.MeterName)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        _store = store;
+        selection ??= MetricSelection.Default;
+        Meter = new Meter(new MeterOptions(meterName) { Version = MeterVersion });
+
+        bool On(MetricDefinition d) => selection.IsEnabled(d);
+
+        void Observable<T>(MetricDefinition d, Func<StoreSnapshot, List<Measurement<T>>, bool> fill)
+            where T : struct
+        {
+            if (!On(d))
+            {
+                return;
+            }
+
+            IEnumerable<Measurement<T>> Callback()
+            {
+                var list = new List<Measurement<T>>();
+                fill(_store.Current, list);
+                return list;
+            }
+
+            _ = d.Kind switch
+            {
+                MetricKind.Gauge => (Instrument)Meter.CreateObservableGauge(d.Name, Callback, d.Unit, d.Description),
+                MetricKind.UpDownCounter => Meter.CreateObservableUpDownCounter(d.Name, Callback, d.Unit, d.Description),
+                MetricKind.ObservableCounter => Meter.CreateObservableCounter(d.Name, Callback, d.Unit, d.Description),
+                _ => throw new InvalidOperationException($"{d.Name}: {d.Kind} is not observable"),
+            };
+        }
+
+        Observable<long>(MetricCatalog.KdamondUp, (s, m) => ForKdamonds(s, m, (k, list) => list.Add(new(k.Up ? 1 : 0, KTag(k)))));
+        Observable<double>(MetricCatalog.MonitoringInterval, (s, m) => ForKdamonds(s, m, (k, list) =>
+        {
+            if (k.Intervals is { } iv)
+            {
+                list.Add(new(iv.SampleUs / 1e6, KTag(k), new("interval", "sample")));
+                list.Add(new(iv.AggrUs / 1e6, KTag(k), new("interval", "aggregation")));
+                list.Add(new(iv.UpdateUs / 1e6, KTag(k), new("interval", "update")));
+            }
+        }));
+        Observable<double>(MetricCatalog.KdamondCpuTime, (s, m) => ForKdamonds(s, m, (k, list) =>
+        {
+            if (k.CpuSeconds is { } cpu)
+            {
+                list.Add(new(cpu, KTag(k)));
+            }
+        }));
+
+        Observable<long>(MetricCatalog.RegionCount, (s, m) => ForAccess(s, m, (k, t, a, list) => list.Add(new(a.RegionCount, KTag(k), TTag(t)))));
+        Observable<long>(MetricCatalog.MemoryMonitored, (s, m) => ForAccess(s, m, (k, t, a, list) => list.Add(new(ToLong(a.MonitoredBytes), KTag(k), TTag(t)))));
+        Observable<long>(MetricCatalog.WorkingSet, (s, m) => ForAccess(s, m, (k, t, a, list) => list.Add(new(ToLong(a.WorkingSetBytes), KTag(k), TTag(t)))));
+        Observable<long>(MetricCatalog.MemoryIdle, (s, m) => ForAccess(s, m, (k, t, a, list) =>
+        {
+            var labels = AttributeCache.GetValue(a.Options, o => new AttributeValues(o));
+            for (var i = 0; i < a.IdleBytesAtMost.Length && i < labels.Le.Length; i++)
+            {
+                list.Add(new(ToLong(a.IdleBytesAtMost[i]), KTag(k), TTag(t), new("le", labels.Le[i])));
+            }
+        }));
+        Observable<double>(MetricCatalog.IdleTime, (s, m) => ForAccess(s, m, (k, t, a, list) =>
+            Quantiles(a, list, k, t, i => a.IdleTimePercentilesUs[i] / 1e6, a.IdleTimePercentilesUs.Length)));
+        Observable<double>(MetricCatalog.IdleTimeSigned, (s, m) => ForAccess(s, m, (k, t, a, list) =>
+            Quantiles(a, list, k, t, i => a.SignedIdleTimePercentilesUs[i] / 1e6, a.SignedIdleTimePercentilesUs.Length)));
+        Observable<double>(MetricCatalog.Temperature, (s, m) => ForAccess(s, m, (k, t, a, list) =>
+            Quantiles(a, list, k, t, i => a.TemperaturePercentiles[i], a.TemperaturePercentiles.Length)));
+        Observable<double>(MetricCatalog.AccessBandwidth, (s, m) => ForAccess(s, m, (k, t, a, list) => list.Add(new(a.BandwidthBytesPerSecond, KTag(k), TTag(t)))));
+        Observable<double>(MetricCatalog.AccessRatio, (s, m) => ForAccess(s, m, (k, t, a, list) => list.Add(new(a.ObservedAccessRatio, KTag(k), TTag(t)))));
+        Observable<double>(MetricCatalog.HeatmapAccessRate, (s, m) => ForAccess(s, m, (k, t, a, list) =>
+        {
+            var labels = AttributeCache.GetValue(a.Options, o => new AttributeValues(o));
+            for (var i = 0; i < a.HeatmapAccessRatePercent.Length && i < labels.Column.Length; i++)
+            {
+                list.Add(new(a.HeatmapAccessRatePercent[i], KTag(k), TTag(t), new("column", labels.Column[i])));
+            }
+        }));
+        Observable<long>(MetricCatalog.TargetRss, (s, m) => ForKdamonds(s, m, (k, list) =>
+        {
+            foreach (var t in k.Targets)
+            {
+                if (t.RssBytes is { } rss)
+                {
+                    list.Add(new(ToLong(rss), KTag(k), TTag(t)));
+                }
+            }
+        }));
+
+        Observable<long>(MetricCatalog.SchemeTried, (s, m) => ForSchemes(s, m, (k, sc, list) => list.Add(new(ToLong(sc.Stats.NrTried), SchemeTags(k, sc)))));
+        Observable<long>(MetricCatalog.SchemeApplied, (s, m) => ForSchemes(s, m, (k, sc, list) => list.Add(new(ToLong(sc.Stats.NrApplied), SchemeTags(k, sc)))));
+        Observable<long>(MetricCatalog.SchemeTriedSize, (s, m) => ForSchemes(s, m, (k, sc, list) => list.Add(new(ToLong(sc.Stats.SzTried), SchemeTags(k, sc)))));
+        Observable<long>(MetricCatalog.SchemeAppliedSize, (s, m) => ForSchemes(s, m, (k, sc, list) => list.Add(new(ToLong(sc.Stats.SzApplied), SchemeTags(k, sc)))));
+        Observable<long>(MetricCatalog.SchemeFilterPassedSize, (s, m) => ForSchemes(s, m, (k, sc, list) =>
+        {
+            if (sc.Stats.SzOpsFilterPassed is { } passed)
+            {
+                list.Add(new(ToLong(passed), SchemeTags(k, sc)));
+            }
+        }));
+        Observable<long>(MetricCatalog.SchemeQuotaExceeds, (s, m) => ForSchemes(s, m, (k, sc, list) => list.Add(new(ToLong(sc.Stats.QtExceeds), SchemeTags(k, sc)))));
+        Observable<long>(MetricCatalog.SchemeQuotaEffective, (s, m) => ForSchemes(s, m, (k, sc, list) =>
+        {
+            if (sc.EffectiveQuotaBytes is { } q)
+            {
+                list.Add(new(ToLong(q), SchemeTags(k, sc)));
+            }
+        }));
+
+        Observable<double>(MetricCatalog.SnapshotAge, (s, m) =>
+        {
+            foreach (var src in s.Sources.Values.OrderBy(x => x.Source, StringComparer.Ordinal))
+            {
+                if (_store.SnapshotAgeSeconds(src) is { } age)
+                {
+                    m.Add(new(age, new KeyValuePair<string, object?>("source", src.Source)));
+                }
+            }
+
+            return true;
+        });
+        Observable<long>(MetricCatalog.SourceUp, (s, m) =>
+        {
+            foreach (var src in s.Sources.Values.OrderBy(x => x.Source, StringComparer.Ordinal))
+            {
+                m.Add(new(src.LastCollectionSucceeded ? 1 : 0, new KeyValuePair<string, object?>("source", src.Source)));
+            }
+
+            return true;
+        });
+
+        if (On(MetricCatalog.WorkingSetDistribution))
+        {
+            var d = MetricCatalog.WorkingSetDistribution;
+            _wss = Meter.CreateHistogram(d.Name, d.Unit, d.Description, tags: null,
+                new InstrumentAdvice<long> { HistogramBucketBoundaries = [.. MetricCatalog.WorkingSetBucketsBytes.Select(b => (long)b)] });
+        }
+
+        if (On(MetricCatalog.CollectionDuration))
+        {
+            var d = MetricCatalog.CollectionDuration;
+            _collectionDuration = Meter.CreateHistogram(d.Name, d.Unit, d.Description, tags: null,
+                new InstrumentAdvice<double> { HistogramBucketBoundaries = MetricCatalog.CollectionDurationBucketsSeconds });
+        }
+
+        if (On(MetricCatalog.CollectionErrors))
+        {
+            var d = MetricCatalog.CollectionErrors;
+            _collectionErrors = Meter.CreateCounter<long>(d.Name, d.Unit, d.Description);
+        }
+
+        _sink = new Sink(this);
+        _store.AddSink(_sink);
+    }
+
+    /// <summary>"major.minor.build" of this assembly (no commit hash, so outputs are reproducible).</summary>
+    public static string MeterVersion { get; } = typeof(DamonInstruments).Assembly.GetName().Version?.ToString(3) ?? "0.0.0";
+
+    public Meter Meter { get; }
+
+    public void Dispose()
+    {
+        _store.RemoveSink(_sink);
+        Meter.Dispose();
+    }
+
+    private bool ForKdamonds<T>(StoreSnapshot s, List<Measurement<T>> m, Action<KdamondObservation, List<Measurement<T>>> each)
+        where T : struct
+    {
+        foreach (var k in s.Kdamonds)
+        {
+            if (!_store.IsStale(k))
+            {
+                each(k, m);
+            }
+        }
+
+        return true;
+    }
+
+    private bool ForAccess<T>(StoreSnapshot s, List<Measurement<T>> m, Action<KdamondObservation, TargetObservation, AccessSummary, List<Measurement<T>>> each)
+        where T : struct =>
+        ForKdamonds(s, m, (k, list) =>
+        {
+            foreach (var t in k.Targets)
+            {
+                if (t.Access is { } a)
+                {
+                    each(k, t, a, list);
+                }
+            }
+        });
+
+    private bool ForSchemes<T>(StoreSnapshot s, List<Measurement<T>> m, Action<KdamondObservation, SchemeObservation, List<Measurement<T>>> each)
+        where T : struct =>
+        ForKdamonds(s, m, (k, list) =>
+        {
+            foreach (var sc in k.Schemes)
+            {
+                each(k, sc, list);
+            }
+        });
+
+    private static void Quantiles(AccessSummary a, List<Measurement<double>> list, KdamondObservation k, TargetObservation t, Func<int, double> value, int count)
+    {
+        var labels = AttributeCache.GetValue(a.Options, o => new AttributeValues(o));
+        for (var i = 0; i < count && i < labels.Quantile.Length; i++)
+        {
+            list.Add(new(value(i), KTag(k), TTag(t), new("quantile", labels.Quantile[i])));
+        }
+    }
+
+    private static KeyValuePair<string, object?> KTag(KdamondObservation k) => new("kdamond", k.Kdamond);
+
+    private static KeyValuePair<string, object?> TTag(TargetObservation t) => new("target", t.Target);
+
+    private static KeyValuePair<string, object?>[] SchemeTags(KdamondObservation k, SchemeObservation s) =>
+        [new("kdamond", k.Kdamond), new("scheme", s.Scheme), new("action", s.Action)];
+
+    // Kernel counters are u64; nothing real exceeds 2^63, but never wrap negative.
+    private static long ToLong(ulong v) => v > long.MaxValue ? long.MaxValue : (long)v;
+
+    /// <summary>Attribute values derived from the analysis options, rendered once per options object.</summary>
+    private sealed class AttributeValues(AccessOptions o)
+    {
+        public string[] Le { get; } = [.. o.IdleBucketsSeconds.Select(PrometheusNumbers.Canonical), "+Inf"];
+
+        public string[] Quantile { get; } = [.. o.Percentiles.Select(p => PrometheusNumbers.Canonical(p / 100))];
+
+        public string[] Column { get; } = [.. Enumerable.Range(0, o.HeatmapColumns).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture))];
+    }
+
+    private sealed class Sink(DamonInstruments owner) : IObservationSink
+    {
+        public void OnNewAccessSnapshot(KdamondObservation kdamond, TargetObservation target) =>
+            owner._wss?.Record(ToLong(target.Access!.WorkingSetBytes), new("kdamond", kdamond.Kdamond), new("target", target.Target));
+
+        public void OnCollection(string source, TimeSpan duration, bool failed, bool firstSeen)
+        {
+            var tag = new KeyValuePair<string, object?>("source", source);
+            owner._collectionDuration?.Record(duration.TotalSeconds, tag);
+            if (failed || firstSeen)
+            {
+                // Adding 0 on first sight creates the series, so increase() works from the first error.
+                owner._collectionErrors?.Add(failed ? 1 : 0, tag);
+            }
+        }
+    }
+}

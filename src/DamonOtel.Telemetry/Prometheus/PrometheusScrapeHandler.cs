@@ -1,0 +1,129 @@
+using System.IO.Compression;
+
+namespace DamonOtel.Telemetry.Prometheus;
+
+/// <summary>One rendered response: immutable bytes, safe to share between concurrent requests.</summary>
+public sealed class ScrapeResponse
+{
+    internal ScrapeResponse(ExpositionFormat format, byte[] body, bool gzipped)
+    {
+        Format = format;
+        Body = body;
+        Gzipped = gzipped;
+    }
+
+    public ExpositionFormat Format { get; }
+
+    public string ContentType => PrometheusSerializer.ContentType(Format);
+
+    public byte[] Body { get; }
+
+    public bool Gzipped { get; }
+}
+
+/// <summary>
+/// Collection single-flight + a short response cache in front of the pull exporter. A collection
+/// younger than <see cref="CacheDuration"/> is reused; otherwise one caller collects while the
+/// others wait for it. Rendered bytes (plain and gzip) are cached per collection and format and
+/// never overwritten, so no reader can see a buffer being rewritten.
+/// </summary>
+public sealed class PrometheusScrapeHandler : IDisposable
+{
+    private readonly PrometheusPullExporter _exporter;
+    private readonly TimeProvider _time;
+    private readonly SemaphoreSlim _gate = new(1, 1);
+    private volatile Rendered? _rendered;
+
+    internal PrometheusScrapeHandler(PrometheusPullExporter exporter, TimeSpan cacheDuration, TimeSpan collectTimeout, TimeProvider? time = null)
+    {
+        _exporter = exporter;
+        CacheDuration = cacheDuration;
+        CollectTimeout = collectTimeout;
+        _time = time ?? TimeProvider.System;
+    }
+
+    public TimeSpan CacheDuration { get; }
+
+    public TimeSpan CollectTimeout { get; }
+
+    /// <summary>Returns the exposition in <paramref name="format"/>, collecting when the cache is older than <see cref="CacheDuration"/>.</summary>
+    /// <exception cref="InvalidOperationException">The collection failed or timed out.</exception>
+    public async Task<ScrapeResponse> ScrapeAsync(ExpositionFormat format, bool gzip, CancellationToken cancellationToken = default)
+    {
+        var rendered = _rendered;
+        if (rendered is null || !Fresh(rendered))
+        {
+            await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+            try
+            {
+                // Whoever waited behind a collection reuses its result.
+                rendered = _rendered;
+                if (rendered is null || !Fresh(rendered))
+                {
+                    var collect = _exporter.Collect ?? throw new InvalidOperationException("the Prometheus exporter is not registered with a MeterProvider");
+                    var before = _exporter.Latest;
+                    if (!collect((int)CollectTimeout.TotalMilliseconds) || _exporter.Latest is null || ReferenceEquals(before, _exporter.Latest))
+                    {
+                        throw new InvalidOperationException("metrics collection failed or timed out");
+                    }
+
+                    rendered = new Rendered(_exporter.Latest, _time.GetTimestamp());
+                    _rendered = rendered;
+                }
+            }
+            finally
+            {
+                _gate.Release();
+            }
+        }
+
+        return rendered.Get(format, gzip);
+    }
+
+    public void Dispose() => _gate.Dispose();
+
+    private bool Fresh(Rendered r) => CacheDuration > TimeSpan.Zero && _time.GetElapsedTime(r.Timestamp) < CacheDuration;
+
+    private sealed class Rendered(ScrapeData data, long timestamp)
+    {
+        private readonly Lazy<ScrapeResponse>[] _responses =
+        [
+            new(() => new ScrapeResponse(ExpositionFormat.Text004, PrometheusSerializer.Serialize(data, ExpositionFormat.Text004), false)),
+            new(() => new ScrapeResponse(ExpositionFormat.OpenMetrics100, PrometheusSerializer.Serialize(data, ExpositionFormat.OpenMetrics100), false)),
+        ];
+
+        private readonly Lazy<ScrapeResponse>?[] _gzipped = new Lazy<ScrapeResponse>?[2];
+
+        public long Timestamp { get; } = timestamp;
+
+        public ScrapeResponse Get(ExpositionFormat format, bool gzip)
+        {
+            var i = (int)format;
+            var plain = _responses[i].Value;
+            if (!gzip)
+            {
+                return plain;
+            }
+
+            var lazy = Volatile.Read(ref _gzipped[i]);
+            if (lazy is null)
+            {
+                Interlocked.CompareExchange(ref _gzipped[i], new Lazy<ScrapeResponse>(() => new ScrapeResponse(format, Gzip(plain.Body), true)), null);
+                lazy = Volatile.Read(ref _gzipped[i])!;
+            }
+
+            return lazy.Value;
+        }
+
+        private static byte[] Gzip(byte[] body)
+        {
+            using var ms = new MemoryStream(body.Length / 4 + 64);
+            using (var gz = new GZipStream(ms, CompressionLevel.Fastest, leaveOpen: true))
+            {
+                gz.Write(body);
+            }
+
+            return ms.ToArray();
+        }
+    }
+}
