@@ -1,1 +1,8 @@
-internal static class Program { private static int Main() => 0; }
+using DamonOtel.Agent.Cli;
+
+namespace DamonOtel.Agent;
+
+internal static class Program
+{
+    private static Task<int> Main(string[] args) => CommandLine.Build().Parse(args).InvokeAsync();
+}

@@ -245,18 +245,35 @@ internal static class ConfigLoader
 
         var enable = new HashSet<string>(StringComparer.Ordinal);
         var disable = new HashSet<string>(StringComparer.Ordinal);
-        foreach ((string v, _) in m.ScalarList("enable") ?? [])
+        foreach ((string v, YamlNode node) in m.ScalarList("enable") ?? [])
         {
-            enable.Add(v);
+            if (KnownMetric(m, node, "enable", v))
+            {
+                enable.Add(v);
+            }
         }
 
-        foreach ((string v, _) in m.ScalarList("disable") ?? [])
+        foreach ((string v, YamlNode node) in m.ScalarList("disable") ?? [])
         {
-            disable.Add(v);
+            if (KnownMetric(m, node, "disable", v))
+            {
+                disable.Add(v);
+            }
         }
 
         m.RejectUnknownKeys();
         return new MetricsConfig { Access = access, Enable = enable, Disable = disable };
+    }
+
+    private static bool KnownMetric(YamlNodeReader m, YamlNode node, string key, string name)
+    {
+        if (Telemetry.Catalog.MetricCatalog.Find(name) is not null)
+        {
+            return true;
+        }
+
+        m.Error(node, key, $"unknown metric '{name}' (docs/metrics.md lists them)");
+        return false;
     }
 
     private static KdamondConfig ReadKdamond(YamlNodeReader k, int index)

@@ -1,0 +1,88 @@
+using DamonOtel.Agent.Hosting;
+using DamonOtel.Analysis;
+using DamonOtel.Analysis.Reports;
+using DamonOtel.Damon.Model;
+using DamonOtel.Damon.Sysfs;
+
+namespace DamonOtel.Agent.Cli;
+
+/// <summary>
+/// `damon-otel snapshot`: one access summary per monitored target, from the tried_regions of
+/// each running kdamond's monitoring scheme (a `stat` scheme whose access pattern matches
+/// everything, optionally limited to one target by a `target` filter). With refresh it first
+/// writes update_schemes_tried_regions to the kdamonds it may write to; without, it writes nothing.
+/// </summary>
+internal sealed class SnapshotTaker(KernelEnvironment env, AccessOptions options, StateCommands? commands, IReadOnlySet<int> writable)
+{
+    private readonly DamonSysfsReader reader = new(env.Fs, env.Roots);
+    private readonly AccessSummarizer summarizer = new(options);
+
+    public async Task<IReadOnlyList<SnapshotReportTarget>> TakeAsync(CancellationToken cancellationToken)
+    {
+        var result = new List<SnapshotReportTarget>();
+        if (!env.Fs.DirectoryExists(env.Roots.Kdamonds))
+        {
+            throw new InvalidOperationException($"DAMON's sysfs interface is not at {env.Roots.Kdamonds}");
+        }
+
+        foreach (Kdamond k in reader.ReadTree(includeTriedRegions: false).Kdamonds)
+        {
+            if (!k.On || k.Contexts.Count == 0)
+            {
+                continue;
+            }
+
+            DamonContext ctx = k.Contexts[0];
+            Dictionary<int, int> schemeOfTarget = MonitorSchemes(ctx);
+            if (schemeOfTarget.Count == 0)
+            {
+                continue;
+            }
+
+            if (commands is not null && writable.Contains(k.Index))
+            {
+                await commands.SendAsync(k.Index, StateCommand.UpdateSchemesTriedRegions, cancellationToken).ConfigureAwait(false);
+                ctx = reader.ReadKdamond(k.Index, includeTriedRegions: false).Contexts[0];
+            }
+
+            foreach ((int target, int scheme) in schemeOfTarget.OrderBy(p => p.Key))
+            {
+                TriedRegions? tried = reader.ReadTriedRegions(k.Index, ctx.Index, scheme);
+                if (tried is null)
+                {
+                    continue;
+                }
+
+                AccessSummary summary = summarizer.Summarize(tried.Regions, ctx.Attrs.Intervals, ctx.AddrUnit ?? 1);
+                result.Add(new SnapshotReportTarget(k.Index, ctx.Index, target, ctx.Attrs.Intervals, summary));
+            }
+        }
+
+        return result;
+    }
+
+    /// <summary>target index → index of the stat scheme that sees (only) that target.</summary>
+    internal static Dictionary<int, int> MonitorSchemes(DamonContext ctx)
+    {
+        var map = new Dictionary<int, int>();
+        foreach (DamosScheme s in ctx.Schemes)
+        {
+            if (s.Action != "stat" || !s.AccessPattern.MatchesEverything)
+            {
+                continue;
+            }
+
+            var filters = (s.Filters ?? []).Concat(s.CoreFilters ?? []).Concat(s.OpsFilters ?? []).ToList();
+            if (filters.Count == 0 && ctx.Targets.Count == 1)
+            {
+                map.TryAdd(0, s.Index);
+            }
+            else if (filters.Count == 1 && filters[0] is { Type: "target", Matching: false, DamonTargetIdx: int t })
+            {
+                map.TryAdd(t, s.Index);
+            }
+        }
+
+        return map;
+    }
+}

@@ -1,0 +1,223 @@
+using System.Runtime.InteropServices;
+using System.Text;
+using DamonOtel.Agent.Configuration;
+using DamonOtel.Telemetry;
+using DamonOtel.Telemetry.Catalog;
+using DamonOtel.Telemetry.Http;
+using DamonOtel.Telemetry.Observations;
+using DamonOtel.Telemetry.Otlp;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+
+namespace DamonOtel.Agent.Hosting;
+
+/// <summary>
+/// The `run` command's process: telemetry (Prometheus endpoint with /healthz and /readyz, OTLP
+/// push), the DAMON side (<see cref="AgentRunner"/>), and the signals: SIGHUP or an edit of the
+/// config file reloads (an invalid new config is reported and the old one kept), SIGTERM/SIGINT
+/// stop our kdamonds (configurable), remove our tracefs instance and flush OTLP.
+/// </summary>
+internal sealed partial class AgentHost(AgentConfig config, KernelEnvironment env, string? configPath, ILoggerFactory loggers)
+{
+    private readonly ILogger logger = loggers.CreateLogger<AgentHost>();
+    private readonly SemaphoreSlim reloadRequests = new(0, 1);
+
+    /// <summary>Bound /metrics port once started (tests listen on port 0).</summary>
+    public int Port { get; private set; }
+
+    public AgentRunner? Runner { get; private set; }
+
+    public TaskCompletionSource Started { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public static OtlpSettings ResolveOtlp(AgentConfig config) => OtlpSettings.Resolve(new OtlpConfigValues
+    {
+        Enabled = config.Otlp.Enabled ? true : null,
+        Endpoint = config.Otlp.Endpoint,
+        Protocol = config.Otlp.Protocol,
+        Headers = config.Otlp.Headers.Count > 0 ? config.Otlp.Headers : null,
+        Compression = config.Otlp.Compression,
+        Timeout = config.Otlp.Timeout,
+        ExportInterval = config.Otlp.Interval,
+        Temporality = config.Otlp.Temporality,
+    });
+
+    /// <summary>Asks for a config reload (what SIGHUP does).</summary>
+    public void RequestReload()
+    {
+        if (reloadRequests.CurrentCount == 0)
+        {
+            reloadRequests.Release();
+        }
+    }
+
+    public async Task<int> RunAsync(CancellationToken stopToken)
+    {
+        var store = new ObservationStore(env.Time);
+        OtlpSettings otlp = ResolveOtlp(config);
+        var pipelineOptions = new TelemetryPipelineOptions
+        {
+            ProcfsRoot = config.Roots.Procfs,
+            Metrics = new MetricSelection(config.Metrics.Enable, config.Metrics.Disable),
+        };
+        using TelemetryPipeline pipeline = TelemetryPipeline.Build(store, pipelineOptions, otlp.Enabled ? b => OtlpExportConfigurator.AddOtlp(b, otlp) : null);
+        if (otlp.Enabled)
+        {
+            LogOtlp(otlp.Endpoint.ToString(), otlp.Protocol.ToString());
+        }
+
+        await using var runner = new AgentRunner(config, env, store, loggers);
+        Runner = runner;
+
+        MetricsEndpoint? endpoint = null;
+        if (config.Prometheus.Enabled)
+        {
+            endpoint = MetricsEndpoint.Create(
+                new MetricsEndpointOptions { ListenAddress = config.Prometheus.Listen, WebConfigFile = config.Prometheus.WebConfigFile },
+                pipeline.Scrape,
+                app =>
+                {
+                    app.MapGet("/healthz", () => Results.Text("ok\n"));
+                    app.MapGet("/readyz", () => Readiness(runner, store));
+                    app.MapGet("/", () => Results.Text("damon-otel: /metrics /healthz /readyz\n"));
+                });
+            await endpoint.StartAsync(stopToken).ConfigureAwait(false);
+            Port = endpoint.Port;
+            LogListening(string.Join(", ", endpoint.Addresses));
+        }
+
+        using PosixSignalRegistration hup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, ctx =>
+        {
+            ctx.Cancel = true;
+            RequestReload();
+        });
+        using FileSystemWatcher? watcher = WatchConfig();
+
+        await runner.StartAsync(stopToken).ConfigureAwait(false);
+        Started.TrySetResult();
+        try
+        {
+            while (!stopToken.IsCancellationRequested)
+            {
+                bool reload;
+                try
+                {
+                    reload = await reloadRequests.WaitAsync(config.Collection.Interval, stopToken).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    break;
+                }
+
+                if (reload)
+                {
+                    await ReloadAsync(runner, stopToken).ConfigureAwait(false);
+                }
+                else
+                {
+                    await runner.DiscoverAsync().ConfigureAwait(false);
+                }
+            }
+        }
+        finally
+        {
+            LogStopping();
+            using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+            await runner.StopAsync(deadline.Token).ConfigureAwait(false);
+            pipeline.MeterProvider.ForceFlush(5_000);
+            if (endpoint is not null)
+            {
+                await endpoint.StopAsync(deadline.Token).ConfigureAwait(false);
+                await endpoint.DisposeAsync().ConfigureAwait(false);
+            }
+        }
+
+        return 0;
+    }
+
+    private static IResult Readiness(AgentRunner runner, ObservationStore store)
+    {
+        // Ready when every source has succeeded within 3 of its intervals (and at least once).
+        StoreSnapshot snap = store.Current;
+        var problems = new StringBuilder();
+        foreach (string source in runner.SourceNames)
+        {
+            if (!snap.Sources.TryGetValue(source, out SourceState? s) || s.LastSuccessTicks is null)
+            {
+                problems.Append(source).Append(": no successful collection yet\n");
+            }
+            else if (store.SnapshotAgeSeconds(s) is double age && age > 3 * Math.Max(runner.Config.Collection.Interval.TotalSeconds, 1))
+            {
+                problems.Append(source).Append(": last success ").Append(age.ToString("F0", System.Globalization.CultureInfo.InvariantCulture)).Append(" s ago");
+                if (s.LastError is not null)
+                {
+                    problems.Append(" (").Append(s.LastError.Message).Append(')');
+                }
+
+                problems.Append('\n');
+            }
+        }
+
+        return problems.Length == 0
+            ? Results.Text("ready\n")
+            : Results.Text(problems.ToString(), statusCode: StatusCodes.Status503ServiceUnavailable);
+    }
+
+    private FileSystemWatcher? WatchConfig()
+    {
+        if (configPath is null || Path.GetDirectoryName(Path.GetFullPath(configPath)) is not string dir)
+        {
+            return null;
+        }
+
+        var w = new FileSystemWatcher(dir, Path.GetFileName(configPath)) { NotifyFilter = NotifyFilters.LastWrite | NotifyFilters.FileName | NotifyFilters.Size };
+        w.Changed += (_, _) => RequestReload();
+        w.Created += (_, _) => RequestReload();
+        w.Renamed += (_, _) => RequestReload();
+        w.EnableRaisingEvents = true;
+        return w;
+    }
+
+    private async Task ReloadAsync(AgentRunner runner, CancellationToken cancellationToken)
+    {
+        if (configPath is null)
+        {
+            LogNothingToReload();
+            return;
+        }
+
+        // Editors write in several steps: let the file settle.
+        await Task.Delay(TimeSpan.FromMilliseconds(200), cancellationToken).ConfigureAwait(false);
+        AgentConfig next;
+        try
+        {
+            next = ConfigLoader.LoadFile(configPath) with { Roots = config.Roots, StateDir = config.StateDir, Prometheus = config.Prometheus };
+        }
+        catch (ConfigException e)
+        {
+            LogReloadRejected(configPath, e.Message);
+            return;
+        }
+
+        await runner.ReloadAsync(next, cancellationToken).ConfigureAwait(false);
+        LogReloaded(configPath);
+    }
+
+    [LoggerMessage(EventId = 1, Level = LogLevel.Information, Message = "Serving /metrics, /healthz, /readyz on {Addresses}")]
+    private partial void LogListening(string addresses);
+
+    [LoggerMessage(EventId = 2, Level = LogLevel.Information, Message = "Pushing OTLP to {Endpoint} ({Protocol})")]
+    private partial void LogOtlp(string endpoint, string protocol);
+
+    [LoggerMessage(EventId = 3, Level = LogLevel.Information, Message = "Stopping")]
+    private partial void LogStopping();
+
+    [LoggerMessage(EventId = 4, Level = LogLevel.Error, Message = "New config {File} is invalid; keeping the running one:\n{Errors}")]
+    private partial void LogReloadRejected(string file, string errors);
+
+    [LoggerMessage(EventId = 5, Level = LogLevel.Information, Message = "Reloaded {File}")]
+    private partial void LogReloaded(string file);
+
+    [LoggerMessage(EventId = 6, Level = LogLevel.Warning, Message = "Reload requested, but the agent runs without a config file")]
+    private partial void LogNothingToReload();
+}

@@ -1,0 +1,45 @@
+using DamonOtel.Agent.Configuration;
+
+namespace DamonOtel.Agent.Hosting;
+
+/// <summary>
+/// What `--simulate` runs when no config is given: one vaddr kdamond on the workload's process
+/// (regions from the tracepoint) and one paddr kdamond over physical memory with a cold-memory
+/// pageout scheme (regions from tried_regions), so both region sources and DAMOS counters move.
+/// </summary>
+internal static class SimulationConfig
+{
+    public static AgentConfig For(string workload, AgentConfig baseConfig) => baseConfig with
+    {
+        Collection = baseConfig.Collection with { Interval = TimeSpan.FromSeconds(2) },
+        Kdamonds =
+        [
+            new KdamondConfig
+            {
+                Name = workload,
+                Operations = "vaddr",
+                RegionSource = RegionSource.Tracepoint,
+                Targets = [new TargetConfig { Name = workload, ProcessName = workload }],
+                Intervals = new IntervalsConfig { SampleUs = 5_000, AggrUs = 100_000, UpdateUs = 1_000_000 },
+            },
+            new KdamondConfig
+            {
+                Name = "system",
+                Operations = "paddr",
+                RegionSource = RegionSource.TriedRegions,
+                Targets = [new TargetConfig { Name = "memory", Memory = PhysicalRange.LargestBlock }],
+                Intervals = new IntervalsConfig { SampleUs = 5_000, AggrUs = 100_000, UpdateUs = 1_000_000 },
+                Schemes =
+                [
+                    new SchemeConfig
+                    {
+                        Name = "cold-pageout",
+                        Action = "pageout",
+                        Pattern = new PatternConfig { SizeMin = 4096, AccessRateMinPercent = 0, AccessRateMaxPercent = 0, AgeMinUs = 5_000_000 },
+                        Quotas = new QuotaConfig { SizeBytes = 64UL << 20, ResetIntervalMs = 1000, WeightAgePermil = 1000 },
+                    },
+                ],
+            },
+        ],
+    };
+}
