@@ -1,0 +1,172 @@
+using DamonOtel.Damon.Model;
+
+namespace DamonOtel.Simulator;
+
+/// <summary>A simulated user process (or kdamond kernel thread when <see cref="Workload"/> is null).</summary>
+internal sealed class SimProcess
+{
+    public SimProcess(int pid, string name, IWorkload? workload, long startUs)
+    {
+        Pid = pid;
+        Name = name;
+        Workload = workload;
+        StartUs = startUs;
+    }
+
+    public int Pid { get; }
+
+    public string Name { get; }
+
+    public IWorkload? Workload { get; }
+
+    public long StartUs { get; }
+
+    public bool Alive { get; set; } = true;
+
+    /// <summary>Virtual ranges paged out by DAMOS pageout and not accessed since.</summary>
+    public RangeSet PagedOut { get; } = new();
+
+    /// <summary>Kernel CPU time (kdamond threads), nanoseconds.</summary>
+    public ulong CpuNs { get; set; }
+
+    /// <summary>Physical frames backing the mappings: (virtual start, physical start, size), one per VMA.</summary>
+    public List<(ulong Virt, ulong Phys, ulong Size)> Extents { get; } = [];
+
+    public ulong VirtualBytes
+    {
+        get
+        {
+            ulong t = 0;
+            if (Workload is not null)
+            {
+                foreach (AddressRange m in Workload.Mappings)
+                {
+                    t += m.Size;
+                }
+            }
+
+            return t;
+        }
+    }
+
+    public ulong ResidentBytes => VirtualBytes - PagedOut.TotalBytes;
+
+    public TimeSpan Relative(long nowUs) => TimeSpan.FromTicks((nowUs - StartUs) * 10);
+}
+
+/// <summary>
+/// Process table and physical memory: every process's VMAs are backed by contiguous physical
+/// extents carved (bump allocation) out of the largest System RAM block, so paddr monitoring
+/// sees the same accesses as vaddr monitoring.
+/// </summary>
+internal sealed class ProcessTable
+{
+    private readonly Dictionary<int, SimProcess> byPid = [];
+    private readonly List<(ulong Phys, ulong Size, SimProcess Proc, ulong Virt)> phys = [];
+    private ulong nextPhys;
+    private readonly ulong physEnd;
+    private int nextPid;
+
+    public ProcessTable(int firstPid, AddressRange largestRam)
+    {
+        nextPid = firstPid;
+        // Leave the first 256 MiB (or a quarter) of the block to the "kernel".
+        nextPhys = largestRam.Start + Math.Min(256UL << 20, largestRam.Size / 4);
+        physEnd = largestRam.End;
+    }
+
+    public IEnumerable<SimProcess> All => byPid.Values;
+
+    public int AllocatePid() => nextPid++;
+
+    public SimProcess? Get(int pid) => byPid.TryGetValue(pid, out SimProcess? p) && p.Alive ? p : null;
+
+    public SimProcess Add(SimProcess p)
+    {
+        byPid[p.Pid] = p;
+        if (p.Workload is not null)
+        {
+            foreach (AddressRange m in p.Workload.Mappings)
+            {
+                if (nextPhys + m.Size > physEnd)
+                {
+                    throw new InvalidOperationException($"simulated RAM exhausted while starting '{p.Name}' (raise SimulatorOptions.MemoryBytes)");
+                }
+
+                p.Extents.Add((m.Start, nextPhys, m.Size));
+                phys.Add((nextPhys, m.Size, p, m.Start));
+                nextPhys += m.Size;
+            }
+        }
+
+        return p;
+    }
+
+    public void Remove(SimProcess p)
+    {
+        p.Alive = false;
+        byPid.Remove(p.Pid);
+        phys.RemoveAll(e => ReferenceEquals(e.Proc, p));
+    }
+
+    /// <summary>Owner process and virtual address of a physical address, by binary search.</summary>
+    public bool TryResolve(ulong physAddr, out SimProcess proc, out ulong virt)
+    {
+        int lo = 0;
+        int hi = phys.Count - 1;
+        while (lo <= hi)
+        {
+            int mid = (lo + hi) >>> 1;
+            var e = phys[mid];
+            if (physAddr < e.Phys)
+            {
+                hi = mid - 1;
+            }
+            else if (physAddr >= e.Phys + e.Size)
+            {
+                lo = mid + 1;
+            }
+            else
+            {
+                proc = e.Proc;
+                virt = e.Virt + (physAddr - e.Phys);
+                return true;
+            }
+        }
+
+        proc = null!;
+        virt = 0;
+        return false;
+    }
+
+    /// <summary>Physical ranges within [start, end) owned by processes, with the owner and virtual start.</summary>
+    public IEnumerable<(ulong PhysStart, ulong PhysEnd, SimProcess Proc, ulong VirtStart)> Owned(ulong start, ulong end)
+    {
+        foreach (var e in phys)
+        {
+            ulong s = Math.Max(start, e.Phys);
+            ulong en = Math.Min(end, e.Phys + e.Size);
+            if (en > s)
+            {
+                yield return (s, en, e.Proc, e.Virt + (s - e.Phys));
+            }
+        }
+    }
+
+    public ulong UsedBytes
+    {
+        get
+        {
+            ulong t = 0;
+            foreach (SimProcess p in byPid.Values)
+            {
+                if (p.Workload is not null)
+                {
+                    t += p.ResidentBytes;
+                }
+            }
+
+            return t;
+        }
+    }
+}
