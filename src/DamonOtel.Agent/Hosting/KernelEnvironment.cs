@@ -42,7 +42,7 @@ internal sealed class KernelEnvironment : IAsyncDisposable
             Seed = seed,
             Processes = [(workload, workload)],
         });
-        return new KernelEnvironment(sim, sim.Roots, sim);
+        return new KernelEnvironment(sim, sim.Options.Roots, sim);
     }
 
     /// <summary>Wraps an existing simulator (tests drive its clock themselves).</summary>
