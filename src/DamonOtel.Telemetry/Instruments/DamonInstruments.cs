@@ -14,7 +14,6 @@ namespace DamonOtel.Telemetry.Instruments;
 /// </summary>
 public sealed class DamonInstruments : IDisposable
 {
-    private static readonly KeyValuePair<string, object?>[] NoTags = [];
     private static readonly ConditionalWeakTable<AccessOptions, AttributeValues> AttributeCache = [];
 
     private readonly ObservationStore _store;

@@ -1,0 +1,136 @@
+using System.Runtime.InteropServices;
+using DamonOtel.Telemetry.Catalog;
+using DamonOtel.Telemetry.Instruments;
+using DamonOtel.Telemetry.Observations;
+using DamonOtel.Telemetry.Prometheus;
+using OpenTelemetry;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Resources;
+
+namespace DamonOtel.Telemetry;
+
+/// <summary>Settings of <see cref="TelemetryPipeline"/>.</summary>
+public sealed class TelemetryPipelineOptions
+{
+    public string ServiceName { get; init; } = "damon-otel";
+
+    /// <summary>Defaults to this assembly's version.</summary>
+    public string? ServiceVersion { get; init; }
+
+    /// <summary>procfs root (kernel release and host name are read under it).</summary>
+    public string ProcfsRoot { get; init; } = "/proc";
+
+    /// <summary>Overrides the host name read from procfs.</summary>
+    public string? HostName { get; init; }
+
+    public MetricSelection Metrics { get; init; } = MetricSelection.Default;
+
+    /// <summary>Extra resource attributes (e.g. from the config).</summary>
+    public IReadOnlyDictionary<string, object> ResourceAttributes { get; init; } = new Dictionary<string, object>();
+
+    /// <summary>Apply OTEL_SERVICE_NAME / OTEL_RESOURCE_ATTRIBUTES (on by default; tests turn it off).</summary>
+    public bool UseEnvironment { get; init; } = true;
+
+    /// <summary>How long a rendered /metrics response is reused.</summary>
+    public TimeSpan ScrapeCacheDuration { get; init; } = TimeSpan.FromSeconds(1);
+
+    public TimeSpan ScrapeCollectTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Meter name; only tests change it.</summary>
+    public string MeterName { get; init; } = MetricCatalog.MeterName;
+}
+
+/// <summary>
+/// Builds the MeterProvider: resource, DamonOtel instruments over an <see cref="ObservationStore"/>,
+/// our Prometheus pull reader (cumulative), and whatever <c>configure</c> adds (the OTLP reader:
+/// <c>b => OtlpExportConfigurator.AddOtlp(b, settings)</c>).
+/// </summary>
+public sealed class TelemetryPipeline : IDisposable
+{
+    private TelemetryPipeline(MeterProvider provider, DamonInstruments instruments, PrometheusScrapeHandler scrape)
+    {
+        MeterProvider = provider;
+        Instruments = instruments;
+        Scrape = scrape;
+    }
+
+    public MeterProvider MeterProvider { get; }
+
+    public DamonInstruments Instruments { get; }
+
+    /// <summary>The /metrics source (serve it with <see cref="Http.MetricsEndpoint"/>).</summary>
+    public PrometheusScrapeHandler Scrape { get; }
+
+    public static TelemetryPipeline Build(ObservationStore store, TelemetryPipelineOptions? options = null, Action<MeterProviderBuilder>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        options ??= new TelemetryPipelineOptions();
+        var instruments = new DamonInstruments(store, options.Metrics, options.MeterName);
+        var exporter = new PrometheusPullExporter(store.TimeProvider);
+        var builder = Sdk.CreateMeterProviderBuilder()
+            .SetResourceBuilder(CreateResource(options))
+            .AddMeter(options.MeterName)
+            .AddReader(new BaseExportingMetricReader(exporter) { TemporalityPreference = MetricReaderTemporalityPreference.Cumulative });
+        configure?.Invoke(builder);
+        var provider = builder.Build();
+        var scrape = new PrometheusScrapeHandler(exporter, options.ScrapeCacheDuration, options.ScrapeCollectTimeout, store.TimeProvider);
+        return new TelemetryPipeline(provider, instruments, scrape);
+    }
+
+    public static ResourceBuilder CreateResource(TelemetryPipelineOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var release = ReadProc(options.ProcfsRoot, "sys", "kernel", "osrelease");
+        var host = options.HostName ?? ReadProc(options.ProcfsRoot, "sys", "kernel", "hostname") ?? Environment.MachineName;
+        var attributes = new Dictionary<string, object>
+        {
+            ["host.name"] = host,
+            ["os.type"] = "linux",
+            ["os.description"] = release is null ? RuntimeInformation.OSDescription : "Linux " + release,
+        };
+        if (release is not null)
+        {
+            attributes["os.version"] = release;
+        }
+
+        foreach (var kv in options.ResourceAttributes)
+        {
+            attributes[kv.Key] = kv.Value;
+        }
+
+        var builder = ResourceBuilder.CreateEmpty()
+            .AddService(options.ServiceName, serviceVersion: options.ServiceVersion ?? DamonInstruments.MeterVersion, autoGenerateServiceInstanceId: false)
+            .AddTelemetrySdk()
+            .AddAttributes(attributes);
+        if (options.UseEnvironment)
+        {
+            builder.AddEnvironmentVariableDetector();
+        }
+
+        return builder;
+    }
+
+    public void Dispose()
+    {
+        MeterProvider.Dispose();
+        Instruments.Dispose();
+        Scrape.Dispose();
+    }
+
+    private static string? ReadProc(string root, params string[] parts)
+    {
+        try
+        {
+            var text = File.ReadAllText(Path.Combine([root, .. parts])).Trim();
+            return text.Length == 0 ? null : text;
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+        catch (UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+}
