@@ -12,7 +12,8 @@
  * phase changes are printed to stdout:
  *   phase=1 hot_bytes=134217728 hot_offset=0 total_bytes=1073741824 started_at=12.34
  *
- * Usage: wsgen [-t TOTAL] [-p SIZE[@OFFSET][:SECONDS]]... [-f STATUS_FILE]
+ * Usage: wsgen [-t TOTAL] [-p SIZE[@OFFSET][:SECONDS]]... [-f STATUS_FILE] [-n]
+ * -n: no TLB flush after each pass (see the comment at flush_area).
  * Sizes accept K, M, G suffixes (powers of 1024).
  * Defaults: -t 1G -p 128M@0:60 -p 384M@512M -f /run/wsgen.status
  */
@@ -138,9 +139,10 @@ int main(int argc, char **argv)
 	struct phase phases[MAX_PHASES];
 	int nphases = 0;
 	const char *status = "/run/wsgen.status";
+	int tlb_flush = 1;
 	int opt;
 
-	while ((opt = getopt(argc, argv, "t:p:f:")) != -1) {
+	while ((opt = getopt(argc, argv, "t:p:f:n")) != -1) {
 		switch (opt) {
 		case 't':
 			if (parse_size(optarg, &total) != 0 || total < PAGE) {
@@ -158,8 +160,11 @@ int main(int argc, char **argv)
 		case 'f':
 			status = optarg;
 			break;
+		case 'n':
+			tlb_flush = 0;
+			break;
 		default:
-			fprintf(stderr, "usage: wsgen [-t TOTAL] [-p SIZE[@OFFSET][:SECONDS]]... [-f STATUS_FILE]\n");
+			fprintf(stderr, "usage: wsgen [-t TOTAL] [-p SIZE[@OFFSET][:SECONDS]]... [-f STATUS_FILE] [-n]\n");
 			return 2;
 		}
 	}
@@ -202,6 +207,23 @@ int main(int argc, char **argv)
 	       (unsigned long long)total, uptime() - t0);
 	fflush(stdout);
 
+	/*
+	 * TLB flush once per pass. qemu's TCG keeps a software TLB far larger than a real CPU's
+	 * (~2K entries), so a 128 MiB hot set can stay cached in it; a write through a cached
+	 * entry does not set the PTE Accessed bit again after DAMON cleared it, and DAMON would
+	 * see the hot set as idle until some context switch flushes the TLB. Changing the
+	 * protection of more than 33 pages (the kernel's single-page flush ceiling) makes the
+	 * kernel flush this mm's whole TLB, as the eviction by the pass itself would on hardware.
+	 */
+	const size_t flush_len = 64 * PAGE;
+	unsigned char *flush_area = mmap(NULL, flush_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (flush_area == MAP_FAILED) {
+		fprintf(stderr, "wsgen: mmap flush area: %s\n", strerror(errno));
+		return 1;
+	}
+	for (size_t off = 0; off < flush_len; off += PAGE)
+		flush_area[off] = 1;
+
 	int cur = 0;
 	unsigned char v = 2;
 	for (;;) {
@@ -219,6 +241,10 @@ int main(int argc, char **argv)
 				hot[off] = v;
 			v++;
 			passes++;
+			if (tlb_flush) {
+				mprotect(flush_area, flush_len, PROT_READ);
+				mprotect(flush_area, flush_len, PROT_READ | PROT_WRITE);
+			}
 			double t = now_mono();
 			if (t - window_start >= 2.0) {
 				write_status(status, cur + 1, p, total, started, (t - window_start) * 1000 / passes, 0);
