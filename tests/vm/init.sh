@@ -146,7 +146,7 @@ if [ "$vm_mode" = agent ]; then
 		agent_stat
 		echo "VM-CHECKPOINT phase=$phase $(cat /run/wsgen.status) uptime=$(uptime_s)"
 		echo "VM-SNAPSHOT-BEGIN phase=$phase uptime=$(uptime_s)"
-		/agent/damon-otel snapshot --format json || echo "VM-ERROR snapshot exited $?"
+		/agent/damon-otel snapshot --format json || echo "VM-SNAPSHOT-FAILED rc=$?"  # a check failure on the host, not a harness error
 		echo "VM-SNAPSHOT-END phase=$phase uptime=$(uptime_s)"
 		sleep "$vm_check_s"
 		agent_stat
