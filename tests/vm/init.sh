@@ -1,0 +1,288 @@
+#!/bin/sh
+# /init of the real-kernel test VM (busybox ash). Packed into the initramfs by tests/vm/run.
+# Everything this prints to the console that starts with "VM-" is read by the host script:
+#   VM-NET-READY, VM-WSS ..., VM-PADDR ..., VM-TRACE-BEGIN/END, VM-KDAMOND-CPU ...,
+#   VM-AGENT-READY, VM-CHECKPOINT phase=N, VM-SNAPSHOT-BEGIN/END, VM-AGENT-STAT ...,
+#   VM-ERROR <why>, VM-DONE rc=<n>
+# Parameters come from the kernel command line as vm_<name>=<value> (see tests/vm/run).
+
+export PATH=/bin:/sbin:/usr/bin:/usr/sbin
+/bin/busybox mount -t proc proc /proc
+/bin/busybox --install -s /bin   # the initramfs only holds /bin/busybox and /bin/sh
+mount -t devtmpfs devtmpfs /dev 2>/dev/null
+exec </dev/console >/dev/console 2>&1
+mount -t sysfs sysfs /sys
+mount -t tracefs tracefs /sys/kernel/tracing
+mkdir -p /run /tmp
+mount -t tmpfs tmpfs /run
+mount -t tmpfs tmpfs /tmp
+
+# Defaults; overridden by vm_* words on the kernel command line.
+vm_mode=kernel            # kernel | agent
+vm_total=1G               # wsgen allocation
+vm_hot1=128M@0            # phase 1 hot set SIZE@OFFSET
+vm_hot2=384M@512M         # phase 2 hot set SIZE@OFFSET
+vm_warmup_s=30            # monitoring time before the first measurement of a phase
+vm_measure_n=3            # kernel mode: measurements per phase
+vm_measure_gap_s=4        # kernel mode: seconds between measurements
+vm_check_s=30             # agent mode: seconds the host gets to assert per phase
+vm_agent_ready_s=240      # agent mode: how long to wait for the agent's /metrics
+vm_max_s=540              # guest watchdog: power off after this many seconds
+vm_port=9464
+# Under TCG a pass over a 384 MiB hot set takes 100-300 ms (more on a busy host), so the kernel
+# default 100 ms aggregation would call half of it idle: aggregate over 1 s instead.
+vm_sample_us=20000        # kernel mode: vaddr kdamond sampling interval
+vm_aggr_us=1000000        # kernel mode: vaddr kdamond aggregation interval
+vm_paddr_sample_us=50000  # kernel mode: paddr kdamond (rmap walks are costly under TCG)
+vm_paddr_aggr_us=1000000
+for word in $(cat /proc/cmdline); do
+	case "$word" in
+	vm_*=*) eval "${word%%=*}='${word#*=}'" ;;
+	esac
+done
+
+uptime_s() { cut -d' ' -f1 /proc/uptime; }
+finish() {
+	echo "VM-DONE rc=$1 uptime=$(uptime_s)"
+	sync
+	poweroff -f
+	sleep 30
+}
+die() {
+	echo "VM-ERROR $*"
+	finish 1
+}
+# Write a sysfs file; a failed write names the file and the value.
+w() {
+	echo "$2" > "$1" 2>/tmp/werr || die "write '$2' > $1 failed: $(cat /tmp/werr)"
+}
+
+(sleep "$vm_max_s"; echo "VM-ERROR guest watchdog fired after ${vm_max_s}s"; poweroff -f) &
+
+echo # the firmware's escape sequences end without a newline
+echo "VM-BOOTED uptime=$(uptime_s) kernel=$(uname -r) mode=$vm_mode"
+
+# Networking: virtio_net and its dependencies, in the order the host resolved.
+for m in $(cat /lib/modules/load-order); do
+	insmod "/lib/modules/$m.ko" || die "insmod $m failed"
+done
+ip link set lo up
+i=0
+while ! ip link show eth0 >/dev/null 2>&1; do
+	i=$((i + 1)); [ $i -gt 50 ] && die "eth0 did not appear"
+	sleep 0.1
+done
+ip addr add 10.0.2.15/24 dev eth0
+ip link set eth0 up
+ip route add default via 10.0.2.2
+if [ "$vm_mode" != agent ]; then
+	# Kernel-only mode: something on the guest port so the host can prove the port forward works.
+	mkdir -p /www && echo vm-net-ok > /www/ok
+	httpd -p "$vm_port" -h /www || die "busybox httpd failed to start"
+fi
+echo "VM-NET-READY uptime=$(uptime_s)"
+
+[ -d /sys/kernel/mm/damon/admin/kdamonds ] || die "no DAMON sysfs interface in this kernel"
+
+# wsgen: phase 1 lasts until SIGUSR1 (seconds 0), so phases follow our schedule, not its clock.
+/usr/bin/wsgen -t "$vm_total" -p "$vm_hot1:0" -p "$vm_hot2" -f /run/wsgen.status &
+WSGEN=$!
+i=0
+while [ ! -s /run/wsgen.status ]; do
+	i=$((i + 1)); [ $i -gt 1200 ] && die "wsgen did not start (no /run/wsgen.status)"
+	kill -0 $WSGEN 2>/dev/null || die "wsgen exited"
+	sleep 0.1
+done
+
+status_field() { awk -v k="$1" '{ for (i = 1; i <= NF; i++) { split($i, a, "="); if (a[1] == k) print a[2] } }' /run/wsgen.status; }
+next_phase() {
+	local before
+	before=$(status_field phase)
+	kill -USR1 $WSGEN
+	i=0
+	while [ "$(status_field phase)" = "$before" ]; do
+		i=$((i + 1)); [ $i -gt 300 ] && die "wsgen did not switch phase"
+		sleep 0.1
+	done
+}
+kdamond_cpu() { # $1 = kdamond index; prints "VM-KDAMOND-CPU ..." from /proc/<pid>/stat (ticks of 1/100 s)
+	local pid
+	pid=$(cat /sys/kernel/mm/damon/admin/kdamonds/$1/pid)
+	[ "$pid" -gt 0 ] 2>/dev/null || { echo "VM-KDAMOND-CPU kdamond=$1 pid=$pid ticks=-1"; return; }
+	# comm may not contain spaces for kdamonds ("kdamond.0"), so plain field numbers are safe here.
+	awk -v k="$1" -v up="$(uptime_s)" '{ print "VM-KDAMOND-CPU kdamond=" k " pid=" $1 " utime=" $14 " stime=" $15 " ticks=" $14 + $15 " uptime=" up }' "/proc/$pid/stat"
+}
+
+# ---------------------------------------------------------------------------------------------
+if [ "$vm_mode" = agent ]; then
+	[ -x /agent/damon-otel ] || die "agent mode but /agent/damon-otel is missing from the initramfs"
+	export HOME=/root DOTNET_BUNDLE_EXTRACT_BASE_DIR=/tmp DOTNET_gcServer=0
+	mkdir -p /root
+	echo "VM-AGENT-STARTING uptime=$(uptime_s)"
+	/agent/damon-otel run --config /etc/damon-otel.yaml &
+	AGENT=$!
+	i=0
+	while ! wget -q -O /dev/null "http://127.0.0.1:$vm_port/metrics" 2>/dev/null; do
+		kill -0 $AGENT 2>/dev/null || die "agent exited before serving /metrics"
+		i=$((i + 1)); [ $i -gt "$vm_agent_ready_s" ] && die "agent not serving /metrics after ${vm_agent_ready_s}s"
+		sleep 1
+	done
+	echo "VM-AGENT-READY pid=$AGENT uptime=$(uptime_s)"
+	agent_stat() {
+		kill -0 $AGENT 2>/dev/null || die "agent died"
+		# /proc/<pid>/stat: comm is in parentheses and may contain spaces; count fields after ')'.
+		local rest
+		rest=$(sed 's/.*) //' "/proc/$AGENT/stat")
+		set -- $rest
+		# after ')' field 1 is state (stat field 3): utime=stat 14 -> $12, stime=stat 15 -> $13
+		local ut=${12} st=${13} rss
+		rss=$(awk '{ print $2 }' "/proc/$AGENT/statm")
+		echo "VM-AGENT-STAT pid=$AGENT utime=$ut stime=$st rss_pages=$rss uptime=$(uptime_s)"
+	}
+	for phase in 1 2; do
+		[ "$phase" = 2 ] && next_phase
+		echo "VM-PHASE $(cat /run/wsgen.status)"
+		sleep "$vm_warmup_s"
+		agent_stat
+		echo "VM-CHECKPOINT phase=$phase $(cat /run/wsgen.status) uptime=$(uptime_s)"
+		echo "VM-SNAPSHOT-BEGIN phase=$phase uptime=$(uptime_s)"
+		/agent/damon-otel snapshot --format json || echo "VM-SNAPSHOT-FAILED rc=$?"  # a check failure on the host, not a harness error
+		echo "VM-SNAPSHOT-END phase=$phase uptime=$(uptime_s)"
+		sleep "$vm_check_s"
+		agent_stat
+	done
+	for k in /sys/kernel/mm/damon/admin/kdamonds/[0-9]*; do kdamond_cpu "${k##*/}"; done
+	finish 0
+fi
+
+# ---------------------------------------------------------------------------------------------
+# Kernel-only mode: drive DAMON from the shell, the way the agent will.
+D=/sys/kernel/mm/damon/admin/kdamonds
+[ "$(cat $D/nr_kdamonds)" = 0 ] || die "expected no kdamonds at boot, found $(cat $D/nr_kdamonds)"
+w $D/nr_kdamonds 2
+
+match_everything() { # $1 = scheme dir
+	w "$1/action" stat
+	w "$1/access_pattern/sz/max" 18446744073709551615
+	w "$1/access_pattern/nr_accesses/max" 4294967295
+	w "$1/access_pattern/age/max" 4294967295
+}
+
+# kdamond 0: vaddr on wsgen, stat scheme applied every sampling interval (fast tried-regions walks).
+C0=$D/0/contexts/0
+w $D/0/contexts/nr_contexts 1
+w $C0/operations vaddr
+w $C0/targets/nr_targets 1
+w $C0/targets/0/pid_target $WSGEN
+w $C0/schemes/nr_schemes 1
+match_everything $C0/schemes/0
+w $C0/monitoring_attrs/intervals/aggr_us "$vm_aggr_us"
+w $C0/monitoring_attrs/intervals/sample_us "$vm_sample_us"
+w $C0/schemes/0/apply_interval_us "$vm_sample_us"
+
+# kdamond 1: paddr over the largest System RAM range. Scheme 0 matches everything, no quota
+# (a quota-limited scheme stops being tried once its quota is spent, so its tried_regions
+# can be empty); scheme 1 is a stat scheme with a size quota, for the DAMOS counters.
+C1=$D/1/contexts/0
+w $D/1/contexts/nr_contexts 1
+w $C1/operations paddr
+w $C1/monitoring_attrs/intervals/aggr_us "$vm_paddr_aggr_us"
+w $C1/monitoring_attrs/intervals/sample_us "$vm_paddr_sample_us"
+ram=$(awk -F'[- :]+' '/System RAM/ { s = $1; e = $2; print s, e }' /proc/iomem | while read s e; do
+	echo "$(( 0x$e + 1 - 0x$s )) $(( 0x$s )) $(( 0x$e + 1 ))"
+done | sort -n | tail -1)
+set -- $ram
+[ -n "${3:-}" ] || die "no System RAM range in /proc/iomem"
+w $C1/targets/nr_targets 1
+w $C1/targets/0/regions/nr_regions 1
+w $C1/targets/0/regions/0/end "$3"
+w $C1/targets/0/regions/0/start "$2"
+w $C1/schemes/nr_schemes 2
+match_everything $C1/schemes/0
+w $C1/schemes/0/apply_interval_us "$vm_paddr_sample_us"
+match_everything $C1/schemes/1
+w $C1/schemes/1/quotas/bytes $((64 << 20))
+w $C1/schemes/1/quotas/reset_interval_ms 1000
+echo "VM-PADDR-RANGE start=$2 end=$3 bytes=$1"
+
+w $D/0/state on
+w $D/1/state on
+echo "VM-DAMON-ON uptime=$(uptime_s) kdamond0_pid=$(cat $D/0/pid) kdamond1_pid=$(cat $D/1/pid)"
+
+# Private tracefs instance: never touches the global trace buffer.
+T=/sys/kernel/tracing/instances/damon_otel_vm
+mkdir $T || die "cannot create tracefs instance"
+[ -d $T/events/damon/damon_aggregated ] || die "no damon:damon_aggregated tracepoint"
+
+wss_tried() { # $1 = kdamond index -> "measured regions"
+	local S=$D/$1/contexts/0/schemes/0 sum=0 n=0 r na s e
+	w $D/$1/state update_schemes_tried_regions
+	for r in $S/tried_regions/[0-9]*; do
+		[ -d "$r" ] || continue
+		read na < "$r/nr_accesses"; read s < "$r/start"; read e < "$r/end"
+		n=$((n + 1))
+		[ "$na" -ge 1 ] && sum=$((sum + e - s))
+	done
+	echo "$sum $n"
+}
+
+# WSS of the last complete aggregation of kdamond $1 in a trace_pipe capture ($2).
+wss_trace() {
+	local pid
+	pid=$(cat $D/$1/pid)
+	awk -v pid="$pid" '
+	index($0, "damon_aggregated:") == 0 { next }
+	{
+		n = split($1, a, "-"); if (a[n] != pid) next
+		for (i = 1; i <= NF; i++) if ($i ~ /^nr_regions=/) break
+		nr = substr($i, 12) + 0; split($(i + 1), r, "[-:]")
+		start = r[1] + 0; end = r[2] + 0; acc = $(i + 2) + 0
+		if (cnt > 0 && start <= prev) { if (cnt == want) { done_wss = wss; done_n = cnt } cnt = 0; wss = 0 }
+		if (cnt == 0) want = nr
+		cnt++; prev = start; if (acc >= 1) wss += end - start
+		if (cnt == want) { done_wss = wss; done_n = cnt }
+	}
+	END { if (done_n > 0) print done_wss, done_n; else print -1, 0 }' "$2"
+}
+
+capture_trace() { # $1 = seconds, $2 = output file
+	w $T/events/damon/damon_aggregated/enable 1
+	timeout "$1" cat $T/trace_pipe > "$2"
+	w $T/events/damon/damon_aggregated/enable 0
+}
+
+for phase in 1 2; do
+	[ "$phase" = 2 ] && next_phase
+	echo "VM-PHASE $(cat /run/wsgen.status)"
+	true_bytes=$(status_field hot_bytes)
+	sleep "$vm_warmup_s"
+	m=1
+	while [ $m -le "$vm_measure_n" ]; do
+		set -- $(wss_tried 0)
+		echo "VM-WSS source=tried_regions phase=$phase sample=$m measured=$1 true=$true_bytes regions=$2 pass_ms=$(status_field pass_ms) uptime=$(uptime_s)"
+		capture_trace 3 /tmp/trace.txt
+		set -- $(wss_trace 0 /tmp/trace.txt)
+		echo "VM-WSS source=tracepoint phase=$phase sample=$m measured=$1 true=$true_bytes regions=$2 events=$(grep -c damon_aggregated /tmp/trace.txt) pass_ms=$(status_field pass_ms) uptime=$(uptime_s)"
+		m=$((m + 1))
+		[ $m -le "$vm_measure_n" ] && sleep "$vm_measure_gap_s"
+	done
+	if [ "$phase" = 1 ]; then
+		echo "VM-TRACE-BEGIN"
+		grep damon_aggregated /tmp/trace.txt | head -n 5
+		echo "VM-TRACE-END"
+	fi
+	kdamond_cpu 0
+	kdamond_cpu 1
+done
+
+# paddr kdamond: the quota-limited stat scheme must have been tried on memory.
+set -- $(wss_tried 1)
+paddr_wss=$1 paddr_regions=$2
+w $D/1/state update_schemes_stats
+S1=$C1/schemes/1
+echo "VM-PADDR wss=$paddr_wss regions=$paddr_regions nr_tried=$(cat $S1/stats/nr_tried) sz_tried=$(cat $S1/stats/sz_tried) nr_applied=$(cat $S1/stats/nr_applied) sz_applied=$(cat $S1/stats/sz_applied) qt_exceeds=$(cat $S1/stats/qt_exceeds)"
+
+w $D/0/state off
+w $D/1/state off
+rmdir $T
+finish 0
