@@ -96,7 +96,7 @@ internal static class CommandLine
 
             await using (env.ConfigureAwait(false))
             {
-                var host = new AgentHost(cfg, env, path, loggers);
+                using var host = new AgentHost(cfg, env, path, loggers);
                 return await host.RunAsync(cancellationToken).ConfigureAwait(false);
             }
         });
@@ -198,6 +198,7 @@ internal static class CommandLine
                     if (manager is not null)
                     {
                         await manager.StopAsync(CancellationToken.None).ConfigureAwait(false);
+                        manager.Dispose();
                     }
                 }
             }
@@ -261,7 +262,7 @@ internal static class CommandLine
         parse.GetValue(TracefsRoot) ?? (parse.GetValue(SysfsRoot) is string s && fallback == KernelRoots.Default ? Path.Combine(s, "kernel", "tracing") : fallback.Tracefs),
         parse.GetValue(ProcfsRoot) ?? fallback.Procfs);
 
-    private static IReadOnlySet<int> OwnedIndexes(string stateDir) =>
+    private static HashSet<int> OwnedIndexes(string stateDir) =>
         new OwnershipStore(stateDir).Load()?.Kdamonds.Select(k => k.Index).ToHashSet() ?? [];
 
     private static HashSet<int> AllIndexes(KernelEnvironment env)

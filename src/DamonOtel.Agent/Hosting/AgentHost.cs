@@ -9,6 +9,7 @@ using DamonOtel.Telemetry.Otlp;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
+using OpenTelemetry.Metrics;
 
 namespace DamonOtel.Agent.Hosting;
 
@@ -18,7 +19,7 @@ namespace DamonOtel.Agent.Hosting;
 /// config file reloads (an invalid new config is reported and the old one kept), SIGTERM/SIGINT
 /// stop our kdamonds (configurable), remove our tracefs instance and flush OTLP.
 /// </summary>
-internal sealed partial class AgentHost(AgentConfig config, KernelEnvironment env, string? configPath, ILoggerFactory loggers)
+internal sealed partial class AgentHost(AgentConfig config, KernelEnvironment env, string? configPath, ILoggerFactory loggers) : IDisposable
 {
     private readonly ILogger logger = loggers.CreateLogger<AgentHost>();
     private readonly SemaphoreSlim reloadRequests = new(0, 1);
@@ -41,6 +42,8 @@ internal sealed partial class AgentHost(AgentConfig config, KernelEnvironment en
         ExportInterval = config.Otlp.Interval,
         Temporality = config.Otlp.Temporality,
     });
+
+    public void Dispose() => reloadRequests.Dispose();
 
     /// <summary>Asks for a config reload (what SIGHUP does).</summary>
     public void RequestReload()

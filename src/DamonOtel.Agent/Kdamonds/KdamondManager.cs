@@ -16,7 +16,7 @@ namespace DamonOtel.Agent.Kdamonds;
 /// whose target process came back, and stops them on exit. It never writes to a kdamond it
 /// did not start, and refuses to touch nr_kdamonds while somebody else's kdamond runs.
 /// </summary>
-internal sealed partial class KdamondManager
+internal sealed partial class KdamondManager : IDisposable
 {
     private readonly KernelEnvironment env;
     private readonly ILogger logger;
@@ -41,6 +41,8 @@ internal sealed partial class KdamondManager
     }
 
     public AgentConfig Config { get; private set; }
+
+    public void Dispose() => gate.Dispose();
 
     public DamonFeatures Features { get; private set; } = new();
 
@@ -328,7 +330,7 @@ internal sealed partial class KdamondManager
         SaveOwnership();
     }
 
-    private Dictionary<int, OwnedKdamond> AdoptableIndexes(DamonAdminTree tree, OwnershipRecord? record)
+    private static Dictionary<int, OwnedKdamond> AdoptableIndexes(DamonAdminTree tree, OwnershipRecord? record)
     {
         var result = new Dictionary<int, OwnedKdamond>();
         if (record is null)
@@ -358,7 +360,7 @@ internal sealed partial class KdamondManager
         return Features.HasTracepoint("damon_aggregated") ? RegionSource.Tracepoint : RegionSource.TriedRegions;
     }
 
-    private int MonitorSchemeCount(ManagedKdamond m) =>
+    private static int MonitorSchemeCount(ManagedKdamond m) =>
         m.RegionSource == RegionSource.TriedRegions ? Math.Max(1, m.Config.Targets.Count) : 0;
 
     private async Task StartOneAsync(ManagedKdamond m, CancellationToken cancellationToken)
