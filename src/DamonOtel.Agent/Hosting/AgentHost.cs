@@ -54,8 +54,12 @@ internal sealed partial class AgentHost(AgentConfig config, KernelEnvironment en
         }
     }
 
-    public async Task<int> RunAsync(CancellationToken stopToken)
+    public async Task<int> RunAsync(CancellationToken cancellationToken)
     {
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        using PosixSignalRegistration term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, ctx => Stop(ctx, stop));
+        using PosixSignalRegistration intr = PosixSignalRegistration.Create(PosixSignal.SIGINT, ctx => Stop(ctx, stop));
+        CancellationToken stopToken = stop.Token;
         var store = new ObservationStore(env.Time);
         OtlpSettings otlp = ResolveOtlp(config);
         var pipelineOptions = new TelemetryPipelineOptions
@@ -84,7 +88,16 @@ internal sealed partial class AgentHost(AgentConfig config, KernelEnvironment en
                     app.MapGet("/readyz", () => Readiness(runner, store));
                     app.MapGet("/", () => Results.Text("damon-otel: /metrics /healthz /readyz\n"));
                 });
-            await endpoint.StartAsync(stopToken).ConfigureAwait(false);
+            try
+            {
+                await endpoint.StartAsync(stopToken).ConfigureAwait(false);
+            }
+            catch (IOException e)
+            {
+                LogCannotListen(config.Prometheus.Listen, e.Message);
+                return 1;
+            }
+
             Port = endpoint.Port;
             LogListening(string.Join(", ", endpoint.Addresses));
         }
@@ -136,6 +149,12 @@ internal sealed partial class AgentHost(AgentConfig config, KernelEnvironment en
         }
 
         return 0;
+    }
+
+    private static void Stop(PosixSignalContext ctx, CancellationTokenSource stop)
+    {
+        ctx.Cancel = true;
+        stop.Cancel();
     }
 
     private static IResult Readiness(AgentRunner runner, ObservationStore store)
@@ -208,6 +227,9 @@ internal sealed partial class AgentHost(AgentConfig config, KernelEnvironment en
 
     [LoggerMessage(EventId = 1, Level = LogLevel.Information, Message = "Serving /metrics, /healthz, /readyz on {Addresses}")]
     private partial void LogListening(string addresses);
+
+    [LoggerMessage(EventId = 7, Level = LogLevel.Critical, Message = "Cannot listen on {Listen}: {Reason}")]
+    private partial void LogCannotListen(string listen, string reason);
 
     [LoggerMessage(EventId = 2, Level = LogLevel.Information, Message = "Pushing OTLP to {Endpoint} ({Protocol})")]
     private partial void LogOtlp(string endpoint, string protocol);
