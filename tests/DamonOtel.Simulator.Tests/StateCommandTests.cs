@@ -251,4 +251,21 @@ public sealed class StateCommandTests
         // Hot set of the steady workload: [alloc+256 MiB, alloc+384 MiB).
         Assert.All(regions, r => Assert.True(r.End > Harness.Alloc + (256 * Harness.MiB) && r.Start < Harness.Alloc + (384 * Harness.MiB)));
     }
+
+    [Fact]
+    public async Task Real_time_mode_serves_blocking_walks_from_its_own_thread()
+    {
+        var h = new Harness();
+        int pid = h.Kernel.SpawnProcess("app", "steady");
+        h.ConfigureVaddr(pid);
+        h.Write(h.S0 + "/apply_interval_us", "5000");
+        h.State("on");
+        using var cts = new CancellationTokenSource();
+        Task loop = h.Kernel.RunRealTime(cts.Token);
+        h.State("update_schemes_tried_regions"); // blocks until the loop has run one apply interval
+        Assert.NotEmpty(h.TriedRegions(h.S0));
+        Assert.True(h.Kernel.Now > TimeSpan.Zero);
+        await cts.CancelAsync();
+        await loop;
+    }
 }
