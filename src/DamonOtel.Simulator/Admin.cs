@@ -411,7 +411,7 @@ internal sealed class ContextNode
     public NrChildren<SchemeNode> Schemes { get; }
 
     /// <summary>Builds the kernel's context from the staged files; EINVAL (naming the reason) like damon_sysfs_*_add_dirs/damon_commit_ctx.</summary>
-    public ContextConfig ToConfig(string statePath, Func<int, bool> pidExists)
+    public ContextConfig ToConfig(string statePath, Func<int, bool> pidExists, bool commit = false)
     {
         KernelIoException Invalid(string why) => new(Errno.EINVAL, statePath, "write (" + why + ")");
         if (Aggr.U < Sample.U)
@@ -447,12 +447,13 @@ internal sealed class ContextNode
             targets.Add(new TargetConfig(t.Pid.I, [.. ranges]));
         }
 
-        if (ops == "paddr" && (targets.Count != 1 || targets[0].Regions.Length == 0))
+        // On commit, a target without regions keeps its running regions.
+        if (ops == "paddr" && (targets.Count != 1 || (!commit && targets[0].Regions.Length == 0)))
         {
             throw Invalid("paddr needs exactly one target with regions");
         }
 
-        if (ops == "fvaddr" && targets.Any(t => t.Regions.Length == 0))
+        if (ops == "fvaddr" && !commit && targets.Any(t => t.Regions.Length == 0))
         {
             throw Invalid("fvaddr target without regions");
         }

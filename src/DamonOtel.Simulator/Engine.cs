@@ -77,14 +77,14 @@ internal sealed class MonitorContext
     // DAMON's default throughput guess for converting a time quota to bytes: PAGE_SIZE * 1024 per ms.
     private const ulong QuotaBytesPerMs = 4096 * 1024;
 
-    private readonly Random rng;
+    private readonly FastRandom rng;
     private readonly ProcessTable processes;
     private readonly ITraceSink trace;
     private readonly KernelProfile profile;
     private int lastNrRegions;
     private int aggregationsSinceTune;
 
-    public MonitorContext(ContextConfig config, Random rng, ProcessTable processes, ITraceSink trace, KernelProfile profile, long nowUs, SimProcess thread)
+    public MonitorContext(ContextConfig config, FastRandom rng, ProcessTable processes, ITraceSink trace, KernelProfile profile, long nowUs, SimProcess thread)
     {
         this.rng = rng;
         this.processes = processes;
@@ -425,6 +425,7 @@ internal sealed class MonitorContext
     private void Sample(long now)
     {
         ulong unit = Math.Max(1, Config.AddrUnit);
+        ulong minSz = MinRegionSize;
         bool paddr = Config.Ops == "paddr";
         int sampled = 0;
         foreach (TargetState t in Targets)
@@ -437,22 +438,16 @@ internal sealed class MonitorContext
 
             List<Region> regions = t.Regions;
             TimeSpan rel = paddr ? default : proc!.Relative(now);
+            IWorkload? workload = proc?.Workload;
+            var cursor = new ProcessTable.Cursor(processes);
             for (int i = 0; i < regions.Count; i++)
             {
                 Region r = regions[i];
                 ulong size = r.End - r.Start;
-                ulong addr = size <= MinRegionSize ? r.Start : r.Start + ((ulong)rng.NextInt64((long)(size / MinRegionSize)) * MinRegionSize);
-                bool accessed;
-                if (paddr)
-                {
-                    accessed = processes.TryResolve(addr * unit, out SimProcess owner, out ulong virt)
-                        && owner.Workload!.Accessed(virt, owner.Relative(now));
-                }
-                else
-                {
-                    accessed = proc!.Workload!.Accessed(addr, rel);
-                }
-
+                ulong addr = size <= minSz ? r.Start : r.Start + (rng.Below(size / minSz) * minSz);
+                bool accessed = paddr
+                    ? cursor.Resolve(addr * unit, out SimProcess owner, out ulong virt) && owner.Workload!.Accessed(virt, owner.Relative(now))
+                    : workload!.Accessed(addr, rel);
                 if (accessed)
                 {
                     r.NrAccesses++;

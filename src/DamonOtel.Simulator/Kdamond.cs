@@ -102,10 +102,10 @@ internal sealed class KdamondNode
         switch (cmd)
         {
             case "commit":
-                Context.Commit(BuildConfig(), kernel.NowUs);
+                Context.Commit(BuildConfig(commit: true), kernel.NowUs);
                 break;
             case "commit_schemes_quota_goals":
-                Context.CommitGoals(BuildConfig());
+                Context.CommitGoals(BuildConfig(commit: true));
                 break;
             case "update_schemes_stats":
                 CopyStats();
@@ -173,14 +173,14 @@ internal sealed class KdamondNode
 
     private KernelIoException Fail(Errno e) => new(e, StatePath, "write");
 
-    private ContextConfig BuildConfig()
+    private ContextConfig BuildConfig(bool commit = false)
     {
         if (Contexts.Items.Count != 1)
         {
             throw new KernelIoException(Errno.EINVAL, StatePath, "write (nr_contexts must be 1)");
         }
 
-        return Contexts.Items[0].ToConfig(StatePath, pid => kernel.Processes.Get(pid)?.Workload is not null);
+        return Contexts.Items[0].ToConfig(StatePath, pid => kernel.Processes.Get(pid)?.Workload is not null, commit);
     }
 
     private void TurnOn()

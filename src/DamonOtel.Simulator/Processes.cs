@@ -63,7 +63,7 @@ internal sealed class ProcessTable
 {
     private readonly Dictionary<int, SimProcess> byPid = [];
     private readonly List<(ulong Phys, ulong Size, SimProcess Proc, ulong Virt)> phys = [];
-    private ulong nextPhys;
+    private readonly ulong firstPhys;
     private readonly ulong physEnd;
     private int nextPid;
 
@@ -71,7 +71,7 @@ internal sealed class ProcessTable
     {
         nextPid = firstPid;
         // Leave the first 256 MiB (or a quarter) of the block to the "kernel".
-        nextPhys = largestRam.Start + Math.Min(256UL << 20, largestRam.Size / 4);
+        firstPhys = largestRam.Start + Math.Min(256UL << 20, largestRam.Size / 4);
         physEnd = largestRam.End;
     }
 
@@ -88,18 +88,32 @@ internal sealed class ProcessTable
         {
             foreach (AddressRange m in p.Workload.Mappings)
             {
-                if (nextPhys + m.Size > physEnd)
-                {
-                    throw new InvalidOperationException($"simulated RAM exhausted while starting '{p.Name}' (raise SimulatorOptions.MemoryBytes)");
-                }
-
-                p.Extents.Add((m.Start, nextPhys, m.Size));
-                phys.Add((nextPhys, m.Size, p, m.Start));
-                nextPhys += m.Size;
+                ulong at = FirstFit(m.Size)
+                    ?? throw new InvalidOperationException($"simulated RAM exhausted while starting '{p.Name}' (raise SimulatorOptions.MemoryBytes)");
+                p.Extents.Add((m.Start, at, m.Size));
+                int idx = phys.FindIndex(e => e.Phys > at);
+                phys.Insert(idx < 0 ? phys.Count : idx, (at, m.Size, p, m.Start));
             }
         }
 
         return p;
+    }
+
+    // Frames of exited processes are reused, lowest address first.
+    private ulong? FirstFit(ulong size)
+    {
+        ulong cursor = firstPhys;
+        foreach (var e in phys)
+        {
+            if (e.Phys >= cursor && e.Phys - cursor >= size)
+            {
+                return cursor;
+            }
+
+            cursor = Math.Max(cursor, e.Phys + e.Size);
+        }
+
+        return physEnd - cursor >= size ? cursor : null;
     }
 
     public void Remove(SimProcess p)
@@ -107,6 +121,33 @@ internal sealed class ProcessTable
         p.Alive = false;
         byPid.Remove(p.Pid);
         phys.RemoveAll(e => ReferenceEquals(e.Proc, p));
+    }
+
+    /// <summary>Resolves ascending physical addresses in amortised O(1) (regions are sorted).</summary>
+    internal struct Cursor(ProcessTable table)
+    {
+        private int index;
+
+        public bool Resolve(ulong physAddr, out SimProcess proc, out ulong virt)
+        {
+            var list = table.phys;
+            while (index < list.Count && list[index].Phys + list[index].Size <= physAddr)
+            {
+                index++;
+            }
+
+            if (index < list.Count && physAddr >= list[index].Phys)
+            {
+                var e = list[index];
+                proc = e.Proc;
+                virt = e.Virt + (physAddr - e.Phys);
+                return true;
+            }
+
+            proc = null!;
+            virt = 0;
+            return false;
+        }
     }
 
     /// <summary>Owner process and virtual address of a physical address, by binary search.</summary>

@@ -17,7 +17,7 @@ public sealed class SimulatedKernel : IKernelFs
 {
     private readonly VDir root = new(string.Empty);
     private readonly Tracing tracing;
-    private readonly Random rng;
+    private readonly FastRandom rng;
     private readonly AddressRange[] systemRam;
     private readonly DamonStatModule? damonStat;
     private long lastRefaultUs;
@@ -27,7 +27,7 @@ public sealed class SimulatedKernel : IKernelFs
     {
         ArgumentNullException.ThrowIfNull(options);
         Options = options;
-        rng = new Random(options.Seed);
+        rng = new FastRandom(options.Seed);
         Faults = new SimulatorFaults(this);
         systemRam = BuildSystemRam(options.MemoryBytes);
         Processes = new ProcessTable(options.FirstPid, systemRam.MaxBy(r => r.Size));
