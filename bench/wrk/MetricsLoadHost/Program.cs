@@ -1,14 +1,8 @@
 using System.Globalization;
-using System.Net;
 using DamonOtel.Telemetry;
+using DamonOtel.Telemetry.Http;
 using DamonOtel.Telemetry.Observations;
 using DamonOtel.Telemetry.Prometheus;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 
 namespace DamonOtel.MetricsLoadHost;
@@ -33,37 +27,20 @@ internal static class Program
         }
 
         using var pipeline = TelemetryPipeline.Build(store, PipelineOptions(TimeSpan.FromMilliseconds(opts.CacheMs)));
-        var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions());
-        builder.WebHost.UseKestrelCore().ConfigureKestrel(k => k.Listen(IPAddress.Loopback, opts.Port));
-        await using var app = builder.Build();
-        app.Run(async ctx =>
-        {
-            if (ctx.Request.Path != "/metrics")
-            {
-                ctx.Response.StatusCode = StatusCodes.Status404NotFound;
-                return;
-            }
 
-            // Until the telemetry branch's own Kestrel endpoint is used here: text 0.0.4, gzip on request.
-            var gzip = ctx.Request.Headers.AcceptEncoding.ToString().Contains("gzip", StringComparison.OrdinalIgnoreCase);
-            var response = await pipeline.Scrape.ScrapeAsync(ExpositionFormat.Text004, gzip, ctx.RequestAborted);
-            ctx.Response.ContentType = response.ContentType;
-            if (response.Gzipped)
-            {
-                ctx.Response.Headers.ContentEncoding = "gzip";
-            }
-
-            ctx.Response.ContentLength = response.Body.Length;
-            await ctx.Response.Body.WriteAsync(response.Body, ctx.RequestAborted);
-        });
-        await app.StartAsync();
-        var url = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
+        // The agent's own endpoint (Kestrel, content negotiation, gzip), loopback only.
+        await using var endpoint = MetricsEndpoint.Create(
+            new MetricsEndpointOptions { ListenAddress = "127.0.0.1:" + opts.Port.ToString(CultureInfo.InvariantCulture) },
+            pipeline.Scrape);
+        await endpoint.StartAsync();
+        var url = $"http://127.0.0.1:{endpoint.Port.ToString(CultureInfo.InvariantCulture)}";
         Console.WriteLine($"listening {url}/metrics (cache {opts.CacheMs} ms)");
         if (opts.ReadyFile is { } ready)
         {
             await File.WriteAllTextAsync(ready, url + "/metrics\n");
         }
 
+        var app = endpoint.App;
         await app.WaitForShutdownAsync();
         return 0;
     }
