@@ -1,0 +1,153 @@
+using System.Text.RegularExpressions;
+
+namespace DamonOtel.Ecosystem.Tests;
+
+/// <summary>
+/// The Prometheus series the agent exposes (the fixed interface), with their own labels. Every
+/// series also has job and instance (added by Prometheus) and otel_scope_name="DamonOtel".
+/// </summary>
+internal static partial class MetricCatalog
+{
+    private static readonly string[] CommonLabels = ["job", "instance", "otel_scope_name"];
+
+    private static readonly string[] KdTarget = ["kdamond", "target"];
+    private static readonly string[] KdTargetQuantile = ["kdamond", "target", "quantile"];
+    private static readonly string[] Scheme = ["kdamond", "scheme", "action"];
+    private static readonly string[] Source = ["source"];
+
+    public static readonly IReadOnlyDictionary<string, string[]> Agent = new Dictionary<string, string[]>(StringComparer.Ordinal)
+    {
+        ["damon_kdamond_up"] = ["kdamond"],
+        ["damon_monitoring_interval_seconds"] = ["kdamond", "interval"],
+        ["damon_region_count"] = KdTarget,
+        ["damon_memory_monitored_bytes"] = KdTarget,
+        ["damon_memory_working_set_bytes"] = KdTarget,
+        ["damon_memory_working_set_distribution_bytes_bucket"] = ["kdamond", "target", "le"],
+        ["damon_memory_working_set_distribution_bytes_sum"] = KdTarget,
+        ["damon_memory_working_set_distribution_bytes_count"] = KdTarget,
+        ["damon_memory_idle_bytes"] = ["kdamond", "target", "le"],
+        ["damon_memory_idle_time_seconds"] = KdTargetQuantile,
+        ["damon_memory_idle_time_signed_seconds"] = KdTargetQuantile,
+        ["damon_memory_temperature"] = KdTargetQuantile,
+        ["damon_memory_access_bandwidth_bytes_per_second"] = KdTarget,
+        ["damon_memory_access_ratio"] = KdTarget,
+        ["damon_target_memory_rss_bytes"] = KdTarget,
+        ["damos_scheme_tried_total"] = Scheme,
+        ["damos_scheme_applied_total"] = Scheme,
+        ["damos_scheme_tried_size_bytes_total"] = Scheme,
+        ["damos_scheme_applied_size_bytes_total"] = Scheme,
+        ["damos_scheme_filter_passed_size_bytes_total"] = Scheme,
+        ["damos_scheme_quota_exceeds_total"] = Scheme,
+        ["damos_scheme_quota_effective_bytes"] = Scheme,
+        ["damon_kdamond_cpu_time_seconds_total"] = ["kdamond"],
+        ["damon_otel_collection_duration_seconds_bucket"] = ["source", "le"],
+        ["damon_otel_collection_duration_seconds_sum"] = Source,
+        ["damon_otel_collection_duration_seconds_count"] = Source,
+        ["damon_otel_collection_errors_total"] = Source,
+        ["damon_otel_snapshot_age_seconds"] = Source,
+        ["damon_otel_source_up"] = Source,
+    };
+
+    /// <summary>Series Prometheus itself adds for every scrape target.</summary>
+    public static readonly IReadOnlyDictionary<string, string[]> Prometheus = new Dictionary<string, string[]>(StringComparer.Ordinal)
+    {
+        ["up"] = [],
+        ["scrape_duration_seconds"] = [],
+        ["scrape_samples_scraped"] = [],
+    };
+
+    /// <summary>
+    /// Process metrics the interface does not promise ("agent process CPU/RSS if available"):
+    /// a query over them may come back empty as long as the agent exposes none of them.
+    /// </summary>
+    public static readonly IReadOnlyDictionary<string, string[]> Optional = new Dictionary<string, string[]>(StringComparer.Ordinal)
+    {
+        ["process_cpu_seconds_total"] = [],
+        ["process_resident_memory_bytes"] = [],
+        ["dotnet_process_cpu_time_seconds_total"] = ["cpu_mode"],
+        ["dotnet_process_memory_working_set_bytes"] = [],
+    };
+
+    /// <summary>The pseudo-kdamonds of kernel modules, present only on kernels running those modules.</summary>
+    public static readonly string[] ModuleKdamonds = ["damon_reclaim", "damon_lru_sort", "damon_stat"];
+
+    /// <summary>The cumulative idle-time bucket bounds dashboards and rules rely on.</summary>
+    public static readonly string[] RequiredIdleBuckets = ["60.0", "300.0", "1800.0", "+Inf"];
+
+    public static bool TryLabels(string metric, out IEnumerable<string> labels)
+    {
+        foreach (var table in new[] { Agent, Prometheus, Optional })
+        {
+            if (table.TryGetValue(metric, out var own))
+            {
+                labels = own.Concat(CommonLabels);
+                return true;
+            }
+        }
+
+        labels = [];
+        return false;
+    }
+
+    /// <summary>A selector in a PromQL expression: metric name and the label names it matches on.</summary>
+    public sealed record Selector(string Metric, IReadOnlyList<string> Labels, string Text);
+
+    /// <summary>
+    /// Finds every "name{...}" selector. The dashboards and rules always write a brace after a metric
+    /// name (functions are followed by "("), which keeps this scan simple and exact.
+    /// </summary>
+    public static List<Selector> Selectors(string expr)
+    {
+        var result = new List<Selector>();
+        foreach (Match m in SelectorRegex().Matches(expr))
+        {
+            var labels = LabelRegex().Matches(m.Groups["body"].Value).Select(l => l.Groups["label"].Value).ToList();
+            result.Add(new Selector(m.Groups["name"].Value, labels, m.Value));
+        }
+
+        return result;
+    }
+
+    /// <summary>Metric-looking identifiers used without a brace (e.g. "foo[5m]" or a bare name), which the scan above would miss.</summary>
+    public static List<string> BareMetricNames(string expr)
+    {
+        // Strip strings, selectors and grouping clauses, then look for identifiers that are not keywords/functions.
+        var s = StringRegex().Replace(expr, "\"\"");
+        s = SelectorRegex().Replace(s, " ");
+        s = GroupingRegex().Replace(s, " ");
+        s = DurationRegex().Replace(s, " ");
+        return IdentifierRegex().Matches(s)
+            .Select(m => m.Value)
+            .Where(id => !PromqlWords.Contains(id))
+            .Distinct(StringComparer.Ordinal)
+            .ToList();
+    }
+
+    private static readonly HashSet<string> PromqlWords = new(StringComparer.Ordinal)
+    {
+        "sum", "min", "max", "avg", "count", "stddev", "stdvar", "topk", "bottomk", "quantile", "group", "count_values",
+        "by", "without", "on", "ignoring", "group_left", "group_right", "and", "or", "unless", "bool", "offset",
+        "rate", "irate", "increase", "delta", "idelta", "deriv", "predict_linear", "histogram_quantile", "absent",
+        "absent_over_time", "avg_over_time", "max_over_time", "min_over_time", "sum_over_time", "count_over_time",
+        "last_over_time", "label_replace", "label_join", "vector", "scalar", "clamp_min", "clamp_max", "abs", "time",
+        "changes", "resets", "sort", "sort_desc", "e", "Inf", "NaN", "inf", "nan",
+    };
+
+    [GeneratedRegex(@"(?<name>[a-zA-Z_:][a-zA-Z0-9_:]*)\s*\{(?<body>[^}]*)\}")]
+    private static partial Regex SelectorRegex();
+
+    [GeneratedRegex(@"(?<label>[a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*""")]
+    private static partial Regex LabelRegex();
+
+    [GeneratedRegex(@"""(?:[^""\\]|\\.)*""")]
+    private static partial Regex StringRegex();
+
+    [GeneratedRegex(@"\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)")]
+    private static partial Regex GroupingRegex();
+
+    [GeneratedRegex(@"\[[^\]]*\]")]
+    private static partial Regex DurationRegex();
+
+    [GeneratedRegex(@"(?<![0-9.])\b[a-zA-Z_:][a-zA-Z0-9_:]*\b")]
+    private static partial Regex IdentifierRegex();
+}

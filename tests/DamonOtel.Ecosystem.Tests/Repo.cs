@@ -1,0 +1,47 @@
+namespace DamonOtel.Ecosystem.Tests;
+
+/// <summary>Paths of the ecosystem files, found from the repository root (the folder holding DamonOtel.sln).</summary>
+internal static class Repo
+{
+    private static readonly Lazy<string> RootLazy = new(FindRoot);
+
+    public static string Root => RootLazy.Value;
+
+    public static string PathOf(string relative) => Path.Combine(Root, relative.Replace('/', Path.DirectorySeparatorChar));
+
+    public static string Read(string relative)
+    {
+        var path = PathOf(relative);
+        Assert.True(File.Exists(path), $"missing file {relative} (looked at {path})");
+        return File.ReadAllText(path);
+    }
+
+    public static readonly string[] Dashboards =
+    [
+        "dashboards/damon-overview.json",
+        "dashboards/damon-schemes.json",
+        "dashboards/damon-agent-health.json",
+    ];
+
+    public const string RulesFile = "config/prometheus/damon-otel-rules.yml";
+    public const string RulesTestFile = "config/prometheus/damon-otel-rules.test.yml";
+    public const string PublishScript = "scripts/publish-agent.sh";
+    public const string DefaultConfig = "deploy/config/config.yaml";
+    public const string DaemonSet = "deploy/kubernetes/daemonset.yaml";
+    public const string ServiceMonitor = "deploy/kubernetes/servicemonitor.yaml";
+    public const string CollectorConfig = "deploy/otel-collector/config.yaml";
+    public const string SystemdUnit = "deploy/systemd/damon-otel.service";
+
+    private static string FindRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "DamonOtel.sln")))
+            {
+                return dir.FullName;
+            }
+        }
+
+        throw new InvalidOperationException($"DamonOtel.sln not found above {AppContext.BaseDirectory}");
+    }
+}
