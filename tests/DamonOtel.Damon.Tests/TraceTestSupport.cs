@@ -79,8 +79,9 @@ internal sealed class RawPageBuilder(ulong pageTimestamp, int pageSize = 4096)
     /// <summary>type_len 29 with a non-zero delta: a discarded event of <paramref name="length"/> bytes after its array word.</summary>
     public RawPageBuilder Discarded(uint length)
     {
+        // Like rb_event_discard: array[0] = event length - 4-byte header, so it counts itself.
         Header(29, 1);
-        BinaryPrimitives.WriteUInt32LittleEndian(page.AsSpan(16 + used), length);
+        BinaryPrimitives.WriteUInt32LittleEndian(page.AsSpan(16 + used), length + 4);
         used += 4 + (int)length;
         return this;
     }

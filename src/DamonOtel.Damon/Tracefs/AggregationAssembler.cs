@@ -140,7 +140,19 @@ public sealed class AggregationAssembler
             last = p;
         }
 
-        if (p.Count > 0 && (nrRegions != p.Expected || region.Start < p.LastEnd))
+        bool newAggregation = nrRegions != p.Expected || region.Start < p.LastEnd;
+        if (p.Resync)
+        {
+            // Events were lost: skip until an aggregation visibly starts again.
+            if (!newAggregation)
+            {
+                p.LastEnd = region.End;
+                return null;
+            }
+
+            p.Resync = false;
+        }
+        else if (p.Count > 0 && newAggregation)
         {
             // A new aggregation began before the previous one was complete: a line was lost.
             p.Count = 0;
@@ -174,12 +186,17 @@ public sealed class AggregationAssembler
         return new RegionSnapshot(kdamond, 0, p.TargetIndex, EffectiveIntervals(kdamond), regions, addrUnitOf(kdamond), capturedAt(timestampNs));
     }
 
-    /// <summary>Drops every unfinished aggregation (e.g. after the trace buffer overflowed); returns how many.</summary>
+    /// <summary>
+    /// Drops every unfinished aggregation after the trace buffer lost events; returns how many.
+    /// Until a target's regions visibly start over (address wraps back or nr_regions changes)
+    /// its events are skipped, since the lost ones may have been the start of an aggregation.
+    /// </summary>
     public int DropIncomplete()
     {
         int n = 0;
         foreach (Pending p in pending.Values)
         {
+            p.Resync = true;
             if (p.Count > 0)
             {
                 p.Count = 0;
@@ -250,6 +267,8 @@ public sealed class AggregationAssembler
         public int Count { get; set; }
 
         public ulong LastEnd { get; set; }
+
+        public bool Resync { get; set; }
 
         public DamonRegion[] Buffer { get; set; } = new DamonRegion[16];
     }

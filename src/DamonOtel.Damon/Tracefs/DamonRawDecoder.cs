@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using DamonOtel.Damon.Model;
 
 namespace DamonOtel.Damon.Tracefs;
 
@@ -107,6 +108,27 @@ public sealed class DamonRawDecoder
         return false;
     }
 
+    /// <summary>
+    /// Decodes one trace_pipe_raw page of one CPU and feeds the DAMON events to
+    /// <paramref name="assembler"/>; returns the page result. A page flagged with lost events
+    /// first makes the assembler drop its unfinished aggregations. Records of other events are skipped.
+    /// </summary>
+    public RawPageResult ProcessPage(ReadOnlySpan<byte> page, RingBufferLayout layout, AggregationAssembler assembler, Action<RegionSnapshot> onSnapshot)
+    {
+        ArgumentNullException.ThrowIfNull(layout);
+        ArgumentNullException.ThrowIfNull(assembler);
+        ArgumentNullException.ThrowIfNull(onSnapshot);
+        // The flag says events were lost just before this page: an aggregation in progress
+        // cannot complete correctly.
+        if (layout.PageMissedEvents(page))
+        {
+            _ = assembler.DropIncomplete();
+        }
+
+        var sink = new AssemblingSink(this, assembler, onSnapshot);
+        return layout.ParsePage(page, ref sink);
+    }
+
     private readonly record struct Field(int Offset, int Size)
     {
         public int End => Offset + Size;
@@ -130,4 +152,17 @@ public sealed class DamonRawDecoder
     }
 
     private sealed record TuneLayout(int Id, Field Pid, Field SampleUs);
+
+    private struct AssemblingSink(DamonRawDecoder decoder, AggregationAssembler assembler, Action<RegionSnapshot> onSnapshot) : IRawEventSink
+    {
+        private TraceEvent ev;
+
+        public void OnEvent(ulong timestampNs, ReadOnlySpan<byte> payload)
+        {
+            if (decoder.TryDecode(payload, timestampNs, ref ev) && assembler.Add(in ev) is RegionSnapshot s)
+            {
+                onSnapshot(s);
+            }
+        }
+    }
 }

@@ -139,6 +139,10 @@ public sealed class RingBufferLayout
         };
     }
 
+    /// <summary>Whether the page's commit word carries the missed-events flag (events were lost before it).</summary>
+    public bool PageMissedEvents(ReadOnlySpan<byte> page) =>
+        page.Length >= CommitOffset + CommitSize && (ReadCommit(page) & MissedEventsFlag) != 0;
+
     /// <summary>
     /// Walks one page and calls <paramref name="sink"/> for every data event with its
     /// absolute timestamp. A page whose commit or an event length points past the data is
@@ -147,13 +151,13 @@ public sealed class RingBufferLayout
     public RawPageResult ParsePage<TSink>(ReadOnlySpan<byte> page, ref TSink sink)
         where TSink : IRawEventSink, allows ref struct
     {
-        if (page.Length < DataOffset)
+        if (page.Length < Math.Max(DataOffset, Math.Max(TimestampOffset + 8, CommitOffset + CommitSize)))
         {
             return new RawPageResult(0, false, true, 0);
         }
 
         ulong ts = MemoryMarshal.Read<ulong>(page[TimestampOffset..]);
-        ulong commit = CommitSize == 8 ? MemoryMarshal.Read<ulong>(page[CommitOffset..]) : MemoryMarshal.Read<uint>(page[CommitOffset..]);
+        ulong commit = ReadCommit(page);
         bool missed = (commit & MissedEventsFlag) != 0;
         int size = (int)(commit & CommitMask);
         if (size > DataSize || DataOffset + size > page.Length)
@@ -233,6 +237,9 @@ public sealed class RingBufferLayout
 
         return new RawPageResult(events, missed, false, ts);
     }
+
+    private ulong ReadCommit(ReadOnlySpan<byte> page) =>
+        CommitSize == 8 ? MemoryMarshal.Read<ulong>(page[CommitOffset..]) : MemoryMarshal.Read<uint>(page[CommitOffset..]);
 
     private static int LeadingInt(string value, string source, string line)
     {

@@ -190,6 +190,22 @@ public sealed class TraceInstance : IDisposable
     /// <summary>Whether this kernel has the event (its directory exists in the instance).</summary>
     public bool HasEvent(string eventName) => fs.DirectoryExists(EventDirectory(eventName));
 
+    /// <summary>Reads events/header_page and events/header_event (for trace_pipe_raw pages).</summary>
+    /// <exception cref="FormatException">The files do not have the expected shape.</exception>
+    public RingBufferLayout ReadRingBufferLayout() =>
+        RingBufferLayout.Parse(fs.ReadText(HeaderPagePath), fs.ReadText(HeaderEventPath), HeaderPagePath, HeaderEventPath);
+
+    /// <summary>Reads the damon_aggregated (and, when present, damon_monitor_intervals_tune) format files.</summary>
+    /// <exception cref="FormatException">A format file lacks a needed field.</exception>
+    public DamonRawDecoder ReadRawDecoder()
+    {
+        string aggregatedPath = FormatPath(Aggregated);
+        TraceEventFormat aggregated = TraceEventFormat.Parse(fs.ReadText(aggregatedPath), aggregatedPath);
+        string tunePath = FormatPath(IntervalsTune);
+        TraceEventFormat? tune = fs.FileExists(tunePath) ? TraceEventFormat.Parse(fs.ReadText(tunePath), tunePath) : null;
+        return new DamonRawDecoder(aggregated, tune, Path.Combine(InstancePath, "events", "damon"));
+    }
+
     /// <summary>Opens the instance's trace_pipe (non-blocking; reading consumes events).</summary>
     public Stream OpenTracePipe() => fs.OpenPipe(TracePipePath);
 

@@ -98,32 +98,31 @@ public static class TraceLineParser
         // "event: body"; a "system:event: body" (perf style) is accepted too.
         p = SkipSpaces(line, tokEnd);
         int nameStart = p;
-        int nameEnd = -1;
-        while (p < line.Length)
+        int nameEnd;
+        while (true)
         {
-            byte ch = line[p];
-            if (ch == (byte)':')
-            {
-                nameEnd = p;
-                if (p + 1 < line.Length && line[p + 1] != (byte)' ')
-                {
-                    nameStart = p + 1;
-                    p++;
-                    continue;
-                }
-
-                break;
-            }
-
-            if (!IsWordChar(ch))
+            int colon = NextIndexOf(line, (byte)':', p);
+            if (colon < 0)
             {
                 return TraceParseError.BadEventName;
             }
 
-            p++;
+            if (colon + 1 < line.Length && line[colon + 1] != (byte)' ')
+            {
+                if (!IsWord(line[p..colon]))
+                {
+                    return TraceParseError.BadEventName;
+                }
+
+                nameStart = p = colon + 1;
+                continue;
+            }
+
+            nameEnd = colon;
+            break;
         }
 
-        if (nameEnd <= nameStart)
+        if (!IsWord(line[nameStart..nameEnd]))
         {
             return TraceParseError.BadEventName;
         }
@@ -461,9 +460,11 @@ public static class TraceLineParser
 
     private static bool ULong(ReadOnlySpan<byte> s, ref int p, out ulong value)
     {
+        // Up to 19 digits cannot overflow; only a 20th needs the range check.
         ulong v = 0;
         int q = p;
-        while (q < s.Length)
+        int limit = Math.Min(s.Length, p + 19);
+        while (q < limit)
         {
             uint d = (uint)(s[q] - '0');
             if (d > 9)
@@ -471,7 +472,20 @@ public static class TraceLineParser
                 break;
             }
 
-            if (v > MaxDiv10 || (v == MaxDiv10 && d > MaxMod10))
+            v = (v * 10) + d;
+            q++;
+        }
+
+        if (q == p)
+        {
+            value = 0;
+            return false;
+        }
+
+        if (q == p + 19 && q < s.Length && IsDigit(s[q]))
+        {
+            uint d = (uint)(s[q] - '0');
+            if (v > MaxDiv10 || (v == MaxDiv10 && d > MaxMod10) || (q + 1 < s.Length && IsDigit(s[q + 1])))
             {
                 value = 0;
                 return false;
@@ -482,11 +496,6 @@ public static class TraceLineParser
         }
 
         value = v;
-        if (q == p)
-        {
-            return false;
-        }
-
         p = q;
         return true;
     }
@@ -548,6 +557,24 @@ public static class TraceLineParser
     }
 
     private static bool IsDigit(byte c) => (uint)(c - '0') <= 9;
+
+    private static bool IsWord(ReadOnlySpan<byte> s)
+    {
+        if (s.IsEmpty)
+        {
+            return false;
+        }
+
+        foreach (byte c in s)
+        {
+            if (!IsWordChar(c))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
 
     private static bool IsWordChar(byte c) => IsDigit(c) || (uint)((c | 0x20) - 'a') <= 25 || c == (byte)'_';
 }
