@@ -48,6 +48,8 @@ public sealed class AccessSummarizer
     private int[] _orderTmp = [];
     private double[] _tempKeys = [];
     private ulong[] _tempSizes = [];
+    private ulong[] _rateByNr = [];
+    private ulong[] _heatBounds = [];
     private readonly int[] _radixCounts = new int[256];
     private readonly ulong[] _thresholds;
     private readonly int[] _picked;
@@ -155,6 +157,7 @@ public sealed class AccessSummarizer
         var n = regions.Length;
         EnsureCapacity(n);
         var aggr = intervals.AggrUs;
+        var rateTable = RateTable(intervals);
 
         // Pass 1: per-region scalars, sums, and the composite sort key (age, rate).
         var sizes = _sizes.AsSpan(0, n);
@@ -192,12 +195,7 @@ public sealed class AccessSummarizer
             }
 
             accessBytes += (UInt128)size * r.NrAccesses;
-            ulong rate = 0;
-            if (aggr != 0 && r.NrAccesses != 0)
-            {
-                var rr = (UInt128)r.NrAccesses * 100u * intervals.SampleUs / aggr;
-                rate = rr > ulong.MaxValue ? ulong.MaxValue : (ulong)rr;
-            }
+            var rate = r.NrAccesses < rateTable.Length ? rateTable[(int)r.NrAccesses] : AccessRatePercent(r.NrAccesses, intervals);
 
             rates[i] = rate;
             if (rate != 0)
@@ -253,6 +251,30 @@ public sealed class AccessSummarizer
         }
 
         Heatmap(regions, into.HeatmapAccessRatePercent);
+    }
+
+    /// <summary>Access rate % for nr_accesses 0..max_nr_accesses (divisions are the costly part of pass 1).</summary>
+    private ReadOnlySpan<ulong> RateTable(Intervals intervals)
+    {
+        var max = intervals.MaxNrAccesses;
+        if (max > 65_536)
+        {
+            return [];
+        }
+
+        var len = (int)max + 1;
+        if (_rateByNr.Length < len)
+        {
+            _rateByNr = new ulong[Math.Max(len, 32)];
+        }
+
+        var table = _rateByNr.AsSpan(0, len);
+        for (var nr = 0; nr < len; nr++)
+        {
+            table[nr] = AccessRatePercent((uint)nr, intervals);
+        }
+
+        return table;
     }
 
     private void EnsureCapacity(int n)
@@ -312,8 +334,8 @@ public sealed class AccessSummarizer
 
     private static ulong IdleUs(uint age, ulong aggr)
     {
-        var v = ((UInt128)age + 1) * aggr;
-        return v > ulong.MaxValue ? ulong.MaxValue : (ulong)v;
+        var hi = Math.BigMul((ulong)age + 1, aggr, out var lo);
+        return hi != 0 ? ulong.MaxValue : lo;
     }
 
     private static long SignedIdleUs(uint age, ulong aggr, bool accessed)
@@ -555,6 +577,17 @@ public sealed class AccessSummarizer
         Array.Clear(sum);
         Array.Clear(covered);
         var span = max - min;
+        if (_heatBounds.Length < cols + 1)
+        {
+            _heatBounds = new ulong[cols + 1];
+        }
+
+        var bounds = _heatBounds;
+        for (var c = 0; c <= cols; c++)
+        {
+            bounds[c] = min + (ulong)((UInt128)span * (ulong)c / (ulong)cols);
+        }
+
         for (var i = 0; i < regions.Length; i++)
         {
             var r = regions[i];
@@ -564,26 +597,32 @@ public sealed class AccessSummarizer
             }
 
             var rate = (double)_rates[i];
-            var c = (int)Math.Min((ulong)(cols - 1), (ulong)((UInt128)(r.Start - min) * (ulong)cols / span));
-            while (c > 0 && Bound(min, span, cols, c) > r.Start)
+            // The last slice whose lower bound is <= start (binary search over the bounds).
+            int lo0 = 0, hi0 = cols - 1;
+            while (lo0 < hi0)
             {
-                c--;
+                var mid = (lo0 + hi0 + 1) >> 1;
+                if (bounds[mid] <= r.Start)
+                {
+                    lo0 = mid;
+                }
+                else
+                {
+                    hi0 = mid - 1;
+                }
             }
 
-            while (c < cols - 1 && Bound(min, span, cols, c + 1) <= r.Start)
-            {
-                c++;
-            }
+            var c = lo0;
 
             for (; c < cols; c++)
             {
-                var lo = Bound(min, span, cols, c);
+                var lo = bounds[c];
                 if (lo >= r.End)
                 {
                     break;
                 }
 
-                var hi = Bound(min, span, cols, c + 1);
+                var hi = bounds[c + 1];
                 if (hi <= r.Start)
                 {
                     continue;
@@ -601,9 +640,6 @@ public sealed class AccessSummarizer
             outCols[c] = covered[c] == 0 ? 0 : sum[c] / covered[c];
         }
     }
-
-    private static ulong Bound(ulong min, ulong span, int cols, int i) =>
-        min + (ulong)((UInt128)span * (ulong)i / (ulong)cols);
 
     /// <summary>LSD radix sort of keys with their indices, 8 bits a pass, skipping bytes that never vary.</summary>
     private void RadixSort(Span<ulong> keys, Span<int> order)

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Globalization;
 using System.Text;
+using System.Text.Encodings.Web;
 using System.Text.Json;
 using DamonOtel.Damon.Model;
 
@@ -17,6 +18,9 @@ public sealed record SnapshotReportTarget(int Kdamond, int Context, int Target, 
 public static class SnapshotReport
 {
     private const int BarDots = 20;
+
+    // The default encoder would write "+" as \u002B; this key is plain ASCII either way.
+    private static readonly JsonEncodedText InfKey = JsonEncodedText.Encode("+Inf", JavaScriptEncoder.UnsafeRelaxedJsonEscaping);
 
     /// <summary>The JSON document: {"targets":[{...}, ...]}. Compact unless <paramref name="indented"/>.</summary>
     public static string ToJson(IReadOnlyList<SnapshotReportTarget> targets, bool indented = false)
@@ -83,7 +87,7 @@ public static class SnapshotReport
                 writer.WriteNumber(bounds[i].ToString(CultureInfo.InvariantCulture), s.IdleBytesAtMost[i]);
             }
 
-            writer.WriteNumber("+Inf", s.IdleBytesAtMost[^1]);
+            writer.WriteNumber(InfKey, s.IdleBytesAtMost[^1]);
             writer.WriteEndObject();
             writer.WriteEndObject();
         }
