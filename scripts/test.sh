@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# The test command (README, CI): installs what the tests need, builds, runs every test tier
+# (unit, fixture, Simulator, golden + promtool, real Prometheus, OTLP wire decoding) and the
+# real-kernel VM test, then prints one "N passed, N failed" line. Exit code 0 only if all pass.
+#
+#   scripts/test.sh              everything (about 15-25 minutes on 2 cores)
+#   SKIP_VM=1 scripts/test.sh    without the VM test (says so in the summary; CI never sets it)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf '[test %s] %s\n' "$(date +%H:%M:%S)" "$*"; }
+
+# ---- 1. what the tests use from Debian -----------------------------------------------------
+need=()
+command -v promtool >/dev/null || need+=(prometheus)
+command -v prometheus >/dev/null || need+=(prometheus)
+command -v htpasswd >/dev/null || need+=(apache2-utils)
+command -v systemd-analyze >/dev/null || need+=(systemd)
+command -v openssl >/dev/null || need+=(openssl)
+command -v curl >/dev/null || need+=(curl)
+command -v jq >/dev/null || need+=(jq)
+command -v gcc >/dev/null || need+=(gcc)
+command -v qemu-system-x86_64 >/dev/null || need+=(qemu-system-x86)
+dpkg -s busybox-static >/dev/null 2>&1 || need+=(busybox-static)
+command -v xz >/dev/null || need+=(xz-utils)
+command -v cpio >/dev/null || need+=(cpio)
+if ((${#need[@]})); then
+	log "installing: ${need[*]}"
+	SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO=sudo
+	$SUDO apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $(printf '%s\n' "${need[@]}" | sort -u) >/dev/null
+fi
+command -v dotnet >/dev/null || { echo "the .NET 10 SDK is required (dotnet not on PATH)" >&2; exit 2; }
+
+# ---- 2. build once, strict (warnings are errors) --------------------------------------------
+log "building"
+dotnet build DamonOtel.sln -c Release -nologo -v q -clp:ErrorsOnly
+
+# ---- 3. the .NET test projects ----------------------------------------------------------------
+passed=0 failed=0 skipped=0 status=0
+results=$(mktemp -d)
+for proj in tests/*/*.Tests.csproj; do
+	name=$(basename "$proj" .csproj)
+	log "running $name"
+	if ! dotnet test "$proj" -c Release --no-build -nologo --logger "trx;LogFileName=$name.trx" --results-directory "$results" 2>&1 | tee "$results/$name.log" | grep -E '^\s*(Failed|Passed!|Failed!|Skipped) |error' ; then :; fi
+	trx="$results/$name.trx"
+	if [[ ! -f $trx ]]; then
+		log "$name: no results (crashed?)"; failed=$((failed + 1)); status=1; continue
+	fi
+	read -r t p f s < <(python3 - "$trx" <<'PY'
+import sys, xml.etree.ElementTree as ET
+c = ET.parse(sys.argv[1]).getroot().find('{http://microsoft.com/schemas/VisualStudio/TeamTest/2010}ResultSummary/{http://microsoft.com/schemas/VisualStudio/TeamTest/2010}Counters')
+print(c.get('total'), c.get('passed'), int(c.get('failed')) + int(c.get('error')) + int(c.get('timeout')) + int(c.get('aborted')), c.get('notExecuted'))
+PY
+)
+	passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
+	((f == 0 && s == 0)) || status=1
+done
+
+# ---- 4. the real kernel in a VM ---------------------------------------------------------------
+if [[ ${SKIP_VM:-0} == 1 ]]; then
+	log "VM test skipped (SKIP_VM=1): the real-kernel tier was NOT run"
+	skipped=$((skipped + 1)); status=1
+else
+	log "running tests/vm/run"
+	if tests/vm/run; then passed=$((passed + 1)); else failed=$((failed + 1)); status=1; fi
+fi
+
+echo
+echo "tests: ${passed} passed, ${failed} failed, ${skipped} skipped"
+exit $status

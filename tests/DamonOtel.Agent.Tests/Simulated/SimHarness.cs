@@ -1,0 +1,147 @@
+using DamonOtel.Agent.Configuration;
+using DamonOtel.Agent.Hosting;
+using DamonOtel.Damon.IO;
+using DamonOtel.Simulator;
+using DamonOtel.Telemetry.Observations;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace DamonOtel.Agent.Tests.Simulated;
+
+/// <summary>
+/// A simulated kernel running at wall-clock pace (the agent's state commands wait for the
+/// kdamond like on a real kernel), a private state dir, and helpers to wait for conditions.
+/// </summary>
+internal sealed class SimHarness : IAsyncDisposable
+{
+    private readonly CancellationTokenSource stop = new();
+    private readonly Task clock;
+
+    public SimHarness(params (string Name, string Workload)[] processes)
+    {
+        Kernel = new SimulatedKernel(new SimulatorOptions { Roots = KernelRoots.Under("/sim"), Seed = 7, Processes = processes });
+        Roots = Kernel.Options.Roots;
+        StateDir = Directory.CreateTempSubdirectory("damon-otel-test-").FullName;
+        clock = Kernel.RunRealTime(stop.Token);
+    }
+
+    public SimulatedKernel Kernel { get; }
+
+    public KernelRoots Roots { get; }
+
+    public string StateDir { get; }
+
+    public ILoggerFactory Loggers { get; } = NullLoggerFactory.Instance;
+
+    /// <summary>Parses YAML and points it at the simulator and the private state dir.</summary>
+    public AgentConfig Config(string yaml) => ConfigLoader.Parse(yaml, "test.yaml") with { Roots = Roots, StateDir = StateDir };
+
+    public AgentRunner Runner(AgentConfig config, IKernelFs? fs = null, ObservationStore? store = null) =>
+        new(config, KernelEnvironment.Wrap(fs ?? Kernel, Roots), store ?? new ObservationStore(), Loggers);
+
+    public string Read(string relativeToKdamonds) => Kernel.ReadText(Path.Combine(Roots.Kdamonds, relativeToKdamonds)).Trim();
+
+    public static async Task<T> WaitFor<T>(Func<T?> probe, string what, double seconds = 30)
+        where T : class
+    {
+        DateTime deadline = DateTime.UtcNow.AddSeconds(seconds);
+        while (DateTime.UtcNow < deadline)
+        {
+            if (probe() is T value)
+            {
+                return value;
+            }
+
+            await Task.Delay(100);
+        }
+
+        throw new TimeoutException($"waited {seconds} s for {what}");
+    }
+
+    public static async Task WaitUntil(Func<bool> condition, string what, double seconds = 30)
+    {
+        _ = await WaitFor(() => condition() ? string.Empty : null, what, seconds);
+    }
+
+    public static TargetObservation? Target(ObservationStore store, string kdamond, string target) =>
+        store.Current.Kdamonds.FirstOrDefault(k => k.Kdamond == kdamond)?.Targets.FirstOrDefault(t => t.Target == target && t.Access is not null);
+
+    public static KdamondObservation? Kdamond(ObservationStore store, string kdamond) =>
+        store.Current.Kdamonds.FirstOrDefault(k => k.Kdamond == kdamond);
+
+    public async ValueTask DisposeAsync()
+    {
+        await stop.CancelAsync();
+        try
+        {
+            await clock;
+        }
+        catch (OperationCanceledException)
+        {
+        }
+
+        stop.Dispose();
+        try
+        {
+            Directory.Delete(StateDir, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+}
+
+/// <summary>Records every mutating call that reaches the kernel's files.</summary>
+internal sealed class RecordingFs(IKernelFs inner) : IKernelFs
+{
+    private readonly List<string> mutations = [];
+
+    public IReadOnlyList<string> Mutations
+    {
+        get
+        {
+            lock (mutations)
+            {
+                return [.. mutations];
+            }
+        }
+    }
+
+    public string ReadText(string path) => inner.ReadText(path);
+
+    public int ReadBytes(string path, Span<byte> buffer) => inner.ReadBytes(path, buffer);
+
+    public void WriteText(string path, string text)
+    {
+        Record($"write {path} {text.Trim()}");
+        inner.WriteText(path, text);
+    }
+
+    public IReadOnlyList<string> ListDirectory(string path) => inner.ListDirectory(path);
+
+    public bool FileExists(string path) => inner.FileExists(path);
+
+    public bool DirectoryExists(string path) => inner.DirectoryExists(path);
+
+    public void CreateDirectory(string path)
+    {
+        Record($"mkdir {path}");
+        inner.CreateDirectory(path);
+    }
+
+    public void RemoveDirectory(string path)
+    {
+        Record($"rmdir {path}");
+        inner.RemoveDirectory(path);
+    }
+
+    public Stream OpenPipe(string path) => inner.OpenPipe(path);
+
+    private void Record(string what)
+    {
+        lock (mutations)
+        {
+            mutations.Add(what);
+        }
+    }
+}
