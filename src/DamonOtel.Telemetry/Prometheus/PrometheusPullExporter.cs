@@ -55,7 +55,9 @@ internal sealed class PrometheusPullExporter : BaseExporter<Metric>, IPullMetric
                 continue;
             }
 
-            var type = info.Type == PrometheusType.Gauge && hasReservedLabel ? PrometheusType.Unknown : info.Type;
+            var type = info.Type == PrometheusType.Gauge && (hasReservedLabel || PrometheusNaming.HasReservedSuffix(info.Names.Family))
+                ? PrometheusType.Unknown
+                : info.Type;
             if (families.TryGetValue(info.Names.Family, out var existing))
             {
                 // The spec: same family name with different types → drop the family.
