@@ -126,13 +126,7 @@ public sealed class SerializerTests
         using var handler = new PrometheusScrapeHandler(exporter, TimeSpan.Zero, TimeSpan.FromSeconds(5));
         var text = await handler.ScrapeAsync(ExpositionFormat.Text004, false);
         var om = await handler.ScrapeAsync(ExpositionFormat.OpenMetrics100, false);
-        var result = (Encoding.UTF8.GetString(text.Body), Encoding.UTF8.GetString(om.Body));
-        if (Environment.GetEnvironmentVariable("DUMP_DIR") is { } dump)
-        {
-            File.AppendAllText(Path.Combine(dump, "dump.txt"), result.Item1 + "\n-----\n" + result.Item2 + "\n=====\n");
-        }
-
-        return result;
+        return (Encoding.UTF8.GetString(text.Body), Encoding.UTF8.GetString(om.Body));
     }
 
     [Fact]
@@ -263,5 +257,52 @@ public sealed class SerializerTests
         var results = await Task.WhenAll(Enumerable.Range(0, 16).Select(i => Task.Run(() => handler.ScrapeAsync(i % 2 == 0 ? ExpositionFormat.Text004 : ExpositionFormat.OpenMetrics100, false))));
         Assert.Equal(1, calls);
         Assert.All(results, r => Assert.Contains("} 1\n", Encoding.UTF8.GetString(r.Body)));
+    }
+
+    [Fact]
+    public async Task While_a_collection_runs_recent_data_is_served_instead_of_queueing()
+    {
+        var meterName = "test." + Guid.NewGuid().ToString("N");
+        using var meter = new Meter(meterName);
+        var calls = 0;
+        using var entered = new SemaphoreSlim(0);
+        using var release = new ManualResetEventSlim(true);
+        meter.CreateObservableGauge("g", () =>
+        {
+            var n = Interlocked.Increment(ref calls);
+            entered.Release();
+            release.Wait();
+            return n;
+        });
+        var exporter = new PrometheusPullExporter();
+        using var provider = Sdk.CreateMeterProviderBuilder().AddMeter(meterName).AddReader(new BaseExportingMetricReader(exporter)).Build();
+        var time = new Infrastructure.ManualTimeProvider();
+        using var handler = new PrometheusScrapeHandler(exporter, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(30), time);
+        string Body(ScrapeResponse r) => Encoding.UTF8.GetString(r.Body);
+
+        Assert.Contains("} 1\n", Body(await handler.ScrapeAsync(ExpositionFormat.Text004, false)));
+        await entered.WaitAsync();
+
+        // 1.5 s later: expired, but younger than 2 x 1 s. A collects (blocked); B gets collection 1 at once.
+        time.Advance(TimeSpan.FromSeconds(1.5));
+        release.Reset();
+        var a = Task.Run(() => handler.ScrapeAsync(ExpositionFormat.Text004, false));
+        await entered.WaitAsync();
+        Assert.Contains("} 1\n", Body(await handler.ScrapeAsync(ExpositionFormat.Text004, false)));
+        release.Set();
+        Assert.Contains("} 2\n", Body(await a));
+
+        // 3 s later (older than 2 x 1 s): B waits for A's collection instead of serving old data.
+        time.Advance(TimeSpan.FromSeconds(3));
+        release.Reset();
+        var a2 = Task.Run(() => handler.ScrapeAsync(ExpositionFormat.Text004, false));
+        await entered.WaitAsync();
+        var b2 = handler.ScrapeAsync(ExpositionFormat.Text004, false);
+        await Task.Delay(100);
+        Assert.False(b2.IsCompleted);
+        release.Set();
+        Assert.Contains("} 3\n", Body(await a2));
+        Assert.Contains("} 3\n", Body(await b2));
+        Assert.Equal(3, calls);
     }
 }
