@@ -43,7 +43,7 @@ public sealed record MetricDefinition(
     {
         MetricKind.ObservableCounter or MetricKind.Counter => PrometheusType.Counter,
         MetricKind.Histogram => PrometheusType.Histogram,
-        _ when Attributes.Contains("le") || Attributes.Contains("quantile") => PrometheusType.Unknown,
+        _ when Attributes.Contains("le") || Attributes.Contains("quantile") || PrometheusNaming.HasReservedSuffix(PrometheusNames.Family) => PrometheusType.Unknown,
         _ => PrometheusType.Gauge,
     };
 }
@@ -195,8 +195,10 @@ public static class MetricCatalog
         sb.Append("  and `damon_otel_source_up` keep reporting the source.\n");
         sb.Append("* `damon_memory_idle_bytes` has an `le` label with OpenMetrics canonical numbers (`0.0`, `0.1`, `1.0`,\n");
         sb.Append("  `1e+06`, `+Inf`): `histogram_quantile(0.5, sum by (le) (damon_memory_idle_bytes))` gives the fleet-wide\n");
-        sb.Append("  byte-weighted median idle time. Families with an `le` or `quantile` label that are not histograms or\n");
-        sb.Append("  summaries are exposed as `untyped` (OpenMetrics `unknown`), as Prometheus' linter reserves those labels.\n");
+        sb.Append("  byte-weighted median idle time.\n");
+        sb.Append("* Gauges with an `le` or `quantile` label, or whose name ends in `_count` (`damon_region_count`), are\n");
+        sb.Append("  exposed as `untyped` (OpenMetrics `unknown`): Prometheus reserves those labels and suffixes for\n");
+        sb.Append("  histograms and summaries (`promtool check metrics` flags them on gauges). PromQL treats both alike.\n");
         sb.Append("* Percentile gauges (`quantile` = p/100 as a canonical number: p50 is `0.5`, p0 is `0.0`, p100 is `1.0`)\n");
         sb.Append("  cannot be averaged or summed across targets or hosts; use `damon_memory_idle_bytes` for that.\n");
         sb.Append("* DAMOS counters are the kernel's cumulative values, reported as they are. When a kdamond restarts\n");

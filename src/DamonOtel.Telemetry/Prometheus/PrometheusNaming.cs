@@ -11,8 +11,8 @@ internal enum PrometheusType
 
     /// <summary>
     /// "untyped" in text 0.0.4, "unknown" in OpenMetrics: used for gauge families that carry an
-    /// `le` or `quantile` label, which promtool's linter (and Prometheus convention) reserve for
-    /// histograms and summaries.
+    /// `le` or `quantile` label or whose name ends in _count/_sum/_bucket, which promtool's
+    /// linter (and Prometheus convention) reserve for histograms and summaries.
     /// </summary>
     Unknown,
 }
@@ -106,6 +106,10 @@ internal static class PrometheusNaming
 
         return Units.GetValueOrDefault(u) ?? SanitizeMetricName(u).Trim('_');
     }
+
+    /// <summary>_count/_sum/_bucket belong to histograms and summaries (promtool lints them elsewhere).</summary>
+    public static bool HasReservedSuffix(string name) =>
+        name.EndsWith("_count", StringComparison.Ordinal) || name.EndsWith("_sum", StringComparison.Ordinal) || name.EndsWith("_bucket", StringComparison.Ordinal);
 
     /// <summary>[^a-zA-Z0-9_:] → '_', runs of '_' collapsed, a leading digit gets a '_' prefix.</summary>
     public static string SanitizeMetricName(string name) => Sanitize(name, allowColon: true);

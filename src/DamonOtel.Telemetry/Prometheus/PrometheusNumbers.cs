@@ -166,7 +166,26 @@ internal static class PrometheusNumbers
     }
 
     /// <summary>Re-renders a label value that is a number as a canonical number; other text is returned unchanged.</summary>
-    public static string CanonicalizeLabel(string value) =>
+    public static string CanonicalizeLabel(string value)
+    {
+        // le/quantile values come from a small fixed set: remember them.
+        if (CanonicalCache.TryGetValue(value, out var cached))
+        {
+            return cached;
+        }
+
+        var result = CanonicalizeUncached(value);
+        if (CanonicalCache.Count < 4096)
+        {
+            CanonicalCache[value] = result;
+        }
+
+        return result;
+    }
+
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, string> CanonicalCache = new(StringComparer.Ordinal);
+
+    private static string CanonicalizeUncached(string value) =>
         double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out var d) ||
         TryParseInf(value, out d)
             ? Canonical(d)

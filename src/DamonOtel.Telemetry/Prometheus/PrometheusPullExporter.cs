@@ -55,7 +55,9 @@ internal sealed class PrometheusPullExporter : BaseExporter<Metric>, IPullMetric
                 continue;
             }
 
-            var type = info.Type == PrometheusType.Gauge && hasReservedLabel ? PrometheusType.Unknown : info.Type;
+            var type = info.Type == PrometheusType.Gauge && (hasReservedLabel || PrometheusNaming.HasReservedSuffix(info.Names.Family))
+                ? PrometheusType.Unknown
+                : info.Type;
             if (families.TryGetValue(info.Names.Family, out var existing))
             {
                 // The spec: same family name with different types → drop the family.
@@ -84,7 +86,7 @@ internal sealed class PrometheusPullExporter : BaseExporter<Metric>, IPullMetric
         if (!_targetInfoResolved)
         {
             var resource = ParentProvider?.GetResource() ?? Resource.Empty;
-            var labels = RenderLabels([], resource.Attributes.Select(a => new KeyValuePair<string, object?>(a.Key, a.Value)));
+            var labels = RenderLabels("", resource.Attributes.Select(a => new KeyValuePair<string, object?>(a.Key, a.Value)));
             _targetInfo = labels.Length == 0 ? null : labels;
             _targetInfoResolved = true;
         }
@@ -118,7 +120,8 @@ internal sealed class PrometheusPullExporter : BaseExporter<Metric>, IPullMetric
         if (ordinalLabel is not null)
         {
             // Order le/quantile numerically within a series group, not lexically.
-            sortKey = RenderLabels(info.ScopeLabels, tags.Where(t => t.Key is not ("le" or "quantile")));
+            tags.RemoveAll(t => t.Key is "le" or "quantile");
+            sortKey = RenderLabels(info.ScopeLabels, tags);
             var canonical = PrometheusNumbers.CanonicalizeLabel(ordinalLabel);
             sortNum = canonical == "+Inf" ? double.PositiveInfinity
                 : double.TryParse(canonical, NumberStyles.Float, CultureInfo.InvariantCulture, out var d) ? d : 0;
@@ -142,12 +145,27 @@ internal sealed class PrometheusPullExporter : BaseExporter<Metric>, IPullMetric
                 data = new PointData(labels, false, 0, p.GetGaugeLastValueDouble(), null, 0, 0);
                 break;
             default:
-                var buckets = new List<(string, long)>();
+                var buckets = new List<(string, long)>(info.BucketLabels?.Length ?? 16);
                 long cumulative = 0;
+                var i = 0;
                 foreach (var b in p.GetHistogramBuckets())
                 {
                     cumulative += b.BucketCount;
-                    buckets.Add((PrometheusNumbers.Canonical(b.ExplicitBound), cumulative));
+                    var bounds = info.BucketLabels;
+                    if (bounds is null || i >= bounds.Length || bounds[i].Bound != b.ExplicitBound)
+                    {
+                        // Bounds are fixed per instrument: render them once.
+                        var rendered = new List<(double, string)>();
+                        foreach (var x in p.GetHistogramBuckets())
+                        {
+                            rendered.Add((x.ExplicitBound, PrometheusNumbers.Canonical(x.ExplicitBound)));
+                        }
+
+                        info.BucketLabels = bounds = [.. rendered];
+                    }
+
+                    buckets.Add((bounds[i].Text, cumulative));
+                    i++;
                 }
 
                 data = new PointData(labels, false, 0, 0, [.. buckets], p.GetHistogramSum(), p.GetHistogramCount());
@@ -157,46 +175,61 @@ internal sealed class PrometheusPullExporter : BaseExporter<Metric>, IPullMetric
         return (sortKey, sortNum, data);
     }
 
+    [ThreadStatic]
+    private static StringBuilder? t_builder;
+
     /// <summary>Renders `k="v",...` with sanitized keys (collisions merged with ';' in key order) and escaped values.</summary>
-    internal static string RenderLabels(IReadOnlyList<(string Key, string Value)> prefix, IEnumerable<KeyValuePair<string, object?>> tags)
+    internal static string RenderLabels(string prefix, IEnumerable<KeyValuePair<string, object?>> tags)
     {
-        var sb = new StringBuilder();
-        foreach (var (k, v) in prefix)
+        var sb = t_builder ??= new StringBuilder(256);
+        sb.Clear().Append(prefix);
+        List<(string Original, string Key, string Value)>? merged = null;
+        foreach (var t in tags)
         {
-            Append(sb, k, v);
+            var key = PrometheusNaming.SanitizeLabelName(t.Key);
+            var value = ValueString(t.Value);
+            merged ??= [];
+            var at = merged.FindIndex(m => m.Key == key);
+            if (at < 0)
+            {
+                merged.Add((t.Key, key, value));
+            }
+            else
+            {
+                // Keys that collide after sanitizing: values joined with ';', ordered by the original key.
+                var m = merged[at];
+                merged[at] = string.CompareOrdinal(t.Key, m.Original) < 0 ? (t.Key, key, value + ";" + m.Value) : (m.Original, key, m.Value + ";" + value);
+            }
         }
 
-        foreach (var group in tags
-                     .Select(t => (Original: t.Key, Key: PrometheusNaming.SanitizeLabelName(t.Key), Value: ValueString(t.Value)))
-                     .GroupBy(t => t.Key))
+        foreach (var (_, key, value) in merged ?? [])
         {
-            var value = string.Join(';', group.OrderBy(g => g.Original, StringComparer.Ordinal).Select(g => g.Value));
-            Append(sb, group.Key, group.Key is "le" or "quantile" ? PrometheusNumbers.CanonicalizeLabel(value) : value);
+            AppendLabel(sb, key, key is "le" or "quantile" ? PrometheusNumbers.CanonicalizeLabel(value) : value);
         }
 
         return sb.ToString();
+    }
 
-        static void Append(StringBuilder sb, string key, string value)
+    internal static void AppendLabel(StringBuilder sb, string key, string value)
+    {
+        if (sb.Length > 0)
         {
-            if (sb.Length > 0)
-            {
-                sb.Append(',');
-            }
-
-            sb.Append(key).Append("=\"");
-            foreach (var c in value)
-            {
-                _ = c switch
-                {
-                    '\\' => sb.Append("\\\\"),
-                    '"' => sb.Append("\\\""),
-                    '\n' => sb.Append("\\n"),
-                    _ => sb.Append(c),
-                };
-            }
-
-            sb.Append('"');
+            sb.Append(',');
         }
+
+        sb.Append(key).Append("=\"");
+        foreach (var c in value)
+        {
+            _ = c switch
+            {
+                '\\' => sb.Append("\\\\"),
+                '"' => sb.Append("\\\""),
+                '\n' => sb.Append("\\n"),
+                _ => sb.Append(c),
+            };
+        }
+
+        sb.Append('"');
     }
 
     private static string ValueString(object? value) => value switch
@@ -245,7 +278,13 @@ internal sealed class PrometheusPullExporter : BaseExporter<Metric>, IPullMetric
                 }
             }
 
-            ScopeLabels = scope;
+            var sb = new StringBuilder();
+            foreach (var (k, v) in scope)
+            {
+                AppendLabel(sb, k, v);
+            }
+
+            ScopeLabels = sb.ToString();
         }
 
         public PrometheusNames Names { get; }
@@ -254,6 +293,10 @@ internal sealed class PrometheusPullExporter : BaseExporter<Metric>, IPullMetric
 
         public string Help { get; }
 
-        public IReadOnlyList<(string Key, string Value)> ScopeLabels { get; }
+        /// <summary>Canonical `le` texts of the histogram bounds (set by the exporting thread only).</summary>
+        public (double Bound, string Text)[]? BucketLabels { get; set; }
+
+        /// <summary>Rendered otel_scope_* labels, prefixed to every point.</summary>
+        public string ScopeLabels { get; }
     }
 }

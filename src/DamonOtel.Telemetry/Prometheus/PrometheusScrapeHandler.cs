@@ -53,7 +53,19 @@ public sealed class PrometheusScrapeHandler : IDisposable
         var rendered = _rendered;
         if (rendered is null || !Fresh(rendered))
         {
-            await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+            // Under heavy polling (previous collection younger than 2 x the cache duration), answer
+            // with it while another request collects instead of queueing: only the collector waits.
+            var acquired = _gate.Wait(0, CancellationToken.None);
+            if (!acquired && rendered is not null && _time.GetElapsedTime(rendered.Timestamp) < 2 * CacheDuration)
+            {
+                return rendered.Get(format, gzip);
+            }
+
+            if (!acquired)
+            {
+                await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+
             try
             {
                 // Whoever waited behind a collection reuses its result.

@@ -1,0 +1,162 @@
+using System.Diagnostics;
+using DamonOtel.Analysis;
+using DamonOtel.Damon.Model;
+using DamonOtel.Telemetry.Observations;
+
+namespace DamonOtel.Telemetry.Tests.Infrastructure;
+
+/// <summary>A TimeProvider whose clock only moves when told to.</summary>
+public sealed class ManualTimeProvider : TimeProvider
+{
+    private long _ticks = 1_000_000_000;
+
+    public override long TimestampFrequency => Stopwatch.Frequency;
+
+    public override long GetTimestamp() => Interlocked.Read(ref _ticks);
+
+    public override DateTimeOffset GetUtcNow() => new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero).AddTicks(_ticks);
+
+    public void Advance(TimeSpan by) => Interlocked.Add(ref _ticks, (long)(by.TotalSeconds * Stopwatch.Frequency));
+}
+
+public static class RepoPaths
+{
+    public static string Root
+    {
+        get
+        {
+            var dir = new DirectoryInfo(AppContext.BaseDirectory);
+            while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "DamonOtel.sln")))
+            {
+                dir = dir.Parent;
+            }
+
+            return dir?.FullName ?? throw new InvalidOperationException("DamonOtel.sln not found above " + AppContext.BaseDirectory);
+        }
+    }
+
+    public static string TestDir => Path.Combine(Root, "tests", "DamonOtel.Telemetry.Tests");
+}
+
+public static class Golden
+{
+    /// <summary>Compares with a checked-in file; UPDATE_GOLDEN=1 rewrites it instead.</summary>
+    public static void AssertMatches(string path, string actual)
+    {
+        if (Environment.GetEnvironmentVariable("UPDATE_GOLDEN") == "1")
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+            File.WriteAllText(path, actual);
+            return;
+        }
+
+        Assert.True(File.Exists(path), $"{path} is missing; create it with: UPDATE_GOLDEN=1 dotnet test tests/DamonOtel.Telemetry.Tests");
+        var expected = File.ReadAllText(path);
+        if (expected != actual)
+        {
+            var e = expected.Split('\n');
+            var a = actual.Split('\n');
+            var i = 0;
+            while (i < e.Length && i < a.Length && e[i] == a[i])
+            {
+                i++;
+            }
+
+            Assert.Fail($"{path} differs at line {i + 1}:\n expected: {(i < e.Length ? e[i] : "<eof>")}\n actual:   {(i < a.Length ? a[i] : "<eof>")}\n" +
+                        "If the change is intended, update with: UPDATE_GOLDEN=1 dotnet test tests/DamonOtel.Telemetry.Tests");
+        }
+    }
+}
+
+public static class Tools
+{
+    /// <summary>Runs a tool; a missing tool fails the test with how to install it (never a silent skip).</summary>
+    public static (int ExitCode, string Stdout, string Stderr) Run(string tool, string package, string arguments, string? stdin = null)
+    {
+        var path = Environment.GetEnvironmentVariable("PATH")!.Split(':').Select(d => Path.Combine(d, tool)).FirstOrDefault(File.Exists);
+        Assert.True(path is not null, $"{tool} not found: install {package} (apt-get install {package})");
+        using var p = Process.Start(new ProcessStartInfo(path!, arguments)
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        })!;
+        if (stdin is not null)
+        {
+            p.StandardInput.Write(stdin);
+        }
+
+        p.StandardInput.Close();
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        p.WaitForExit();
+        return (p.ExitCode, stdout.Result, stderr.Result);
+    }
+}
+
+/// <summary>The fixed observations of the golden tests; every value is chosen by hand.</summary>
+public static class Fixtures
+{
+    /// <summary>Percentiles 0, 50, 99, 100; idle buckets 0, 0.1, 1, 60, 1e6 s; 2 heatmap columns.</summary>
+    public static AccessOptions Options { get; } = new()
+    {
+        Percentiles = [0, 50, 99, 100],
+        IdleBucketsSeconds = [0, 0.1, 1, 60, 1_000_000],
+        HeatmapColumns = 2,
+    };
+
+    /// <summary>nginx: 1 GiB monitored, 256 MiB working set.</summary>
+    public static AccessSummary Nginx(ulong wss = 268_435_456)
+    {
+        var s = new AccessSummary(Options)
+        {
+            Intervals = Intervals.KernelDefault,
+            RegionCount = 42,
+            MonitoredBytes = 1_073_741_824,
+            WorkingSetBytes = wss,
+            BandwidthBytesPerSecond = 2_500_000_000,
+            ObservedAccessRatio = 0.125,
+        };
+        ulong[] idleUs = [0, 1_500_000, 600_000_000, 3_600_000_000];
+        long[] signedUs = [-200_000, 1_500_000, 600_000_000, 3_600_000_000];
+        double[] temp = [-360_000_000, 0, 1500, 2000];
+        ulong[] idleBytes = [268_435_456, 268_435_456, 402_653_184, 805_306_368, 1_073_741_824, 1_073_741_824];
+        idleUs.CopyTo(s.IdleTimePercentilesUs, 0);
+        signedUs.CopyTo(s.SignedIdleTimePercentilesUs, 0);
+        temp.CopyTo(s.TemperaturePercentiles, 0);
+        idleBytes.CopyTo(s.IdleBytesAtMost, 0);
+        s.HeatmapAccessRatePercent[0] = 12.5;
+        s.HeatmapAccessRatePercent[1] = 0;
+        return s;
+    }
+
+    public static KdamondObservation Web(ObservationStore store, long sequence = 1, ulong wss = 268_435_456) => new(
+        "kdamond/web",
+        "web",
+        true,
+        3.25,
+        new Intervals(5_000, 100_000, 1_000_000),
+        [
+            new TargetObservation("nginx", Nginx(wss), sequence, 734_003_200),
+            new TargetObservation("redis", null, 0, 52_428_800),
+        ],
+        [
+            new SchemeObservation("cold_pageout", "pageout", new DamosStats(120, 491_520, 30, 122_880, 81_920, 2, null, null), 134_217_728),
+            new SchemeObservation("1", "stat", new DamosStats(7, 28_672, 7, 28_672, null, 0, null, null), null),
+        ],
+        store.Now(),
+        TimeSpan.FromSeconds(10));
+
+    public static KdamondObservation Stat(ObservationStore store) => new(
+        "module/damon_stat", "damon_stat", false, null, null, [], [], store.Now(), TimeSpan.FromSeconds(5));
+
+    /// <summary>Creates a procfs root with a fixed kernel release and host name.</summary>
+    public static string ProcRoot()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "damon-otel-proc-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(Path.Combine(dir, "sys", "kernel"));
+        File.WriteAllText(Path.Combine(dir, "sys", "kernel", "osrelease"), "6.12.38+deb13-amd64\n");
+        File.WriteAllText(Path.Combine(dir, "sys", "kernel", "hostname"), "golden-host\n");
+        return dir;
+    }
+}

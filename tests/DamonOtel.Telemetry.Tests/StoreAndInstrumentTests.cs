@@ -1,0 +1,185 @@
+using System.Diagnostics.Metrics;
+using DamonOtel.Telemetry.Catalog;
+using DamonOtel.Telemetry.Instruments;
+using DamonOtel.Telemetry.Observations;
+using DamonOtel.Telemetry.Tests.Infrastructure;
+
+namespace DamonOtel.Telemetry.Tests;
+
+public sealed class StoreAndInstrumentTests
+{
+    private sealed class Recorder : IDisposable
+    {
+        private readonly MeterListener _listener = new();
+
+        public Recorder(Meter meter)
+        {
+            _listener.InstrumentPublished = (i, l) =>
+            {
+                if (ReferenceEquals(i.Meter, meter))
+                {
+                    l.EnableMeasurementEvents(i);
+                }
+            };
+            _listener.SetMeasurementEventCallback<long>((i, v, t, _) => Add(i.Name, v, t));
+            _listener.SetMeasurementEventCallback<double>((i, v, t, _) => Add(i.Name, v, t));
+            _listener.Start();
+        }
+
+        public List<(string Name, double Value, Dictionary<string, string?> Tags)> Seen { get; } = [];
+
+        public IReadOnlyList<(string Name, double Value, Dictionary<string, string?> Tags)> Observe()
+        {
+            Seen.Clear();
+            _listener.RecordObservableInstruments();
+            return [.. Seen];
+        }
+
+        public void Dispose() => _listener.Dispose();
+
+        private void Add(string name, double v, ReadOnlySpan<KeyValuePair<string, object?>> tags)
+        {
+            lock (Seen)
+            {
+                Seen.Add((name, v, tags.ToArray().ToDictionary(t => t.Key, t => t.Value?.ToString())));
+            }
+        }
+    }
+
+    private static (ObservationStore Store, ManualTimeProvider Time, DamonInstruments Instruments, Recorder Recorder) Create(MetricSelection? selection = null)
+    {
+        var time = new ManualTimeProvider();
+        var store = new ObservationStore(time);
+        var instruments = new DamonInstruments(store, selection, "test." + Guid.NewGuid().ToString("N"));
+        return (store, time, instruments, new Recorder(instruments.Meter));
+    }
+
+    [Fact]
+    public void Observable_values_are_converted_and_labelled()
+    {
+        var (store, _, instruments, rec) = Create();
+        using var _i = instruments;
+        using var _r = rec;
+        store.Publish(Fixtures.Web(store));
+        var seen = rec.Observe();
+
+        // p99 idle 600,000,000 us = 600 s; quantile label "0.99".
+        var p99 = Assert.Single(seen, s => s.Name == "damon.memory.idle_time" && s.Tags["quantile"] == "0.99");
+        Assert.Equal(600, p99.Value);
+        Assert.Equal("web", p99.Tags["kdamond"]);
+        Assert.Equal("nginx", p99.Tags["target"]);
+        // Idle buckets: 5 configured bounds + "+Inf" = 6 series per target, canonical labels.
+        var idle = seen.Where(s => s.Name == "damon.memory.idle").Select(s => s.Tags["le"]!).ToArray();
+        Assert.Equal(["0.0", "0.1", "1.0", "60.0", "1e+06", "+Inf"], idle);
+        // redis has no access summary yet: only its RSS.
+        Assert.DoesNotContain(seen, s => s.Tags.GetValueOrDefault("target") == "redis" && s.Name != "damon.target.memory.rss");
+        Assert.Equal(52_428_800, Assert.Single(seen, s => s.Name == "damon.target.memory.rss" && s.Tags["target"] == "redis").Value);
+        // Scheme "1" has no sz_ops_filter_passed (old kernel) and no effective quota: no series, not 0.
+        Assert.Single(seen, s => s.Name == "damos.scheme.filter_passed.size");
+        Assert.Single(seen, s => s.Name == "damos.scheme.quota.effective");
+        Assert.Equal(2, seen.Count(s => s.Name == "damos.scheme.tried"));
+        Assert.DoesNotContain(seen, s => s.Name == "damon.memory.heatmap.access_rate");
+    }
+
+    [Fact]
+    public void Stale_observations_disappear_and_come_back_when_refreshed()
+    {
+        var (store, time, instruments, rec) = Create();
+        using var _i = instruments;
+        using var _r = rec;
+        store.Publish(Fixtures.Web(store)); // expected interval 10 s -> stale after 30 s
+        time.Advance(TimeSpan.FromSeconds(30));
+        Assert.Contains(rec.Observe(), s => s.Name == "damon.kdamond.up"); // exactly 3x: not yet stale
+        time.Advance(TimeSpan.FromMilliseconds(1));
+        Assert.DoesNotContain(rec.Observe(), s => s.Tags.GetValueOrDefault("kdamond") == "web");
+        store.Publish(Fixtures.Web(store));
+        Assert.Contains(rec.Observe(), s => s.Name == "damon.kdamond.up");
+    }
+
+    [Fact]
+    public void Wss_histogram_records_once_per_new_access_sequence()
+    {
+        var (store, _, instruments, rec) = Create();
+        using var _i = instruments;
+        using var _r = rec;
+        store.Publish(Fixtures.Web(store, 1, 100));
+        store.Publish(Fixtures.Web(store, 1, 100));
+        store.Publish(Fixtures.Web(store, 2, 200));
+        store.Publish(Fixtures.Web(store, 2, 200));
+        store.Publish(Fixtures.Web(store, 1, 50)); // kdamond restart resets the sequence: a new snapshot too
+        var records = rec.Seen.Where(s => s.Name == "damon.memory.working_set.distribution").Select(s => s.Value).ToArray();
+        Assert.Equal([100.0, 200.0, 50.0], records);
+    }
+
+    [Fact]
+    public void Remove_source_and_self_metrics()
+    {
+        var (store, time, instruments, rec) = Create();
+        using var _i = instruments;
+        using var _r = rec;
+        store.Publish(Fixtures.Web(store));
+        store.RecordCollection("kdamond/web", TimeSpan.FromMilliseconds(3), null);
+        time.Advance(TimeSpan.FromSeconds(2));
+        store.RecordCollection("kdamond/web", TimeSpan.FromMilliseconds(3), new IOException("boom"));
+        // Errors: 0 added on first sight, then 1 for the failure (synchronous: seen at once).
+        Assert.Equal([0.0, 1.0], rec.Seen.Where(s => s.Name == "damon_otel.collection.errors").Select(s => s.Value).ToArray());
+        Assert.Equal([0.003, 0.003], rec.Seen.Where(s => s.Name == "damon_otel.collection.duration").Select(s => s.Value).ToArray());
+        var seen = rec.Observe();
+        Assert.Equal(2, Assert.Single(seen, s => s.Name == "damon_otel.snapshot.age").Value); // last success 2 s ago
+        Assert.Equal(0, Assert.Single(seen, s => s.Name == "damon_otel.source.up").Value);
+        Assert.False(store.Current.Sources["kdamond/web"].LastCollectionSucceeded);
+
+        store.RemoveSource("kdamond/web");
+        Assert.Empty(rec.Observe());
+        Assert.Empty(store.Current.Kdamonds);
+    }
+
+    [Fact]
+    public void Metrics_can_be_enabled_and_disabled_by_name()
+    {
+        var selection = new MetricSelection(enable: ["damon_memory_heatmap_access_rate_percent"], disable: ["damon.memory.idle", "damos.scheme.tried"]);
+        var (store, _, instruments, rec) = Create(selection);
+        using var _i = instruments;
+        using var _r = rec;
+        store.Publish(Fixtures.Web(store));
+        var seen = rec.Observe();
+        Assert.DoesNotContain(seen, s => s.Name is "damon.memory.idle" or "damos.scheme.tried");
+        var heat = seen.Where(s => s.Name == "damon.memory.heatmap.access_rate").ToArray();
+        Assert.Equal([12.5, 0.0], heat.Select(h => h.Value).ToArray());
+        Assert.Equal(["0", "1"], heat.Select(h => h.Tags["column"]!).ToArray());
+
+        var e = Assert.Throws<ArgumentException>(() => new MetricSelection(["damon.nope"], []));
+        Assert.Contains("unknown metric 'damon.nope'", e.Message);
+    }
+
+    [Fact]
+    public async Task Publish_is_atomic_under_concurrent_readers()
+    {
+        var store = new ObservationStore();
+        var stop = false;
+        var reads = 0;
+        var reader = Task.Run(() =>
+        {
+            while (!Volatile.Read(ref stop))
+            {
+                var snap = store.Current;
+                foreach (var k in snap.Kdamonds)
+                {
+                    // Each observation is published whole: its two targets always agree.
+                    Assert.Equal(k.Targets[0].AccessSequence, k.Targets[1].AccessSequence);
+                }
+
+                Interlocked.Increment(ref reads);
+            }
+        });
+        for (var i = 0; i < 2000 || Volatile.Read(ref reads) < 100; i++)
+        {
+            var w = Fixtures.Web(store, i);
+            store.Publish(w with { Targets = [w.Targets[0], w.Targets[1] with { AccessSequence = i }] });
+        }
+
+        Volatile.Write(ref stop, true);
+        await reader; // rethrows a torn read
+        Assert.Single(store.Current.Kdamonds);
+    }
+}
