@@ -168,7 +168,7 @@ public sealed class AccessSummarizer
         var order = _order.AsSpan(0, n);
         ulong monitored = 0;
         ulong wss = 0;
-        UInt128 accessBytes = 0;
+        ulong accessLo = 0, accessHi = 0;
         ulong hotRateMin = ulong.MaxValue, hotRateMax = 0;
         var rateFits = true;
         for (var i = 0; i < n; i++)
@@ -194,7 +194,11 @@ public sealed class AccessSummarizer
                 wss += size;
             }
 
-            accessBytes += (UInt128)size * r.NrAccesses;
+            // 128-bit sum of size x nr by hand: UInt128's operators cost more than this loop's other work.
+            var prodHi = Math.BigMul(size, r.NrAccesses, out var prodLo);
+            var sumLo = accessLo + prodLo;
+            accessHi += prodHi + (sumLo < accessLo ? 1UL : 0UL);
+            accessLo = sumLo;
             var rate = r.NrAccesses < rateTable.Length ? rateTable[(int)r.NrAccesses] : AccessRatePercent(r.NrAccesses, intervals);
 
             rates[i] = rate;
@@ -213,6 +217,7 @@ public sealed class AccessSummarizer
             order[i] = i;
         }
 
+        var accessBytes = new UInt128(accessHi, accessLo);
         into.Intervals = intervals;
         into.RegionCount = n;
         into.MonitoredBytes = monitored;
@@ -588,6 +593,7 @@ public sealed class AccessSummarizer
             bounds[c] = min + (ulong)((UInt128)span * (ulong)c / (ulong)cols);
         }
 
+        var prevSlice = 0;
         for (var i = 0; i < regions.Length; i++)
         {
             var r = regions[i];
@@ -597,8 +603,23 @@ public sealed class AccessSummarizer
             }
 
             var rate = (double)_rates[i];
-            // The last slice whose lower bound is <= start (binary search over the bounds).
+            // The last slice whose lower bound is <= start. Regions usually come sorted by address,
+            // so first try stepping forward from the previous region's slice; else binary search.
             int lo0 = 0, hi0 = cols - 1;
+            if (bounds[prevSlice] <= r.Start)
+            {
+                lo0 = prevSlice;
+                while (lo0 < cols - 1 && bounds[lo0 + 1] <= r.Start && lo0 - prevSlice < 4)
+                {
+                    lo0++;
+                }
+
+                if (lo0 == cols - 1 || bounds[lo0 + 1] > r.Start)
+                {
+                    hi0 = lo0;
+                }
+            }
+
             while (lo0 < hi0)
             {
                 var mid = (lo0 + hi0 + 1) >> 1;
@@ -613,6 +634,7 @@ public sealed class AccessSummarizer
             }
 
             var c = lo0;
+            prevSlice = c;
 
             for (; c < cols; c++)
             {

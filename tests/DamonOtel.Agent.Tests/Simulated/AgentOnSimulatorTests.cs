@@ -199,7 +199,7 @@ public class AgentOnSimulatorTests
         await runner.StopAsync(CancellationToken.None);
 
         // Only the agent's own tracefs instance was created/removed; not one write under sysfs.
-        Assert.Empty(recording.Mutations.Where(m => m.Contains(sim.Roots.Sysfs + "/", StringComparison.Ordinal) && !m.Contains(sim.Roots.Tracefs, StringComparison.Ordinal)));
+        Assert.DoesNotContain(recording.Mutations, m => m.Contains(sim.Roots.Sysfs + "/", StringComparison.Ordinal) && !m.Contains(sim.Roots.Tracefs, StringComparison.Ordinal));
         Assert.All(recording.Mutations, m => Assert.Contains(Path.Combine(sim.Roots.Tracefs, "instances", TracepointSource.InstanceName), m));
         Assert.Equal("on", sim.Read("0/state"));           // and the foreign kdamond keeps running
     }
