@@ -23,7 +23,7 @@ internal sealed partial class AgentRunner : IAsyncDisposable
     private readonly DamonSysfsReader reader;
     private readonly List<KdamondState> states = [];
     private readonly Lock statesGate = new();
-    private HashSet<int> attachedIndexes = [];
+    private string attachedSignature = string.Empty;
 
     public AgentRunner(AgentConfig config, KernelEnvironment env, ObservationStore store, ILoggerFactory loggers)
     {
@@ -76,8 +76,7 @@ internal sealed partial class AgentRunner : IAsyncDisposable
             return;
         }
 
-        HashSet<int> now = ForeignIndexes();
-        if (!now.SetEquals(attachedIndexes))
+        if (AttachSignature() != attachedSignature)
         {
             await RebuildSourcesAsync().ConfigureAwait(false);
         }
@@ -94,6 +93,29 @@ internal sealed partial class AgentRunner : IAsyncDisposable
 
     /// <summary>Sources that must have produced data recently for /readyz.</summary>
     public IReadOnlyCollection<string> SourceNames => Loop.SourceNames;
+
+    /// <summary>What attach observes: others' running kdamonds and the running DAMON modules.</summary>
+    private string AttachSignature() =>
+        string.Join(',', ForeignIndexes().Order()) + "|" + string.Join(',', RunningModules());
+
+    private IEnumerable<string> RunningModules()
+    {
+        var modules = new Damon.Modules.DamonModuleReader(env.Fs, env.Roots);
+        if (modules.ReadDamonStat() is { Enabled: true })
+        {
+            yield return ModuleSource.DamonStat;
+        }
+
+        if (modules.ReadDamonReclaim() is { Enabled: true })
+        {
+            yield return ModuleSource.DamonReclaim;
+        }
+
+        if (modules.ReadDamonLruSort() is { Enabled: true })
+        {
+            yield return ModuleSource.DamonLruSort;
+        }
+    }
 
     private HashSet<int> ForeignIndexes()
     {
@@ -141,26 +163,27 @@ internal sealed partial class AgentRunner : IAsyncDisposable
             sources.Add(new KdamondSource(env, state, access, interval, Manager.Features, () => Manager.Commands, tried, mayWrite: true, m, Manager));
         }
 
-        attachedIndexes = Config.Attach.Enabled ? ForeignIndexes() : [];
-        foreach (int index in attachedIndexes.Order())
+        attachedSignature = Config.Attach.Enabled ? AttachSignature() : string.Empty;
+        bool attachByTracepoint = Config.Attach.RegionSource == RegionSource.Tracepoint ||
+                                  (Config.Attach.RegionSource == RegionSource.Auto && Manager.Features.HasTracepoint("damon_aggregated"));
+        foreach (int index in (Config.Attach.Enabled ? ForeignIndexes() : []).Order())
         {
             Kdamond k = reader.ReadKdamond(index, includeTriedRegions: false);
             int targets = k.Contexts.Count > 0 ? k.Contexts[0].Targets.Count : 0;
             string name = index.ToString(CultureInfo.InvariantCulture);
             var state = new KdamondState(Store, "kdamond/" + name, name, index, [.. Enumerable.Range(0, targets).Select(t => t.ToString(CultureInfo.InvariantCulture))], interval);
             newStates.Add(state);
-            bool tried = Config.Attach.RegionSource == RegionSource.TriedRegions ||
-                         (Config.Attach.RegionSource == RegionSource.Auto && !Manager.Features.HasTracepoint("damon_aggregated"));
-            if (!tried)
+            if (attachByTracepoint)
             {
                 tracepointStates.Add(state);
             }
 
-            sources.Add(new KdamondSource(env, state, access, interval, Manager.Features, () => Manager.Commands, tried, mayWrite: Config.Attach.Refresh));
+            sources.Add(new KdamondSource(env, state, access, interval, Manager.Features, () => Manager.Commands, !attachByTracepoint, mayWrite: Config.Attach.Refresh));
         }
 
         if (Config.Attach.Enabled)
         {
+            HashSet<string> running = [.. RunningModules()];
             foreach (string module in new[] { ModuleSource.DamonStat, ModuleSource.DamonReclaim, ModuleSource.DamonLruSort })
             {
                 if (!env.Fs.DirectoryExists(env.Roots.ModuleParameters(module)))
@@ -170,7 +193,8 @@ internal sealed partial class AgentRunner : IAsyncDisposable
 
                 var state = new KdamondState(Store, "module/" + module, module, -1, module == ModuleSource.DamonStat ? ["system"] : ["memory"], interval);
                 newStates.Add(state);
-                if (module != ModuleSource.DamonStat)
+                // Module kdamonds are not in the admin tree: their regions only come from the tracepoint.
+                if (module != ModuleSource.DamonStat && attachByTracepoint && running.Contains(module))
                 {
                     tracepointStates.Add(state);
                 }
