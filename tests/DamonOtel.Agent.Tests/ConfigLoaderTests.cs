@@ -128,7 +128,7 @@ public class ConfigLoaderTests
     [InlineData("kdamonds: [{operations: paddr, schemes: [{watermarks: {high: 10%, mid: 40%, low: 5%}}]}]", "high >= mid >= low")]
     [InlineData("kdamonds: [{operations: paddr, schemes: [{quotas: {goals: [{metric: node_mem_used_bp, target: 9000}]}}]}]", "needs a NUMA node id")]
     [InlineData("metrics: {percentiles: [50, 25]}", "ascending order")]
-    [InlineData("exporters: {prometheus: {listen: nowhere}}", "is not ADDRESS:PORT")]
+    [InlineData("exporters: {prometheus: {listen: nowhere}}", "expected host:port or :port")]
     [InlineData("exporters: {otlp: {endpoint: 'ftp://x'}}", "not an http:// or https:// URL")]
     [InlineData("kdamonds: [{operations: vaddr, targets: [{cmdline: '(['}]}]", "not a valid regular expression")]
     public void Invalid_settings_are_explained(string yaml, string expected)

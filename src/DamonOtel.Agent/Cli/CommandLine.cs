@@ -85,7 +85,7 @@ internal static class CommandLine
 
             if (parse.GetValue(listen) is string l)
             {
-                if (!ListenAddress.TryParse(l, out _, out string error))
+                if (!ListenAddress.TryValidate(l, out string error))
                 {
                     await Console.Error.WriteLineAsync("--listen: " + error).ConfigureAwait(false);
                     return 2;

@@ -756,7 +756,7 @@ internal static class ConfigLoader
     private static string? Listen(YamlNodeReader r, string key)
     {
         string? value = r.String(key);
-        if (value is not null && !ListenAddress.TryParse(value, out _, out string error))
+        if (value is not null && !ListenAddress.TryValidate(value, out string error))
         {
             r.Error(r.Raw(key), key, error);
             return null;
