@@ -1,3 +1,5 @@
+using System.Runtime.InteropServices;
+
 namespace DamonOtel.Damon.Tracefs;
 
 /// <summary>
@@ -122,11 +124,6 @@ public static class TraceLineParser
             break;
         }
 
-        if (!IsWord(line[nameStart..nameEnd]))
-        {
-            return TraceParseError.BadEventName;
-        }
-
         ReadOnlySpan<byte> name = line[nameStart..nameEnd];
         int bodyStart = nameEnd + 1;
         if (bodyStart < line.Length && line[bodyStart] == (byte)' ')
@@ -163,6 +160,11 @@ public static class TraceLineParser
         if (name.SequenceEqual("damos_stat_after_apply_interval"u8))
         {
             return ParseStatAfterApply(body, ref ev);
+        }
+
+        if (!IsWord(name))
+        {
+            return TraceParseError.BadEventName;
         }
 
         ev.Kind = TraceEventKind.Other;
@@ -464,6 +466,22 @@ public static class TraceLineParser
         ulong v = 0;
         int q = p;
         int limit = Math.Min(s.Length, p + 19);
+        if (BitConverter.IsLittleEndian)
+        {
+            // Eight digits at a time (addresses have 10-15 digits).
+            while (q + 8 <= limit)
+            {
+                ulong x = MemoryMarshal.Read<ulong>(s[q..]);
+                if (!IsEightDigits(x))
+                {
+                    break;
+                }
+
+                v = (v * 100_000_000UL) + ParseEightDigits(x);
+                q += 8;
+            }
+        }
+
         while (q < limit)
         {
             uint d = (uint)(s[q] - '0');
@@ -498,6 +516,17 @@ public static class TraceLineParser
         value = v;
         p = q;
         return true;
+    }
+
+    // SWAR digit check and conversion of 8 ASCII bytes (first digit in the lowest byte).
+    private static bool IsEightDigits(ulong x) =>
+        ((x & 0xF0F0F0F0F0F0F0F0UL) | (((x + 0x0606060606060606UL) & 0xF0F0F0F0F0F0F0F0UL) >> 4)) == 0x3333333333333333UL;
+
+    private static ulong ParseEightDigits(ulong x)
+    {
+        x = ((x & 0x0F0F0F0F0F0F0F0FUL) * 2561) >> 8;
+        x = ((x & 0x00FF00FF00FF00FFUL) * 6553601) >> 16;
+        return ((x & 0x0000FFFF0000FFFFUL) * 42949672960001UL) >> 32;
     }
 
     private static bool UInt(ReadOnlySpan<byte> s, ref int p, out uint value)
