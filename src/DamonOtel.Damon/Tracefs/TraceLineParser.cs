@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
 namespace DamonOtel.Damon.Tracefs;
@@ -391,43 +392,44 @@ public static class TraceLineParser
     private static bool TryParseTimestamp(ReadOnlySpan<byte> s, out ulong ns)
     {
         ns = 0;
-        int dot = s.IndexOf((byte)'.');
-        ReadOnlySpan<byte> whole = dot < 0 ? s : s[..dot];
         int p = 0;
-        if (!ULong(whole, ref p, out ulong secs) || p != whole.Length)
+        if (!ULong(s, ref p, out ulong secs))
         {
             return false;
         }
 
-        if (dot < 0)
+        if (p == s.Length)
         {
             ns = secs;
             return true;
         }
 
-        ReadOnlySpan<byte> frac = s[(dot + 1)..];
-        if (frac.Length is 0 or > 9)
+        if (s[p] != (byte)'.' || s.Length - p - 1 is 0 or > 9)
         {
             return false;
         }
 
         ulong f = 0;
-        foreach (byte c in frac)
+        int digits = 0;
+        for (p++; p < s.Length; p++)
         {
-            if (!IsDigit(c))
+            uint d = (uint)(s[p] - '0');
+            if (d > 9)
             {
                 return false;
             }
 
-            f = (f * 10) + (ulong)(c - '0');
+            f = (f * 10) + d;
+            digits++;
         }
 
-        for (int k = frac.Length; k < 9; k++)
+        for (; digits < 9; digits++)
         {
             f *= 10;
         }
 
-        if (secs > (ulong.MaxValue - f) / 1_000_000_000UL)
+        // ulong nanoseconds hold up to 18446744073.709551615 s; only then is a check needed.
+        if (secs >= 18_446_744_073UL && (secs > 18_446_744_073UL || f > 709_551_615UL))
         {
             return false;
         }
@@ -436,8 +438,10 @@ public static class TraceLineParser
         return true;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static bool Key(ReadOnlySpan<byte> s, ref int p, ReadOnlySpan<byte> lit) => Lit(s, ref p, lit);
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static bool Lit(ReadOnlySpan<byte> s, ref int p, ReadOnlySpan<byte> lit)
     {
         if (!s[p..].StartsWith(lit))
@@ -449,6 +453,7 @@ public static class TraceLineParser
         return true;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static bool Lit(ReadOnlySpan<byte> s, ref int p, byte c)
     {
         if (p >= s.Length || s[p] != c)
@@ -519,9 +524,11 @@ public static class TraceLineParser
     }
 
     // SWAR digit check and conversion of 8 ASCII bytes (first digit in the lowest byte).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static bool IsEightDigits(ulong x) =>
         ((x & 0xF0F0F0F0F0F0F0F0UL) | (((x + 0x0606060606060606UL) & 0xF0F0F0F0F0F0F0F0UL) >> 4)) == 0x3333333333333333UL;
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static ulong ParseEightDigits(ulong x)
     {
         x = ((x & 0x0F0F0F0F0F0F0F0FUL) * 2561) >> 8;
@@ -529,6 +536,7 @@ public static class TraceLineParser
         return ((x & 0x0000FFFF0000FFFFUL) * 42949672960001UL) >> 32;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static bool UInt(ReadOnlySpan<byte> s, ref int p, out uint value)
     {
         if (!ULong(s, ref p, out ulong v) || v > uint.MaxValue)
@@ -554,6 +562,7 @@ public static class TraceLineParser
         return true;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static int SkipSpaces(ReadOnlySpan<byte> s, int p)
     {
         while (p < s.Length && s[p] == (byte)' ')
@@ -564,6 +573,7 @@ public static class TraceLineParser
         return p;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static int TokenEnd(ReadOnlySpan<byte> s, int p)
     {
         while (p < s.Length && s[p] != (byte)' ')
@@ -585,6 +595,7 @@ public static class TraceLineParser
         return k < 0 ? -1 : k + from;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static bool IsDigit(byte c) => (uint)(c - '0') <= 9;
 
     private static bool IsWord(ReadOnlySpan<byte> s)
