@@ -199,3 +199,23 @@ public class TraceLineParserTests
         Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
     }
 }
+
+public class TraceQuirksTests
+{
+    [Theory]
+    [InlineData(6, 6, false)]
+    [InlineData(6, 7, true)]
+    [InlineData(6, 12, true)]
+    [InlineData(6, 13, false)]
+    [InlineData(5, 15, false)]
+    public void Before_apply_swap_range(int major, int minor, bool swapped) =>
+        Assert.Equal(swapped, TraceQuirks.BeforeApplyIndicesSwapped(major, minor));
+
+    [Theory]
+    [InlineData(5, 15, false)]
+    [InlineData(5, 16, false)]
+    [InlineData(5, 17, true)]
+    [InlineData(6, 0, true)]
+    public void Aggregated_age_since_5_17(int major, int minor, bool hasAge) =>
+        Assert.Equal(hasAge, TraceQuirks.AggregatedHasAge(major, minor));
+}
