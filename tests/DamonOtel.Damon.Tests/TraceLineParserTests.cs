@@ -159,6 +159,31 @@ public class TraceLineParserTests
         Assert.Equal(uint.MaxValue, ev.Age);
     }
 
+    [Theory]
+    [InlineData("12345678", 12345678UL)]
+    [InlineData("123456789", 123456789UL)]
+    [InlineData("1234567890123456", 1234567890123456UL)]
+    [InlineData("12345678901234567", 12345678901234567UL)]
+    [InlineData("1234567890123456789", 1234567890123456789UL)]
+    [InlineData("12345678901234567890", 12345678901234567890UL)]
+    [InlineData("00000000000000000000000", null)] // 23 digits: more than %lu prints
+    [InlineData("18446744073709551616", null)]     // 2^64
+    public void Numbers_of_every_length_around_the_8_digit_blocks(string digits, ulong? expected)
+    {
+        string line = $"k-1 [000] ..... 1.000000: damon_aggregated: target_id=0 nr_regions=1 {digits}-{digits}: 0 0";
+        var ev = default(TraceEvent);
+        TraceParseError err = TraceLineParser.Parse(Encoding.UTF8.GetBytes(line), false, ref ev);
+        if (expected is ulong v)
+        {
+            Assert.Equal(TraceParseError.None, err);
+            Assert.Equal((v, v), (ev.Start, ev.End));
+        }
+        else
+        {
+            Assert.Equal(TraceParseError.BadBody, err);
+        }
+    }
+
     [Fact]
     public void Parser_does_not_allocate()
     {
@@ -173,4 +198,24 @@ public class TraceLineParserTests
 
         Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
     }
+}
+
+public class TraceQuirksTests
+{
+    [Theory]
+    [InlineData(6, 6, false)]
+    [InlineData(6, 7, true)]
+    [InlineData(6, 12, true)]
+    [InlineData(6, 13, false)]
+    [InlineData(5, 15, false)]
+    public void Before_apply_swap_range(int major, int minor, bool swapped) =>
+        Assert.Equal(swapped, TraceQuirks.BeforeApplyIndicesSwapped(major, minor));
+
+    [Theory]
+    [InlineData(5, 15, false)]
+    [InlineData(5, 16, false)]
+    [InlineData(5, 17, true)]
+    [InlineData(6, 0, true)]
+    public void Aggregated_age_since_5_17(int major, int minor, bool hasAge) =>
+        Assert.Equal(hasAge, TraceQuirks.AggregatedHasAge(major, minor));
 }

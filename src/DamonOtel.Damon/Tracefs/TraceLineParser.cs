@@ -1,3 +1,6 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
 namespace DamonOtel.Damon.Tracefs;
 
 /// <summary>
@@ -122,11 +125,6 @@ public static class TraceLineParser
             break;
         }
 
-        if (!IsWord(line[nameStart..nameEnd]))
-        {
-            return TraceParseError.BadEventName;
-        }
-
         ReadOnlySpan<byte> name = line[nameStart..nameEnd];
         int bodyStart = nameEnd + 1;
         if (bodyStart < line.Length && line[bodyStart] == (byte)' ')
@@ -163,6 +161,11 @@ public static class TraceLineParser
         if (name.SequenceEqual("damos_stat_after_apply_interval"u8))
         {
             return ParseStatAfterApply(body, ref ev);
+        }
+
+        if (!IsWord(name))
+        {
+            return TraceParseError.BadEventName;
         }
 
         ev.Kind = TraceEventKind.Other;
@@ -389,43 +392,44 @@ public static class TraceLineParser
     private static bool TryParseTimestamp(ReadOnlySpan<byte> s, out ulong ns)
     {
         ns = 0;
-        int dot = s.IndexOf((byte)'.');
-        ReadOnlySpan<byte> whole = dot < 0 ? s : s[..dot];
         int p = 0;
-        if (!ULong(whole, ref p, out ulong secs) || p != whole.Length)
+        if (!ULong(s, ref p, out ulong secs))
         {
             return false;
         }
 
-        if (dot < 0)
+        if (p == s.Length)
         {
             ns = secs;
             return true;
         }
 
-        ReadOnlySpan<byte> frac = s[(dot + 1)..];
-        if (frac.Length is 0 or > 9)
+        if (s[p] != (byte)'.' || s.Length - p - 1 is 0 or > 9)
         {
             return false;
         }
 
         ulong f = 0;
-        foreach (byte c in frac)
+        int digits = 0;
+        for (p++; p < s.Length; p++)
         {
-            if (!IsDigit(c))
+            uint d = (uint)(s[p] - '0');
+            if (d > 9)
             {
                 return false;
             }
 
-            f = (f * 10) + (ulong)(c - '0');
+            f = (f * 10) + d;
+            digits++;
         }
 
-        for (int k = frac.Length; k < 9; k++)
+        for (; digits < 9; digits++)
         {
             f *= 10;
         }
 
-        if (secs > (ulong.MaxValue - f) / 1_000_000_000UL)
+        // ulong nanoseconds hold up to 18446744073.709551615 s; only then is a check needed.
+        if (secs >= 18_446_744_073UL && (secs > 18_446_744_073UL || f > 709_551_615UL))
         {
             return false;
         }
@@ -434,8 +438,10 @@ public static class TraceLineParser
         return true;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static bool Key(ReadOnlySpan<byte> s, ref int p, ReadOnlySpan<byte> lit) => Lit(s, ref p, lit);
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static bool Lit(ReadOnlySpan<byte> s, ref int p, ReadOnlySpan<byte> lit)
     {
         if (!s[p..].StartsWith(lit))
@@ -447,6 +453,7 @@ public static class TraceLineParser
         return true;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static bool Lit(ReadOnlySpan<byte> s, ref int p, byte c)
     {
         if (p >= s.Length || s[p] != c)
@@ -464,6 +471,22 @@ public static class TraceLineParser
         ulong v = 0;
         int q = p;
         int limit = Math.Min(s.Length, p + 19);
+        if (BitConverter.IsLittleEndian)
+        {
+            // Eight digits at a time (addresses have 10-15 digits).
+            while (q + 8 <= limit)
+            {
+                ulong x = MemoryMarshal.Read<ulong>(s[q..]);
+                if (!IsEightDigits(x))
+                {
+                    break;
+                }
+
+                v = (v * 100_000_000UL) + ParseEightDigits(x);
+                q += 8;
+            }
+        }
+
         while (q < limit)
         {
             uint d = (uint)(s[q] - '0');
@@ -500,6 +523,20 @@ public static class TraceLineParser
         return true;
     }
 
+    // SWAR digit check and conversion of 8 ASCII bytes (first digit in the lowest byte).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool IsEightDigits(ulong x) =>
+        ((x & 0xF0F0F0F0F0F0F0F0UL) | (((x + 0x0606060606060606UL) & 0xF0F0F0F0F0F0F0F0UL) >> 4)) == 0x3333333333333333UL;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ulong ParseEightDigits(ulong x)
+    {
+        x = ((x & 0x0F0F0F0F0F0F0F0FUL) * 2561) >> 8;
+        x = ((x & 0x00FF00FF00FF00FFUL) * 6553601) >> 16;
+        return ((x & 0x0000FFFF0000FFFFUL) * 42949672960001UL) >> 32;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static bool UInt(ReadOnlySpan<byte> s, ref int p, out uint value)
     {
         if (!ULong(s, ref p, out ulong v) || v > uint.MaxValue)
@@ -525,6 +562,7 @@ public static class TraceLineParser
         return true;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static int SkipSpaces(ReadOnlySpan<byte> s, int p)
     {
         while (p < s.Length && s[p] == (byte)' ')
@@ -535,6 +573,7 @@ public static class TraceLineParser
         return p;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static int TokenEnd(ReadOnlySpan<byte> s, int p)
     {
         while (p < s.Length && s[p] != (byte)' ')
@@ -556,6 +595,7 @@ public static class TraceLineParser
         return k < 0 ? -1 : k + from;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static bool IsDigit(byte c) => (uint)(c - '0') <= 9;
 
     private static bool IsWord(ReadOnlySpan<byte> s)
