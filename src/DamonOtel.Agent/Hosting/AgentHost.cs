@@ -125,13 +125,25 @@ internal sealed partial class AgentHost(AgentConfig config, KernelEnvironment en
                     break;
                 }
 
-                if (reload)
+                try
                 {
-                    await ReloadAsync(runner, stopToken).ConfigureAwait(false);
+                    if (reload)
+                    {
+                        await ReloadAsync(runner, stopToken).ConfigureAwait(false);
+                    }
+                    else
+                    {
+                        await runner.DiscoverAsync().ConfigureAwait(false);
+                    }
                 }
-                else
+                catch (OperationCanceledException) when (stopToken.IsCancellationRequested)
                 {
-                    await runner.DiscoverAsync().ConfigureAwait(false);
+                    break;
+                }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    // A reload or discovery that fails must not take the agent down: sources keep serving.
+                    LogHousekeepingFailed(reload ? "reload" : "discovery", e.Message);
                 }
             }
         }
@@ -230,6 +242,9 @@ internal sealed partial class AgentHost(AgentConfig config, KernelEnvironment en
 
     [LoggerMessage(EventId = 7, Level = LogLevel.Critical, Message = "Cannot listen on {Listen}: {Reason}")]
     private partial void LogCannotListen(string listen, string reason);
+
+    [LoggerMessage(EventId = 8, Level = LogLevel.Error, Message = "Config {What} failed: {Reason}; still serving")]
+    private partial void LogHousekeepingFailed(string what, string reason);
 
     [LoggerMessage(EventId = 2, Level = LogLevel.Information, Message = "Pushing OTLP to {Endpoint} ({Protocol})")]
     private partial void LogOtlp(string endpoint, string protocol);

@@ -19,10 +19,7 @@ internal sealed partial class AgentRunner : IAsyncDisposable
 {
     private readonly KernelEnvironment env;
     private readonly ILogger logger;
-    private readonly ILoggerFactory loggers;
     private readonly DamonSysfsReader reader;
-    private readonly List<KdamondState> states = [];
-    private readonly Lock statesGate = new();
     private string attachedSignature = string.Empty;
 
     public AgentRunner(AgentConfig config, KernelEnvironment env, ObservationStore store, ILoggerFactory loggers)
@@ -30,7 +27,6 @@ internal sealed partial class AgentRunner : IAsyncDisposable
         Config = config;
         this.env = env;
         Store = store;
-        this.loggers = loggers;
         logger = loggers.CreateLogger<AgentRunner>();
         reader = new DamonSysfsReader(env.Fs, env.Roots);
         Manager = new KdamondManager(env, config, loggers.CreateLogger<KdamondManager>());
@@ -124,13 +120,24 @@ internal sealed partial class AgentRunner : IAsyncDisposable
             return [];
         }
 
+        // Runs every collection interval: read only each kdamond's `state`, not the whole tree.
         IReadOnlySet<int> ours = Manager.OwnedIndexes;
         var result = new HashSet<int>();
-        foreach (Kdamond k in reader.ReadTree(includeTriedRegions: false).Kdamonds)
+        foreach (string name in env.Fs.ListDirectory(env.Roots.Kdamonds))
         {
-            if (!ours.Contains(k.Index) && k.On)
+            if (int.TryParse(name, NumberStyles.None, CultureInfo.InvariantCulture, out int index) && !ours.Contains(index))
             {
-                result.Add(k.Index);
+                try
+                {
+                    if (reader.ReadState(index))
+                    {
+                        result.Add(index);
+                    }
+                }
+                catch (KernelIoException e) when (e.IsNotFound)
+                {
+                    // Removed while listing (another tool rewrote nr_kdamonds).
+                }
             }
         }
 
@@ -144,7 +151,6 @@ internal sealed partial class AgentRunner : IAsyncDisposable
             await Loop.RemoveAsync(name).ConfigureAwait(false);
         }
 
-        var newStates = new List<KdamondState>();
         var sources = new List<ICollectionSource>();
         var tracepointStates = new List<KdamondState>();
         TimeSpan interval = Config.Collection.Interval;
@@ -153,7 +159,6 @@ internal sealed partial class AgentRunner : IAsyncDisposable
         foreach (ManagedKdamond m in Manager.Owned)
         {
             var state = new KdamondState(Store, "kdamond/" + m.Config.Name, m.Config.Name, m.Index, [.. m.Config.Targets.Select(t => t.Name)], interval);
-            newStates.Add(state);
             bool tried = m.RegionSource == RegionSource.TriedRegions;
             if (!tried)
             {
@@ -172,7 +177,6 @@ internal sealed partial class AgentRunner : IAsyncDisposable
             int targets = k.Contexts.Count > 0 ? k.Contexts[0].Targets.Count : 0;
             string name = index.ToString(CultureInfo.InvariantCulture);
             var state = new KdamondState(Store, "kdamond/" + name, name, index, [.. Enumerable.Range(0, targets).Select(t => t.ToString(CultureInfo.InvariantCulture))], interval);
-            newStates.Add(state);
             if (attachByTracepoint)
             {
                 tracepointStates.Add(state);
@@ -192,8 +196,7 @@ internal sealed partial class AgentRunner : IAsyncDisposable
                 }
 
                 var state = new KdamondState(Store, "module/" + module, module, -1, module == ModuleSource.DamonStat ? ["system"] : ["memory"], interval);
-                newStates.Add(state);
-                // Module kdamonds are not in the admin tree: their regions only come from the tracepoint.
+                    // Module kdamonds are not in the admin tree: their regions only come from the tracepoint.
                 if (module != ModuleSource.DamonStat && attachByTracepoint && running.Contains(module))
                 {
                     tracepointStates.Add(state);
@@ -207,12 +210,6 @@ internal sealed partial class AgentRunner : IAsyncDisposable
         {
             KdamondState[] snapshot = [.. tracepointStates];
             sources.Add(new TracepointSource(env, () => snapshot, access));
-        }
-
-        lock (statesGate)
-        {
-            states.Clear();
-            states.AddRange(newStates);
         }
 
         foreach (ICollectionSource source in sources)

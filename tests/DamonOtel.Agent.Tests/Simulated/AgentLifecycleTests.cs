@@ -49,8 +49,9 @@ public class AgentLifecycleTests
 
         // A valid edit: committed to the running kdamond, same thread.
         await File.WriteAllTextAsync(file, OneScheme.Replace("size: 64M", "size: 16M", StringComparison.Ordinal));
-        await SimHarness.WaitUntil(() => sim.Read("0/contexts/0/schemes/0/quotas/bytes") == "16777216", "the new quota committed");
-        Assert.NotSame(original, host.Runner.Config);
+        await SimHarness.WaitUntil(
+            () => sim.Read("0/contexts/0/schemes/0/quotas/bytes") == "16777216" && !ReferenceEquals(original, host.Runner.Config),
+            "the new quota committed and the new config in force");
         Assert.Equal(pid, sim.Read("0/pid"));
 
         // SIGHUP does the same as a file change.
