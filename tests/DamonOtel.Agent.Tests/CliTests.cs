@@ -10,12 +10,7 @@ public class CliTests
     [Fact]
     public async Task Snapshot_without_refresh_reads_tried_regions_and_writes_nothing()
     {
-        string root = CopyFixture("linux-6.18");
-        string scheme = Path.Combine(root, "sys/kernel/mm/damon/admin/kdamonds/0/contexts/0/schemes/1");
-        // The fixture's monitoring scheme carries an addr filter; make it the plain all-matching
-        // stat scheme the agent itself installs.
-        File.WriteAllText(Path.Combine(scheme, "core_filters/nr_filters"), "0\n");
-        Directory.Delete(Path.Combine(scheme, "core_filters/0"), recursive: true);
+        string root = Fixture618WithPlainMonitoringScheme();
         string before = TreeHash(root);
 
         (int code, string stdout, string stderr) = await Run(
@@ -58,10 +53,7 @@ public class CliTests
     [Fact]
     public async Task Snapshot_text_resembles_damo_report()
     {
-        string root = CopyFixture("linux-6.18");
-        string scheme = Path.Combine(root, "sys/kernel/mm/damon/admin/kdamonds/0/contexts/0/schemes/1");
-        File.WriteAllText(Path.Combine(scheme, "core_filters/nr_filters"), "0\n");
-        Directory.Delete(Path.Combine(scheme, "core_filters/0"), recursive: true);
+        string root = Fixture618WithPlainMonitoringScheme();
         (int code, string stdout, string stderr) = await Run("snapshot", "--no-refresh", "--sysfs-root", Path.Combine(root, "sys"));
         Assert.True(code == 0, stderr);
         Assert.Contains("3.750 GiB", stdout);       // total size, damo's format
@@ -139,6 +131,17 @@ public class CliTests
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
         await p.WaitForExitAsync(timeout.Token);
         return (p.ExitCode, await stdout, await stderr);
+    }
+
+    // The 6.18 fixture's monitoring scheme carries an addr filter; make it the plain
+    // all-matching stat scheme the agent itself installs.
+    private static string Fixture618WithPlainMonitoringScheme()
+    {
+        string root = CopyFixture("linux-6.18");
+        string scheme = Path.Combine(root, "sys/kernel/mm/damon/admin/kdamonds/0/contexts/0/schemes/1");
+        File.WriteAllText(Path.Combine(scheme, "core_filters/nr_filters"), "0\n");
+        Directory.Delete(Path.Combine(scheme, "core_filters/0"), recursive: true);
+        return root;
     }
 
     private static string CopyFixture(string name)

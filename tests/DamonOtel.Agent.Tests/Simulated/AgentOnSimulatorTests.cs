@@ -174,15 +174,8 @@ public class AgentOnSimulatorTests
         await using var sim = new SimHarness(("other", "steady"));
 
         // Somebody else (damo, a script) runs a kdamond with an all-matching stat scheme.
-        var writer = new DamonSysfsWriter(sim.Kernel, sim.Roots);
-        writer.EnsureKdamondCount(1);
-        writer.WriteKdamond(0, new KdamondSpec([new ContextSpec(
-            "vaddr",
-            new Intervals(5_000, 100_000, 1_000_000),
-            [new TargetSpec(sim.Kernel.FindProcess("other"))],
-            [new SchemeSpec("stat", AccessPattern.Everything, ApplyIntervalUs: 5_000)])]));
-        await new StateCommands(sim.Kernel, sim.Roots).SendAsync(0, StateCommand.On);
-        await new StateCommands(sim.Kernel, sim.Roots).SendAsync(0, StateCommand.UpdateSchemesTriedRegions);
+        StateCommands commands = await StartForeignKdamond(sim);
+        await commands.SendAsync(0, StateCommand.UpdateSchemesTriedRegions);
 
         var recording = new RecordingFs(sim.Kernel);
         var store = new ObservationStore();
@@ -208,15 +201,7 @@ public class AgentOnSimulatorTests
     public async Task Attach_with_tried_regions_reads_the_existing_scheme_without_writing()
     {
         await using var sim = new SimHarness(("other", "steady"));
-        var writer = new DamonSysfsWriter(sim.Kernel, sim.Roots);
-        writer.EnsureKdamondCount(1);
-        writer.WriteKdamond(0, new KdamondSpec([new ContextSpec(
-            "vaddr",
-            new Intervals(5_000, 100_000, 1_000_000),
-            [new TargetSpec(sim.Kernel.FindProcess("other"))],
-            [new SchemeSpec("stat", AccessPattern.Everything, ApplyIntervalUs: 5_000)])]));
-        var commands = new StateCommands(sim.Kernel, sim.Roots);
-        await commands.SendAsync(0, StateCommand.On);
+        StateCommands commands = await StartForeignKdamond(sim);
         await Task.Delay(1500);
         await commands.SendAsync(0, StateCommand.UpdateSchemesTriedRegions); // the owner refreshed them
 
@@ -268,6 +253,21 @@ public class AgentOnSimulatorTests
         await AssertStillUpdating(store, "app", "app");
         await AssertStillUpdating(store, "system", "ram");
         await runner.StopAsync(CancellationToken.None);
+    }
+
+    /// <summary>A kdamond started the way damo would, on the process "other", not by the agent.</summary>
+    private static async Task<StateCommands> StartForeignKdamond(SimHarness sim)
+    {
+        var writer = new DamonSysfsWriter(sim.Kernel, sim.Roots);
+        writer.EnsureKdamondCount(1);
+        writer.WriteKdamond(0, new KdamondSpec([new ContextSpec(
+            "vaddr",
+            new Intervals(5_000, 100_000, 1_000_000),
+            [new TargetSpec(sim.Kernel.FindProcess("other"))],
+            [new SchemeSpec("stat", AccessPattern.Everything, ApplyIntervalUs: 5_000)])]));
+        var commands = new StateCommands(sim.Kernel, sim.Roots);
+        await commands.SendAsync(0, StateCommand.On);
+        return commands;
     }
 
     private static bool Failed(ObservationStore store, string source) =>
