@@ -68,16 +68,16 @@ internal static class Tools
                 x++;
                 y++;
             }
-            else if (y < a.Length && (x == e.Length || lcs[x, y + 1] >= lcs[x + 1, y]))
+            else if (x < e.Length && (y == a.Length || lcs[x + 1, y] >= lcs[x, y + 1]))
             {
-                sb.Append(System.Globalization.CultureInfo.InvariantCulture, $"+{y + 1}: {a[y]}\n");
-                y++;
+                sb.Append(System.Globalization.CultureInfo.InvariantCulture, $"-{x + 1}: {e[x]}\n");
+                x++;
                 lines++;
             }
             else
             {
-                sb.Append(System.Globalization.CultureInfo.InvariantCulture, $"-{x + 1}: {e[x]}\n");
-                x++;
+                sb.Append(System.Globalization.CultureInfo.InvariantCulture, $"+{y + 1}: {a[y]}\n");
+                y++;
                 lines++;
             }
         }
