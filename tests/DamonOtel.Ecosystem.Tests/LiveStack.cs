@@ -255,9 +255,30 @@ public sealed class LiveStack : IDisposable
         return string.Join('\n', all.Skip(Math.Max(0, all.Length - lines)));
     }
 
-    /// <summary>A child process this fixture started and must stop (by its own handle, never by name).</summary>
+    /// <summary>
+    /// A child process this fixture started and must stop (by its own handle, never by name).
+    /// It runs under a small sh watchdog holding the read end of a pipe from this test process:
+    /// when the test host goes away in any way (even SIGKILL) the pipe closes and the watchdog
+    /// sends the child SIGTERM, so no agent or prometheus outlives the tests.
+    /// </summary>
     private sealed class OwnedProcess : IDisposable
     {
+        // $@ is the command. fd 3 keeps our stdin pipe for the watchdog (an asynchronous list's
+        // stdin would otherwise be /dev/null); the child gets neither.
+        private const string Watchdog = """
+            exec 3<&0
+            "$@" </dev/null 3<&- &
+            child=$!
+            ( while read -r _ <&3; do :; done; kill -TERM "$child" 2>/dev/null ) &
+            watchdog=$!
+            wait "$child"
+            rc=$?
+            kill "$watchdog" 2>/dev/null
+            exit "$rc"
+            """;
+
+        private static readonly TimeSpan StopGrace = TimeSpan.FromSeconds(10);
+
         private readonly Process _process;
         private readonly StringBuilder _output = new();
 
@@ -286,14 +307,15 @@ public sealed class LiveStack : IDisposable
 
         public static OwnedProcess Start(string name, string file, IEnumerable<string> args, string workingDirectory)
         {
-            var psi = new ProcessStartInfo(file)
+            var psi = new ProcessStartInfo("/bin/sh")
             {
+                RedirectStandardInput = true,
                 RedirectStandardOutput = true,
                 RedirectStandardError = true,
                 UseShellExecute = false,
                 WorkingDirectory = workingDirectory,
             };
-            foreach (var a in args)
+            foreach (var a in (string[])["-c", Watchdog, "watchdog", file, .. args])
             {
                 psi.ArgumentList.Add(a);
             }
@@ -322,8 +344,13 @@ public sealed class LiveStack : IDisposable
             {
                 if (!_process.HasExited)
                 {
-                    _process.Kill(entireProcessTree: true);
-                    _process.WaitForExit(10_000);
+                    // An orderly stop first (the watchdog sends SIGTERM), then by force.
+                    _process.StandardInput.Close();
+                    if (!_process.WaitForExit(StopGrace))
+                    {
+                        _process.Kill(entireProcessTree: true);
+                        _process.WaitForExit(StopGrace);
+                    }
                 }
             }
             catch (InvalidOperationException)
