@@ -57,7 +57,9 @@ public sealed class LiveStack : IDisposable
     private (OwnedProcess Agent, OwnedProcess Prometheus) StartCore(out OwnedProcess? agentOut)
     {
         agentOut = null;
+        var clock = Stopwatch.StartNew();
         AgentBinary = PublishAgent();
+        var published = clock.Elapsed;
         AgentPort = FreePort();
 
         // Explicit, empty roots: the simulated agent must never look at this machine's DAMON or tracing.
@@ -76,6 +78,7 @@ public sealed class LiveStack : IDisposable
         agentOut = agent;
         Agent = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{AgentPort}"), Timeout = TimeSpan.FromSeconds(10) };
         WaitFor(agent, "the agent's /readyz to answer 200", () => Status(Agent, "/readyz") == HttpStatusCode.OK);
+        var agentReady = clock.Elapsed;
 
         var prometheusBinary = Tools.Find("prometheus")
             ?? throw new InvalidOperationException("'prometheus' is not installed: the live tests need Debian's prometheus package (apt-get install -y prometheus).");
@@ -111,10 +114,15 @@ public sealed class LiveStack : IDisposable
             throw new InvalidOperationException($"{e.Message}\n--- agent output ---\n{agentLog}", e);
         }
 
+        Timings = string.Create(CultureInfo.InvariantCulture,
+            $"publish {published.TotalSeconds:F1} s, agent ready {(agentReady - published).TotalSeconds:F1} s, prometheus ready with 6 scrapes {(clock.Elapsed - agentReady).TotalSeconds:F1} s");
         return (agent, prometheus);
     }
 
     public string AgentBinary { get; private set; } = "";
+
+    /// <summary>How long the fixture's steps took (printed by a test, for the record; never asserted).</summary>
+    public string Timings { get; private set; } = "";
 
     public int AgentPort { get; private set; }
 

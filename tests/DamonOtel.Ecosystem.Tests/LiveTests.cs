@@ -107,7 +107,14 @@ public sealed class LiveTests(LiveStack stack, ITestOutputHelper output)
         var bad = rules.Where(r => (string?)r!["health"] != "ok").Select(r => $"{r!["name"]}: {r["health"]} {r["lastError"]}").ToList();
         Assert.True(bad.Count == 0, "rules that did not evaluate cleanly:\n" + string.Join("\n", bad));
 
-        // A healthy simulated agent puts none of the availability alerts even in "pending".
+        // Every recording rule produces series from the agent's data (the thresholds are constants).
+        var recordings = rules.Where(r => (string?)r!["type"] == "recording").Select(r => (string)r!["name"]!).ToList();
+        Assert.Equal(8, recordings.Count);
+        var empty = recordings.Where(name => !Eventually(() => stack.Query(name + "{}").Count > 0)).ToList();
+        Assert.True(empty.Count == 0, "recording rules without output: " + string.Join(", ", empty));
+
+        // A healthy simulated agent puts none of the availability alerts even in "pending" (the
+        // simulated kernel's disabled DAMON_RECLAIM and DAMON_STAT report up 0: not an alert).
         var active = LiveStack.GetJson(stack.Prometheus, "/api/v1/alerts")["data"]!["alerts"]!.AsArray()
             .Select(a => (string?)a!["labels"]!["alertname"]).ToList();
         foreach (var name in new[] { "DamonOtelAgentAbsent", "DamonOtelAgentDown", "DamonOtelSourceDown", "DamonOtelSnapshotStale", "DamonKdamondDown" })
@@ -119,6 +126,7 @@ public sealed class LiveTests(LiveStack stack, ITestOutputHelper output)
     [Fact]
     public async Task Probe_and_scrape_endpoints_answer()
     {
+        output.WriteLine(stack.Timings);
         foreach (var path in AgentCli.Endpoints)
         {
             Assert.Equal(HttpStatusCode.OK, LiveStack.Status(stack.Agent, path));
@@ -149,6 +157,22 @@ public sealed class LiveTests(LiveStack stack, ITestOutputHelper output)
         File.WriteAllText(broken, "kdamonds: [\n  - name: x\n    unknown_key: {\n");
         var bad = stack.RunAgent("check-config", broken);
         Assert.NotEqual(0, bad.ExitCode);
+    }
+
+    /// <summary>Polls a condition for up to 10 s (rules evaluate every second).</summary>
+    private static bool Eventually(Func<bool> condition)
+    {
+        for (var attempt = 0; attempt < 40; attempt++)
+        {
+            if (condition())
+            {
+                return true;
+            }
+
+            Thread.Sleep(250);
+        }
+
+        return false;
     }
 
     /// <summary>Why an empty result is acceptable for this query on the Simulator, or null when it is not.</summary>
