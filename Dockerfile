@@ -26,7 +26,7 @@
 # * /sys -> /host/sys, /sys/kernel/tracing -> /host/sys/kernel/tracing (tracefs is its own mount
 #   under /sys, so it is mounted explicitly), /proc -> /host/proc (read-only: RSS of targets,
 #   kdamond CPU time). The agent takes these roots from --sysfs-root/--tracefs-root/--procfs-root.
-# * /etc/damon-otel/config.yaml: the agent config (deploy/config/config.yaml is a starting point).
+# * /etc/damon-otel/config.yaml: the agent config (the image holds deploy/config/container.yaml).
 # * /run/damon-otel: the state dir; keep it on the host so a restarted agent can find and stop
 #   the kdamonds it started before a crash.
 # * Port 9464: Prometheus /metrics, /healthz (liveness), /readyz (readiness).
@@ -40,7 +40,9 @@ RUN ./scripts/publish-agent.sh /out
 # runtime-deps carries only the native libraries a self-contained .NET app needs.
 FROM mcr.microsoft.com/dotnet/runtime-deps:10.0
 COPY --from=build /out/damon-otel /usr/local/bin/damon-otel
-COPY deploy/config/config.yaml /etc/damon-otel/config.yaml
+# The container config: roots under /host (the CMD's flags say the same, so a mounted host-style
+# config also works).
+COPY deploy/config/container.yaml /etc/damon-otel/config.yaml
 # DAMON's sysfs files are root-only (0600/0400), so the agent runs as root (the image's
 # non-root "app" user cannot write them).
 USER root

@@ -1,60 +1,41 @@
-using System.Globalization;
+using System.CommandLine;
+using System.CommandLine.Parsing;
+using System.Net;
+using DamonOtel.Agent.Configuration;
+using DamonOtel.Simulator;
+using AgentCommandLine = DamonOtel.Agent.Cli.CommandLine;
 
 namespace DamonOtel.Ecosystem.Tests;
 
 /// <summary>
-/// The agent's documented command-line interface, endpoints and metric catalog: the contract
-/// the dashboards, rules and deployment files are written against.
+/// The agent's command line as the agent itself parses it (<see cref="AgentCommandLine.Build"/>),
+/// plus its fixed endpoints: the contract the deployment files are written against. Command
+/// lines are parsed, never invoked, so nothing here touches a kernel.
 /// </summary>
 internal static class AgentCli
 {
     public const string Binary = "/usr/local/bin/damon-otel";
     public const int DefaultPort = 9464;
-    public const string DefaultConfigPath = "/etc/damon-otel/config.yaml";
+    public const string DefaultConfigPath = AgentCommandLine.DefaultConfigPath;
     public const string DefaultStateDir = "/run/damon-otel";
 
     public static readonly string[] Endpoints = ["/metrics", "/healthz", "/readyz"];
-    public static readonly string[] Workloads = ["steady", "stairs", "zigzag"];
 
-    private enum Arity
+    /// <summary>A command line accepted by the agent's parser.</summary>
+    public sealed class Parsed(ParseResult result)
     {
-        Flag,
-        Value,
-        OptionalWorkload,
-    }
+        public ParseResult Result { get; } = result;
 
-    private static readonly Dictionary<string, Dictionary<string, Arity>> Commands = new(StringComparer.Ordinal)
-    {
-        ["run"] = new(StringComparer.Ordinal)
-        {
-            ["--config"] = Arity.Value,
-            ["--simulate"] = Arity.OptionalWorkload,
-            ["--listen"] = Arity.Value,
-            ["--sysfs-root"] = Arity.Value,
-            ["--tracefs-root"] = Arity.Value,
-            ["--procfs-root"] = Arity.Value,
-            ["--state-dir"] = Arity.Value,
-        },
-        ["check-config"] = new(StringComparer.Ordinal),
-        ["snapshot"] = new(StringComparer.Ordinal)
-        {
-            ["--sysfs-root"] = Arity.Value,
-            ["--no-refresh"] = Arity.Flag,
-            ["--format"] = Arity.Value,
-            ["--simulate"] = Arity.OptionalWorkload,
-            ["--repeat"] = Arity.Value,
-        },
-        ["features"] = new(StringComparer.Ordinal)
-        {
-            ["--sysfs-root"] = Arity.Value,
-            ["--tracefs-root"] = Arity.Value,
-        },
-    };
+        public string Command => Result.CommandResult.Command.Name;
 
-    /// <summary>Parsed command line: the command, its options (last wins) and positionals.</summary>
-    public sealed record Parsed(string Command, IReadOnlyDictionary<string, string?> Options, IReadOnlyList<string> Positionals)
-    {
-        public string? Option(string name) => Options.TryGetValue(name, out var v) ? v : null;
+        /// <summary>The value given on the command line (last one wins), or null when the option is absent or has no value.</summary>
+        public string? Option(string name) => Given(name)?.Tokens is { Count: > 0 } tokens ? tokens[^1].Value : null;
+
+        public bool Has(string name) => Given(name) is not null;
+
+        /// <summary>The positional arguments (check-config's FILE).</summary>
+        public IReadOnlyList<string> Positionals =>
+            Result.CommandResult.Children.OfType<ArgumentResult>().SelectMany(a => a.Tokens).Select(t => t.Value).ToList();
 
         /// <summary>The port the agent listens on: --listen ADDR:PORT, else the default.</summary>
         public int ListenPort
@@ -67,123 +48,43 @@ internal static class AgentCli
                     return DefaultPort;
                 }
 
-                var colon = listen.LastIndexOf(':');
-                return int.Parse(listen[(colon + 1)..], NumberStyles.None, CultureInfo.InvariantCulture);
+                Assert.True(ListenAddress.TryParse(listen, out IPEndPoint endpoint, out var error), error);
+                return endpoint.Port;
             }
         }
+
+        private OptionResult? Given(string name) => Result.CommandResult.Children.OfType<OptionResult>()
+            .FirstOrDefault(o => !o.Implicit && (o.Option.Name == name || o.Option.Aliases.Contains(name)));
     }
 
-    /// <summary>Flags a command accepts (for messages and for comparing with the real parser's help).</summary>
-    public static IReadOnlyCollection<string> FlagsOf(string command) => Commands[command].Keys;
+    /// <summary>Options of a command, from the agent's own parser.</summary>
+    public static IReadOnlyCollection<string> FlagsOf(string command) =>
+        AgentCommandLine.Build().Subcommands.Single(c => c.Name == command).Options.Select(o => o.Name).ToList();
 
-    /// <summary>Validates arguments (without the binary name) against the documented CLI; returns the errors.</summary>
+    /// <summary>
+    /// Parses arguments (without the binary name) with the agent's parser and applies the checks its
+    /// commands make before acting (listen address, simulator workload); returns the errors.
+    /// </summary>
     public static List<string> Validate(IReadOnlyList<string> args, out Parsed? parsed)
     {
-        var errors = new List<string>();
-        parsed = null;
-        if (args.Count == 0)
+        ParseResult result = AgentCommandLine.Build().Parse(args.ToArray());
+        var errors = result.Errors.Select(e => e.Message).ToList();
+        parsed = new Parsed(result);
+        if (result.CommandResult.Command is RootCommand)
         {
             errors.Add("no command given");
-            return errors;
         }
 
-        var command = args[0];
-        if (!Commands.TryGetValue(command, out var flags))
+        if (parsed.Option("--listen") is string listen && !ListenAddress.TryParse(listen, out _, out var error))
         {
-            errors.Add($"unknown command '{command}' (known: {string.Join(", ", Commands.Keys)})");
-            return errors;
+            errors.Add("--listen: " + error);
         }
 
-        var options = new Dictionary<string, string?>(StringComparer.Ordinal);
-        var positionals = new List<string>();
-        for (var i = 1; i < args.Count; i++)
+        if (parsed.Option("--simulate") is string workload && !SimulatedWorkloads.Names.Contains(workload))
         {
-            var arg = args[i];
-            if (!arg.StartsWith("--", StringComparison.Ordinal))
-            {
-                positionals.Add(arg);
-                continue;
-            }
-
-            string name = arg;
-            string? inline = null;
-            var eq = arg.IndexOf('=', StringComparison.Ordinal);
-            if (eq > 0)
-            {
-                name = arg[..eq];
-                inline = arg[(eq + 1)..];
-            }
-
-            if (!flags.TryGetValue(name, out var arity))
-            {
-                errors.Add($"'{command}' has no option '{name}' (known: {string.Join(", ", flags.Keys)})");
-                continue;
-            }
-
-            string? value = inline;
-            switch (arity)
-            {
-                case Arity.Flag:
-                    if (inline is not null)
-                    {
-                        errors.Add($"option '{name}' takes no value");
-                    }
-
-                    break;
-                case Arity.Value:
-                    if (value is null)
-                    {
-                        if (i + 1 >= args.Count || args[i + 1].StartsWith("--", StringComparison.Ordinal))
-                        {
-                            errors.Add($"option '{name}' needs a value");
-                            break;
-                        }
-
-                        value = args[++i];
-                    }
-
-                    break;
-                case Arity.OptionalWorkload:
-                    if (value is null && i + 1 < args.Count && Workloads.Contains(args[i + 1]))
-                    {
-                        value = args[++i];
-                    }
-
-                    if (value is not null && !Workloads.Contains(value))
-                    {
-                        errors.Add($"unknown simulator workload '{value}' (known: {string.Join(", ", Workloads)})");
-                    }
-
-                    break;
-            }
-
-            options[name] = value;
+            errors.Add($"--simulate: unknown workload '{workload}'");
         }
 
-        if (command == "check-config" && positionals.Count != 1)
-        {
-            errors.Add($"check-config takes exactly one FILE, got {positionals.Count}");
-        }
-        else if (command != "check-config" && positionals.Count > 0)
-        {
-            errors.Add($"'{command}' takes no positional arguments, got: {string.Join(" ", positionals)}");
-        }
-
-        if (options.TryGetValue("--format", out var format) && format is not ("text" or "json"))
-        {
-            errors.Add($"--format must be text or json, got '{format}'");
-        }
-
-        if (options.TryGetValue("--listen", out var listen))
-        {
-            var colon = listen!.LastIndexOf(':');
-            if (colon < 0 || !int.TryParse(listen[(colon + 1)..], NumberStyles.None, CultureInfo.InvariantCulture, out var port) || port is < 1 or > 65535)
-            {
-                errors.Add($"--listen must be ADDR:PORT, got '{listen}'");
-            }
-        }
-
-        parsed = new Parsed(command, options, positionals);
         return errors;
     }
 

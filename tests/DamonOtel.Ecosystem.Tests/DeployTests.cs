@@ -102,7 +102,7 @@ public sealed class DeployTests
     public void Configmap_holds_the_same_config_as_the_image()
     {
         var cm = Doc(Repo.DaemonSet, "ConfigMap");
-        Assert.Equal(Repo.Read(Repo.DefaultConfig), cm.Get("data").Str("config.yaml"));
+        Assert.Equal(Repo.Read(Repo.ContainerConfig), cm.Get("data").Str("config.yaml"));
     }
 
     [Fact]

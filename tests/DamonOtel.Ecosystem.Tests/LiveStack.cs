@@ -57,7 +57,9 @@ public sealed class LiveStack : IDisposable
     private (OwnedProcess Agent, OwnedProcess Prometheus) StartCore(out OwnedProcess? agentOut)
     {
         agentOut = null;
+        var clock = Stopwatch.StartNew();
         AgentBinary = PublishAgent();
+        var published = clock.Elapsed;
         AgentPort = FreePort();
 
         // Explicit, empty roots: the simulated agent must never look at this machine's DAMON or tracing.
@@ -76,6 +78,7 @@ public sealed class LiveStack : IDisposable
         agentOut = agent;
         Agent = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{AgentPort}"), Timeout = TimeSpan.FromSeconds(10) };
         WaitFor(agent, "the agent's /readyz to answer 200", () => Status(Agent, "/readyz") == HttpStatusCode.OK);
+        var agentReady = clock.Elapsed;
 
         var prometheusBinary = Tools.Find("prometheus")
             ?? throw new InvalidOperationException("'prometheus' is not installed: the live tests need Debian's prometheus package (apt-get install -y prometheus).");
@@ -111,10 +114,15 @@ public sealed class LiveStack : IDisposable
             throw new InvalidOperationException($"{e.Message}\n--- agent output ---\n{agentLog}", e);
         }
 
+        Timings = string.Create(CultureInfo.InvariantCulture,
+            $"publish {published.TotalSeconds:F1} s, agent ready {(agentReady - published).TotalSeconds:F1} s, prometheus ready with 6 scrapes {(clock.Elapsed - agentReady).TotalSeconds:F1} s");
         return (agent, prometheus);
     }
 
     public string AgentBinary { get; private set; } = "";
+
+    /// <summary>How long the fixture's steps took (printed by a test, for the record; never asserted).</summary>
+    public string Timings { get; private set; } = "";
 
     public int AgentPort { get; private set; }
 
@@ -255,9 +263,30 @@ public sealed class LiveStack : IDisposable
         return string.Join('\n', all.Skip(Math.Max(0, all.Length - lines)));
     }
 
-    /// <summary>A child process this fixture started and must stop (by its own handle, never by name).</summary>
+    /// <summary>
+    /// A child process this fixture started and must stop (by its own handle, never by name).
+    /// It runs under a small sh watchdog holding the read end of a pipe from this test process:
+    /// when the test host goes away in any way (even SIGKILL) the pipe closes and the watchdog
+    /// sends the child SIGTERM, so no agent or prometheus outlives the tests.
+    /// </summary>
     private sealed class OwnedProcess : IDisposable
     {
+        // $@ is the command. fd 3 keeps our stdin pipe for the watchdog (an asynchronous list's
+        // stdin would otherwise be /dev/null); the child gets neither.
+        private const string Watchdog = """
+            exec 3<&0
+            "$@" </dev/null 3<&- &
+            child=$!
+            ( while read -r _ <&3; do :; done; kill -TERM "$child" 2>/dev/null ) &
+            watchdog=$!
+            wait "$child"
+            rc=$?
+            kill "$watchdog" 2>/dev/null
+            exit "$rc"
+            """;
+
+        private static readonly TimeSpan StopGrace = TimeSpan.FromSeconds(10);
+
         private readonly Process _process;
         private readonly StringBuilder _output = new();
 
@@ -286,14 +315,15 @@ public sealed class LiveStack : IDisposable
 
         public static OwnedProcess Start(string name, string file, IEnumerable<string> args, string workingDirectory)
         {
-            var psi = new ProcessStartInfo(file)
+            var psi = new ProcessStartInfo("/bin/sh")
             {
+                RedirectStandardInput = true,
                 RedirectStandardOutput = true,
                 RedirectStandardError = true,
                 UseShellExecute = false,
                 WorkingDirectory = workingDirectory,
             };
-            foreach (var a in args)
+            foreach (var a in (string[])["-c", Watchdog, "watchdog", file, .. args])
             {
                 psi.ArgumentList.Add(a);
             }
@@ -322,8 +352,13 @@ public sealed class LiveStack : IDisposable
             {
                 if (!_process.HasExited)
                 {
-                    _process.Kill(entireProcessTree: true);
-                    _process.WaitForExit(10_000);
+                    // An orderly stop first (the watchdog sends SIGTERM), then by force.
+                    _process.StandardInput.Close();
+                    if (!_process.WaitForExit(StopGrace))
+                    {
+                        _process.Kill(entireProcessTree: true);
+                        _process.WaitForExit(StopGrace);
+                    }
                 }
             }
             catch (InvalidOperationException)

@@ -26,7 +26,8 @@ internal static class Repo
     public const string RulesFile = "config/prometheus/damon-otel-rules.yml";
     public const string RulesTestFile = "config/prometheus/damon-otel-rules.test.yml";
     public const string PublishScript = "scripts/publish-agent.sh";
-    public const string DefaultConfig = "deploy/config/config.yaml";
+    public const string HostConfig = "deploy/config/config.yaml";
+    public const string ContainerConfig = "deploy/config/container.yaml";
     public const string DaemonSet = "deploy/kubernetes/daemonset.yaml";
     public const string ServiceMonitor = "deploy/kubernetes/servicemonitor.yaml";
     public const string CollectorConfig = "deploy/otel-collector/config.yaml";

@@ -2,12 +2,12 @@
 # Runs the stack the live ecosystem tests use, for poking at by hand: the published agent on the
 # Simulator and Debian's prometheus (scraping it every second, with the damon-otel rules).
 #
-#   tests/DamonOtel.Ecosystem.Tests/scripts/simulated-stack.sh [WORKLOAD]   (steady|stairs|zigzag)
+#   scripts/simulated-stack.sh [WORKLOAD]   (steady|stairs|zigzag|idle)
 #
 # Then open http://127.0.0.1:9090 (queries, /alerts, /rules) and http://127.0.0.1:9464/metrics.
 # Ctrl-C stops both. Set DAMON_OTEL_AGENT_BINARY to skip publishing.
 set -euo pipefail
-repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)"
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 workload="${1:-steady}"
 agent_port="${AGENT_PORT:-9464}"
 prom_port="${PROMETHEUS_PORT:-9090}"
