@@ -40,10 +40,13 @@ public sealed class DamonInstruments : IDisposable
                 return;
             }
 
+            var lastCount = 0;
             IEnumerable<Measurement<T>> Callback()
             {
-                var list = new List<Measurement<T>>();
+                // Sized from the previous collection: no growth copies in the steady state.
+                var list = new List<Measurement<T>>(Volatile.Read(ref lastCount));
                 fill(_store.Current, list);
+                Volatile.Write(ref lastCount, list.Count);
                 return list;
             }
 

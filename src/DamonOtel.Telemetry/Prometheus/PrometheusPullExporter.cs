@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Text;
 using OpenTelemetry;
 using OpenTelemetry.Metrics;
@@ -16,6 +17,12 @@ namespace DamonOtel.Telemetry.Prometheus;
 internal sealed class PrometheusPullExporter : BaseExporter<Metric>, IPullMetricExporter
 {
     private readonly ConditionalWeakTable<Metric, MetricInfo> _infos = [];
+    private readonly Lock _exportLock = new();
+
+    // Reused by every Export (under _exportLock): no per-collection growth of these buffers.
+    private readonly List<SortablePoint> _points = [];
+    private readonly List<SortablePoint> _sorting = [];
+    private readonly List<PendingFamily> _families = [];
     private readonly TimeProvider _time;
     private volatile ScrapeData? _latest;
     private string? _targetInfo;
@@ -33,7 +40,17 @@ internal sealed class PrometheusPullExporter : BaseExporter<Metric>, IPullMetric
 
     public override ExportResult Export(in Batch<Metric> batch)
     {
-        var families = new Dictionary<string, (PrometheusNames Names, PrometheusType Type, string Help, List<(string SortKey, double SortNum, PointData Point)> Points, bool Conflict)>(StringComparer.Ordinal);
+        // The reader serializes collections, but the buffers below are reused across Exports:
+        // make that explicit rather than rely on it.
+        lock (_exportLock)
+        {
+            return ExportLocked(in batch);
+        }
+    }
+
+    private ExportResult ExportLocked(in Batch<Metric> batch)
+    {
+        _families.Clear();
         foreach (var metric in batch)
         {
             if (metric.MetricType == MetricType.ExponentialHistogram)
@@ -43,14 +60,17 @@ internal sealed class PrometheusPullExporter : BaseExporter<Metric>, IPullMetric
             }
 
             var info = _infos.GetValue(metric, m => new MetricInfo(m));
-            var points = new List<(string, double, PointData)>();
+            info.BeginCollection();
+            var first = _points.Count;
             var hasReservedLabel = false;
             foreach (ref readonly var p in metric.GetMetricPoints())
             {
-                points.Add(Copy(metric, info, in p, ref hasReservedLabel));
+                var labels = info.LabelsFor(p.Tags);
+                hasReservedLabel |= labels.HasReservedLabel;
+                _points.Add(new SortablePoint(labels.SortKey, labels.SortNum, _points.Count, Copy(metric, info, in p, labels.Labels)));
             }
 
-            if (points.Count == 0)
+            if (_points.Count == first)
             {
                 continue;
             }
@@ -58,25 +78,57 @@ internal sealed class PrometheusPullExporter : BaseExporter<Metric>, IPullMetric
             var type = info.Type == PrometheusType.Gauge && (hasReservedLabel || PrometheusNaming.HasReservedSuffix(info.Names.Family))
                 ? PrometheusType.Unknown
                 : info.Type;
-            if (families.TryGetValue(info.Names.Family, out var existing))
+            var range = (first, _points.Count - first);
+            var at = _families.FindIndex(f => f.Names.Family == info.Names.Family);
+            if (at >= 0)
             {
                 // The spec: same family name with different types → drop the family.
-                existing.Conflict |= existing.Type != type;
-                existing.Points.AddRange(points);
-                families[info.Names.Family] = existing;
+                var existing = _families[at];
+                existing.Ranges.Add(range);
+                _families[at] = existing with { Conflict = existing.Conflict || existing.Type != type };
             }
             else
             {
-                families[info.Names.Family] = (info.Names, type, info.Help, points, false);
+                _families.Add(new PendingFamily(info.Names, type, info.Help, [range], false));
             }
         }
 
-        var result = families.Values
-            .Where(f => !f.Conflict)
-            .OrderBy(f => f.Names.Family, StringComparer.Ordinal)
-            .Select(f => new FamilyData(f.Names, f.Type, f.Help,
-                [.. f.Points.OrderBy(p => p.SortKey, StringComparer.Ordinal).ThenBy(p => p.SortNum).Select(p => p.Point)]))
-            .ToArray();
+        _families.Sort(static (a, b) => string.CompareOrdinal(a.Names.Family, b.Names.Family));
+        var count = 0;
+        foreach (var f in _families)
+        {
+            count += f.Conflict ? 0 : 1;
+        }
+
+        var result = new FamilyData[count];
+        var r = 0;
+        foreach (var f in _families)
+        {
+            if (f.Conflict)
+            {
+                continue;
+            }
+
+            _sorting.Clear();
+            foreach (var (start, length) in f.Ranges)
+            {
+                _sorting.AddRange(CollectionsMarshal.AsSpan(_points).Slice(start, length));
+            }
+
+            // Labels (without le/quantile) ordinally, then le/quantile numerically; Position keeps
+            // equal keys in arrival order (a stable sort).
+            CollectionsMarshal.AsSpan(_sorting).Sort(SortablePointComparer.Instance);
+            var points = new PointData[_sorting.Count];
+            for (var i = 0; i < points.Length; i++)
+            {
+                points[i] = _sorting[i].Point;
+            }
+
+            result[r++] = new FamilyData(f.Names, f.Type, f.Help, points);
+        }
+
+        _points.Clear();
+        _sorting.Clear();
         _latest = new ScrapeData(TargetInfo(), result, _time.GetTimestamp());
         return ExportResult.Success;
     }
@@ -94,85 +146,161 @@ internal sealed class PrometheusPullExporter : BaseExporter<Metric>, IPullMetric
         return _targetInfo;
     }
 
-    private static (string SortKey, double SortNum, PointData Point) Copy(Metric metric, MetricInfo info, in MetricPoint p, ref bool hasReservedLabel)
+    /// <summary>Rendered labels of one series and its sort key (what the text formats need of the tags).</summary>
+    private sealed class SeriesLabels(KeyValuePair<string, object?>[] tags, string labels, string sortKey, double sortNum, bool hasReservedLabel)
     {
-        var tags = new List<KeyValuePair<string, object?>>(p.Tags.Count);
-        string? ordinalLabel = null;
-        foreach (var t in p.Tags)
+        public KeyValuePair<string, object?>[] Tags { get; } = tags;
+
+        public string Labels { get; } = labels;
+
+        public string SortKey { get; } = sortKey;
+
+        public double SortNum { get; } = sortNum;
+
+        public bool HasReservedLabel { get; } = hasReservedLabel;
+
+        public static SeriesLabels Render(MetricInfo info, ReadOnlyTagCollection pointTags)
         {
-            if (info.Type == PrometheusType.Histogram && t.Key == "le")
+            var all = new KeyValuePair<string, object?>[pointTags.Count];
+            var tags = new List<KeyValuePair<string, object?>>(pointTags.Count);
+            string? ordinalLabel = null;
+            var hasReservedLabel = false;
+            var n = 0;
+            foreach (var t in pointTags)
             {
-                continue; // reserved for the bucket bound
+                all[n++] = t;
+                if (info.Type == PrometheusType.Histogram && t.Key == "le")
+                {
+                    continue; // reserved for the bucket bound
+                }
+
+                if (t.Key is "le" or "quantile")
+                {
+                    hasReservedLabel = true;
+                    ordinalLabel = ValueString(t.Value);
+                }
+
+                tags.Add(t);
             }
 
-            if (t.Key is "le" or "quantile")
+            var labels = RenderLabels(info.ScopeLabels, tags);
+            var sortKey = labels;
+            var sortNum = 0.0;
+            if (ordinalLabel is not null)
             {
-                hasReservedLabel = true;
-                ordinalLabel = ValueString(t.Value);
+                // Order le/quantile numerically within a series group, not lexically.
+                tags.RemoveAll(t => t.Key is "le" or "quantile");
+                sortKey = RenderLabels(info.ScopeLabels, tags);
+                var canonical = PrometheusNumbers.CanonicalizeLabel(ordinalLabel);
+                sortNum = canonical == "+Inf" ? double.PositiveInfinity
+                    : double.TryParse(canonical, NumberStyles.Float, CultureInfo.InvariantCulture, out var d) ? d : 0;
             }
 
-            tags.Add(t);
+            return new SeriesLabels(all, labels, sortKey, sortNum, hasReservedLabel);
         }
 
-        var labels = RenderLabels(info.ScopeLabels, tags);
-        var sortKey = labels;
-        var sortNum = 0.0;
-        if (ordinalLabel is not null)
+        public bool Matches(ReadOnlyTagCollection pointTags)
         {
-            // Order le/quantile numerically within a series group, not lexically.
-            tags.RemoveAll(t => t.Key is "le" or "quantile");
-            sortKey = RenderLabels(info.ScopeLabels, tags);
-            var canonical = PrometheusNumbers.CanonicalizeLabel(ordinalLabel);
-            sortNum = canonical == "+Inf" ? double.PositiveInfinity
-                : double.TryParse(canonical, NumberStyles.Float, CultureInfo.InvariantCulture, out var d) ? d : 0;
+            if (pointTags.Count != Tags.Length)
+            {
+                return false;
+            }
+
+            var i = 0;
+            foreach (var t in pointTags)
+            {
+                var c = Tags[i++];
+                if (!string.Equals(t.Key, c.Key, StringComparison.Ordinal) || !Equals(t.Value, c.Value))
+                {
+                    return false;
+                }
+            }
+
+            return true;
         }
 
-        PointData data;
+        public static int Hash(ReadOnlyTagCollection pointTags)
+        {
+            var h = default(HashCode);
+            foreach (var t in pointTags)
+            {
+                h.Add(t.Key);
+                h.Add(t.Value);
+            }
+
+            return h.ToHashCode();
+        }
+    }
+
+    private readonly record struct SortablePoint(string SortKey, double SortNum, int Position, PointData Point);
+
+    private readonly record struct PendingFamily(PrometheusNames Names, PrometheusType Type, string Help, List<(int Start, int Length)> Ranges, bool Conflict);
+
+    private sealed class SortablePointComparer : IComparer<SortablePoint>
+    {
+        public static readonly SortablePointComparer Instance = new();
+
+        public int Compare(SortablePoint x, SortablePoint y)
+        {
+            var c = string.CompareOrdinal(x.SortKey, y.SortKey);
+            if (c == 0)
+            {
+                c = x.SortNum.CompareTo(y.SortNum);
+            }
+
+            return c != 0 ? c : x.Position.CompareTo(y.Position);
+        }
+    }
+
+    private static PointData Copy(Metric metric, MetricInfo info, in MetricPoint p, string labels)
+    {
         switch (metric.MetricType)
         {
             case MetricType.LongSum:
             case MetricType.LongSumNonMonotonic:
-                data = new PointData(labels, true, p.GetSumLong(), 0, null, 0, 0);
-                break;
+                return new PointData(labels, true, p.GetSumLong(), 0, null, 0, 0);
             case MetricType.DoubleSum:
             case MetricType.DoubleSumNonMonotonic:
-                data = new PointData(labels, false, 0, p.GetSumDouble(), null, 0, 0);
-                break;
+                return new PointData(labels, false, 0, p.GetSumDouble(), null, 0, 0);
             case MetricType.LongGauge:
-                data = new PointData(labels, true, p.GetGaugeLastValueLong(), 0, null, 0, 0);
-                break;
+                return new PointData(labels, true, p.GetGaugeLastValueLong(), 0, null, 0, 0);
             case MetricType.DoubleGauge:
-                data = new PointData(labels, false, 0, p.GetGaugeLastValueDouble(), null, 0, 0);
-                break;
+                return new PointData(labels, false, 0, p.GetGaugeLastValueDouble(), null, 0, 0);
             default:
-                var buckets = new List<(string, long)>(info.BucketLabels?.Length ?? 16);
+                var bounds = info.BucketLabels;
+                var valid = bounds is not null;
+                var n = 0;
+                foreach (var b in p.GetHistogramBuckets())
+                {
+                    valid = valid && n < bounds!.Length && bounds[n].Bound.Equals(b.ExplicitBound);
+                    n++;
+                }
+
+                if (!valid || bounds is null || n != bounds.Length)
+                {
+                    // Bounds are fixed per instrument: render them once.
+                    bounds = new (double, string)[n];
+                    var j = 0;
+                    foreach (var x in p.GetHistogramBuckets())
+                    {
+                        bounds[j++] = (x.ExplicitBound, PrometheusNumbers.Canonical(x.ExplicitBound));
+                    }
+
+                    info.BucketLabels = bounds;
+                }
+
+                var buckets = new (string, long)[n];
                 long cumulative = 0;
                 var i = 0;
                 foreach (var b in p.GetHistogramBuckets())
                 {
                     cumulative += b.BucketCount;
-                    var bounds = info.BucketLabels;
-                    if (bounds is null || i >= bounds.Length || bounds[i].Bound != b.ExplicitBound)
-                    {
-                        // Bounds are fixed per instrument: render them once.
-                        var rendered = new List<(double, string)>();
-                        foreach (var x in p.GetHistogramBuckets())
-                        {
-                            rendered.Add((x.ExplicitBound, PrometheusNumbers.Canonical(x.ExplicitBound)));
-                        }
-
-                        info.BucketLabels = bounds = [.. rendered];
-                    }
-
-                    buckets.Add((bounds[i].Text, cumulative));
+                    buckets[i] = (bounds[i].Text, cumulative);
                     i++;
                 }
 
-                data = new PointData(labels, false, 0, 0, [.. buckets], p.GetHistogramSum(), p.GetHistogramCount());
-                break;
+                return new PointData(labels, false, 0, 0, buckets, p.GetHistogramSum(), p.GetHistogramCount());
         }
-
-        return (sortKey, sortNum, data);
     }
 
     [ThreadStatic]
@@ -298,5 +426,34 @@ internal sealed class PrometheusPullExporter : BaseExporter<Metric>, IPullMetric
 
         /// <summary>Rendered otel_scope_* labels, prefixed to every point.</summary>
         public string ScopeLabels { get; }
+
+        // Rendered labels by tag hash. Series seen in the previous collection are carried over,
+        // the rest dropped, so the cache follows the live series set and cannot grow without bound.
+        private Dictionary<int, SeriesLabels> _previous = [];
+        private Dictionary<int, SeriesLabels> _current = [];
+
+        public void BeginCollection()
+        {
+            (_previous, _current) = (_current, _previous);
+            _current.Clear();
+        }
+
+        public SeriesLabels LabelsFor(ReadOnlyTagCollection tags)
+        {
+            var hash = SeriesLabels.Hash(tags);
+            if (_current.TryGetValue(hash, out var seen))
+            {
+                // Two series of one collection with one hash (rare): the first keeps the slot.
+                return seen.Matches(tags) ? seen : SeriesLabels.Render(this, tags);
+            }
+
+            if (!_previous.TryGetValue(hash, out var labels) || !labels.Matches(tags))
+            {
+                labels = SeriesLabels.Render(this, tags);
+            }
+
+            _current[hash] = labels;
+            return labels;
+        }
     }
 }

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Text;
 
 namespace DamonOtel.Telemetry.Prometheus;
@@ -21,11 +22,40 @@ internal static class PrometheusSerializer
         ? "application/openmetrics-text; version=1.0.0; charset=utf-8"
         : "text/plain; version=0.0.4; charset=utf-8";
 
+    // One builder kept between renders (taken with an exchange, so concurrent renders each get
+    // their own): a ~300 KB body then costs its byte[] only, not builder growth + string + bytes.
+    private static StringBuilder? s_spare;
+
     public static byte[] Serialize(ScrapeData data, ExpositionFormat format)
     {
-        var sb = new StringBuilder(4096 + (data.Families.Length * 512));
-        Write(data, format, sb);
-        return Encoding.UTF8.GetBytes(sb.ToString());
+        var sb = Interlocked.Exchange(ref s_spare, null) ?? new StringBuilder(4096 + (data.Families.Length * 512));
+        try
+        {
+            sb.Clear();
+            Write(data, format, sb);
+            var chars = ArrayPool<char>.Shared.Rent(sb.Length);
+            try
+            {
+                // One contiguous span, so no surrogate pair is split between encoder calls.
+                sb.CopyTo(0, chars, 0, sb.Length);
+                var text = chars.AsSpan(0, sb.Length);
+                var body = new byte[Encoding.UTF8.GetByteCount(text)];
+                _ = Encoding.UTF8.GetBytes(text, body);
+                return body;
+            }
+            finally
+            {
+                ArrayPool<char>.Shared.Return(chars);
+            }
+        }
+        finally
+        {
+            // Don't pin a pathological builder forever.
+            if (sb.Capacity <= 16 * 1024 * 1024)
+            {
+                s_spare = sb;
+            }
+        }
     }
 
     public static void Write(ScrapeData data, ExpositionFormat format, StringBuilder sb)
