@@ -131,7 +131,15 @@ internal sealed partial class AgentHost(AgentConfig config, KernelEnvironment en
                 }
                 else
                 {
-                    await runner.DiscoverAsync().ConfigureAwait(false);
+                    try
+                    {
+                        await runner.DiscoverAsync().ConfigureAwait(false);
+                    }
+                    catch (Damon.IO.KernelIoException e)
+                    {
+                        // A busy or vanishing sysfs file must not end the agent: look again next time.
+                        LogDiscoveryFailed(e.Message);
+                    }
                 }
             }
         }
@@ -242,6 +250,9 @@ internal sealed partial class AgentHost(AgentConfig config, KernelEnvironment en
 
     [LoggerMessage(EventId = 5, Level = LogLevel.Information, Message = "Reloaded {File}")]
     private partial void LogReloaded(string file);
+
+    [LoggerMessage(EventId = 8, Level = LogLevel.Warning, Message = "Looking for kdamonds of others failed: {Reason}; trying again at the next interval")]
+    private partial void LogDiscoveryFailed(string reason);
 
     [LoggerMessage(EventId = 6, Level = LogLevel.Warning, Message = "Reload requested, but the agent runs without a config file")]
     private partial void LogNothingToReload();
