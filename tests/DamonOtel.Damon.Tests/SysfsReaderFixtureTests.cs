@@ -266,6 +266,36 @@ public class SysfsReaderFixtureTests
     }
 
     [Fact]
+    public void State_read_retries_EBUSY()
+    {
+        // Seen on 6.12 in qemu: reading kdamonds/<K>/state while another thread's
+        // update_schemes_tried_regions held the DAMON sysfs mutex failed with EBUSY.
+        var fs = new RecordingKernelFs(LinuxKernelFs.Instance);
+        int attempts = 0;
+        fs.BeforeRead = p =>
+        {
+            if (p.EndsWith("/state", StringComparison.Ordinal) && ++attempts <= 4)
+            {
+                throw new KernelIoException(Errno.EBUSY, p, "read");
+            }
+        };
+        var reader = new DamonSysfsReader(fs, Fixtures.Roots("linux-6.18"), pidReadAttempts: 5, pidRetryDelay: TimeSpan.Zero);
+        Assert.True(reader.ReadState(0)); // the fixture's kdamond 0 is on
+        Assert.Equal(5, attempts);        // 4 x EBUSY, then the file
+    }
+
+    [Fact]
+    public void State_read_gives_up_with_EBUSY_after_the_attempts()
+    {
+        var fs = new RecordingKernelFs(LinuxKernelFs.Instance)
+        {
+            BeforeRead = p => throw new KernelIoException(Errno.EBUSY, p, "read"),
+        };
+        var reader = new DamonSysfsReader(fs, Fixtures.Roots("linux-6.18"), pidReadAttempts: 3, pidRetryDelay: TimeSpan.Zero);
+        Assert.Equal(Errno.EBUSY, Assert.Throws<KernelIoException>(() => reader.ReadState(0)).Errno);
+    }
+
+    [Fact]
     public void Pid_read_gives_up_with_EBUSY_after_the_attempts()
     {
         var fs = new RecordingKernelFs(LinuxKernelFs.Instance)

@@ -25,7 +25,7 @@ vm_hot2=384M@512M         # phase 2 hot set SIZE@OFFSET
 vm_warmup_s=30            # monitoring time before the first measurement of a phase
 vm_measure_n=3            # kernel mode: measurements per phase
 vm_measure_gap_s=4        # kernel mode: seconds between measurements
-vm_check_s=30             # agent mode: seconds the host gets to assert per phase
+vm_check_s=20             # agent mode: seconds the host gets to assert per phase
 vm_agent_ready_s=240      # agent mode: how long to wait for the agent's /metrics
 vm_max_s=540              # guest watchdog: power off after this many seconds
 vm_port=9464
@@ -119,17 +119,34 @@ if [ "$vm_mode" = agent ]; then
 	export HOME=/root DOTNET_BUNDLE_EXTRACT_BASE_DIR=/tmp DOTNET_gcServer=0
 	mkdir -p /root
 	echo "VM-AGENT-STARTING uptime=$(uptime_s)"
-	/agent/damon-otel run --config /etc/damon-otel.yaml &
+	# The agent logs to a file (its lines would interleave with the VM- lines the host parses);
+	# the log is printed between VM-AGENT-LOG-BEGIN/END at the end and when something fails.
+	/agent/damon-otel run --config /etc/damon-otel.yaml >/tmp/agent.log 2>&1 &
 	AGENT=$!
+	agent_log() {
+		echo "VM-AGENT-LOG-BEGIN"
+		tail -n "${1:-60}" /tmp/agent.log
+		echo "VM-AGENT-LOG-END"
+	}
+	agent_die() { agent_log 40; die "$*"; }
 	i=0
 	while ! wget -q -O /dev/null "http://127.0.0.1:$vm_port/metrics" 2>/dev/null; do
-		kill -0 $AGENT 2>/dev/null || die "agent exited before serving /metrics"
-		i=$((i + 1)); [ $i -gt "$vm_agent_ready_s" ] && die "agent not serving /metrics after ${vm_agent_ready_s}s"
+		kill -0 $AGENT 2>/dev/null || agent_die "agent exited before serving /metrics"
+		i=$((i + 1)); [ $i -gt "$vm_agent_ready_s" ] && agent_die "agent not serving /metrics after ${vm_agent_ready_s}s"
+		sleep 1
+	done
+	# /metrics answers before the kdamonds run: wait for the ownership record the agent writes
+	# once it started them (the snapshot command reads it too).
+	i=0
+	while [ "$(grep -c '"index"' /run/damon-otel/kdamonds.json 2>/dev/null)" != 3 ]; do
+		kill -0 $AGENT 2>/dev/null || agent_die "agent exited before starting its kdamonds"
+		i=$((i + 1)); [ $i -gt 120 ] && agent_die "no ownership record with 3 kdamonds in /run/damon-otel after 120s"
 		sleep 1
 	done
 	echo "VM-AGENT-READY pid=$AGENT uptime=$(uptime_s)"
+	echo "VM-OWNERSHIP $(tr -d ' \n' < /run/damon-otel/kdamonds.json)"
 	agent_stat() {
-		kill -0 $AGENT 2>/dev/null || die "agent died"
+		kill -0 $AGENT 2>/dev/null || agent_die "agent died"
 		# /proc/<pid>/stat: comm is in parentheses and may contain spaces; count fields after ')'.
 		local rest
 		rest=$(sed 's/.*) //' "/proc/$AGENT/stat")
@@ -146,12 +163,13 @@ if [ "$vm_mode" = agent ]; then
 		agent_stat
 		echo "VM-CHECKPOINT phase=$phase $(cat /run/wsgen.status) uptime=$(uptime_s)"
 		echo "VM-SNAPSHOT-BEGIN phase=$phase uptime=$(uptime_s)"
-		/agent/damon-otel snapshot --format json || echo "VM-SNAPSHOT-FAILED rc=$?"  # a check failure on the host, not a harness error
+		/agent/damon-otel snapshot --format json 2>/tmp/snapshot.err || echo "VM-SNAPSHOT-FAILED rc=$? $(tr '\n' ' ' < /tmp/snapshot.err)"  # a check failure on the host, not a harness error
 		echo "VM-SNAPSHOT-END phase=$phase uptime=$(uptime_s)"
+		for k in /sys/kernel/mm/damon/admin/kdamonds/[0-9]*; do kdamond_cpu "${k##*/}"; done
 		sleep "$vm_check_s"
 		agent_stat
 	done
-	for k in /sys/kernel/mm/damon/admin/kdamonds/[0-9]*; do kdamond_cpu "${k##*/}"; done
+	agent_log 60
 	finish 0
 fi
 

@@ -29,7 +29,11 @@ public sealed class DamonSysfsReader
     // Whether tried regions carry sz_filter_passed (6.14); a kernel property, learnt once.
     private volatile int szFilterPassedKnown; // 0 unknown, 1 present, 2 absent
 
-    public DamonSysfsReader(IKernelFs fs, KernelRoots roots, int pidReadAttempts = 3, TimeSpan? pidRetryDelay = null)
+    /// <param name="pidReadAttempts">Attempts at reading pid and state while the kernel answers EBUSY.</param>
+    /// <param name="pidRetryDelay">Sleep between them. The defaults (100 x 20 ms) outlast a
+    /// tried_regions update of another writer, which holds the DAMON sysfs mutex for a few
+    /// sampling intervals (hundreds of ms under qemu TCG on a busy host).</param>
+    public DamonSysfsReader(IKernelFs fs, KernelRoots roots, int pidReadAttempts = 100, TimeSpan? pidRetryDelay = null)
     {
         ArgumentNullException.ThrowIfNull(fs);
         ArgumentNullException.ThrowIfNull(roots);
@@ -37,7 +41,7 @@ public sealed class DamonSysfsReader
         this.fs = fs;
         this.roots = roots;
         this.pidReadAttempts = pidReadAttempts;
-        this.pidRetryDelay = pidRetryDelay ?? TimeSpan.FromMilliseconds(5);
+        this.pidRetryDelay = pidRetryDelay ?? TimeSpan.FromMilliseconds(20);
     }
 
     /// <summary>
@@ -79,11 +83,15 @@ public sealed class DamonSysfsReader
         return new Kdamond(index, on, pid, refreshMs, contexts);
     }
 
-    /// <summary>kdamonds/&lt;index&gt;/state: true for "on".</summary>
+    /// <summary>
+    /// kdamonds/&lt;index&gt;/state: true for "on". Like pid, the kernel (6.12 seen) takes the
+    /// DAMON sysfs mutex with trylock here, and holds that mutex for the whole of another
+    /// writer's update_schemes_tried_regions, so EBUSY is retried the same way.
+    /// </summary>
     public bool ReadState(int kdamond)
     {
         string path = Path.Combine(KdamondDir(kdamond), "state");
-        string state = SysfsParsers.ParseKeyword(fs.ReadText(path), path);
+        string state = SysfsParsers.ParseKeyword(ReadRetryingBusy(path), path);
         return state switch
         {
             "on" => true,
@@ -100,11 +108,16 @@ public sealed class DamonSysfsReader
     public int ReadPid(int kdamond)
     {
         string path = Path.Combine(KdamondDir(kdamond), "pid");
+        return SysfsParsers.ParseInt32(ReadRetryingBusy(path), path);
+    }
+
+    private string ReadRetryingBusy(string path)
+    {
         for (int attempt = 1; ; attempt++)
         {
             try
             {
-                return SysfsParsers.ParseInt32(fs.ReadText(path), path);
+                return fs.ReadText(path);
             }
             catch (KernelIoException e) when (e.Errno == Errno.EBUSY && attempt < pidReadAttempts)
             {
