@@ -48,8 +48,8 @@ internal static class AgentCli
                     return DefaultPort;
                 }
 
-                Assert.True(ListenAddress.TryParse(listen, out IPEndPoint endpoint, out var error), error);
-                return endpoint.Port;
+                Assert.True(ListenAddress.TryValidate(listen, out var error), error);
+                return DamonOtel.Telemetry.Http.MetricsEndpoint.ParseListenAddress(listen).Port;
             }
         }
 
@@ -75,7 +75,7 @@ internal static class AgentCli
             errors.Add("no command given");
         }
 
-        if (parsed.Option("--listen") is string listen && !ListenAddress.TryParse(listen, out _, out var error))
+        if (parsed.Option("--listen") is string listen && !ListenAddress.TryValidate(listen, out var error))
         {
             errors.Add("--listen: " + error);
         }

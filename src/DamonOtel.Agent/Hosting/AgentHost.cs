@@ -64,7 +64,8 @@ internal sealed partial class AgentHost(AgentConfig config, KernelEnvironment en
         OtlpSettings otlp = ResolveOtlp(config);
         var pipelineOptions = new TelemetryPipelineOptions
         {
-            ProcfsRoot = config.Roots.Procfs,
+            // The resource describes the machine: under --simulate that is the real /proc, not the Simulator's.
+            ProcfsRoot = env.Simulator is null ? config.Roots.Procfs : "/proc",
             Metrics = new MetricSelection(config.Metrics.Enable, config.Metrics.Disable),
         };
         using TelemetryPipeline pipeline = TelemetryPipeline.Build(store, pipelineOptions, otlp.Enabled ? b => OtlpExportConfigurator.AddOtlp(b, otlp) : null);
@@ -152,7 +153,7 @@ internal sealed partial class AgentHost(AgentConfig config, KernelEnvironment en
             LogStopping();
             using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(20));
             await runner.StopAsync(deadline.Token).ConfigureAwait(false);
-            pipeline.MeterProvider.ForceFlush(5_000);
+            // Disposing the pipeline (below, `using`) shuts the OTLP reader down, which exports once more.
             if (endpoint is not null)
             {
                 await endpoint.StopAsync(deadline.Token).ConfigureAwait(false);
