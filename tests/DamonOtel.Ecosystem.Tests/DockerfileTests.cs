@@ -9,7 +9,7 @@ public sealed partial class DockerfileTests
     internal static readonly string[] CanonicalPublish =
     [
         "dotnet", "publish", "src/DamonOtel.Agent", "-c", "Release", "-r", "linux-x64", "--self-contained",
-        "-p:PublishSingleFile=true", "-p:InvariantGlobalization=true", "-o",
+        "-p:PublishSingleFile=true", "-p:InvariantGlobalization=true", "-p:UseArtifactsOutput=true", "-p:ArtifactsPath=$PWD/artifacts/publish-build", "-o",
     ];
 
     internal static readonly string[] ExpectedCmd =
