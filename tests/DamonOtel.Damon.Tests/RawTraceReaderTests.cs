@@ -300,6 +300,52 @@ public class RawTraceReaderTests
     }
 
     [Fact]
+    public void Polling_allocates_only_the_snapshot()
+    {
+        // One aggregation of 7800 regions in 100 pages of 78 records (78 × (4 + 48) = 4056 ≤ 4080
+        // bytes), alternating between two CPUs, timestamps 1 µs apart.
+        const int PerPage = 78;
+        const int Regions = 100 * PerPage;
+        var pageList = new List<byte[]>();
+        for (int p = 0; p < 100; p++)
+        {
+            var b = new RawPageBuilder(1_000_000_000UL + ((ulong)p * PerPage * 1000));
+            for (int i = 0; i < PerPage; i++)
+            {
+                ulong r = (ulong)((p * PerPage) + i);
+                _ = b.Event(i == 0 ? 0u : 1000u, TraceRawTests.Record618(AggregatedId, 157, 0, Regions, r * 4096, (r + 1) * 4096, 1, 2));
+            }
+
+            pageList.Add(b.Build());
+        }
+
+        var cpu0 = new PagePipe();
+        var cpu1 = new PagePipe();
+        void Load()
+        {
+            for (int p = 0; p < pageList.Count; p++)
+            {
+                (p % 2 == 0 ? cpu0 : cpu1).Add(pageList[p]);
+            }
+        }
+
+        using var reader = new RawTraceReader([(0, cpu0), (1, cpu1)], Layout(), Decoder(), NewAssembler());
+        int count = 0;
+        Action<RegionSnapshot> onSnapshot = s => count += s.Regions.Length;
+        Load();
+        Assert.Equal(1, reader.Poll(onSnapshot)); // warm-up: JIT, dictionaries, the assembler's buffer
+        Load();
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        Assert.Equal(1, reader.Poll(onSnapshot));
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+
+        // The snapshot's region array is 7800 × 24 bytes = 187,200 plus a header, then the
+        // snapshot object: under 1 KiB on top. 1 byte per event would add 7800.
+        Assert.Equal(2 * Regions, count);
+        Assert.InRange(allocated, Regions * 24, (Regions * 24) + 1024);
+    }
+
+    [Fact]
     public void Bad_arguments_are_rejected()
     {
         Assert.Throws<ArgumentException>(() => new RawTraceReader([], Layout(), Decoder(), NewAssembler()));
