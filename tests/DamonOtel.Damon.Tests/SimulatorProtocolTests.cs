@@ -294,6 +294,7 @@ public class SimulatorProtocolTests
     [InlineData("allow", "allow filters (6.14)")]
     [InlineData("goal_nid", "quota goal nid (6.16)")]
     [InlineData("dests", "dests (6.17)")]
+    [InlineData("hugepage_size", "hugepage_size filters (6.15)")]
     public void A_6_18_feature_written_to_6_12_names_the_feature(string what, string feature)
     {
         static KdamondSpec Needing(string what, int pid)
@@ -308,6 +309,7 @@ public class SimulatorProtocolTests
                 "allow" => new KdamondSpec([ctx with { Schemes = [scheme with { Filters = [new FilterSpec("anon", true, Allow: true)] }] }]),
                 "goal_nid" => new KdamondSpec([ctx with { Schemes = [scheme with { Quotas = new QuotaSpec(0, 0, 1000, Goals: [new QuotaGoalSpec("user_input", 100, 10, Nid: 0)]) }] }]),
                 "dests" => new KdamondSpec([ctx with { Schemes = [scheme with { Dests = [new DestSpec(1, 100)] }] }]),
+                "hugepage_size" => new KdamondSpec([ctx with { Schemes = [scheme with { Filters = [new FilterSpec("hugepage_size", true, HugepageSize: new ValueRange(2 * MiB, 2 * MiB))] }] }]),
                 _ => throw new ArgumentException(what, nameof(what)),
             };
         }

@@ -284,6 +284,18 @@ public sealed class DamonSysfsWriter(IKernelFs fs, KernelRoots roots)
         {
             FilterSpec f = filters[i];
             string fd = Path.Combine(dir, Num(i));
+
+            // Name the missing feature before the kernel answers the type keyword with a bare EINVAL.
+            if (f.HugepageSize is not null)
+            {
+                _ = Required(Path.Combine(fd, "min"), "hugepage_size filters (6.15)", true);
+            }
+
+            if (f.Address is not null)
+            {
+                _ = Required(Path.Combine(fd, "addr_start"), "addr filters (6.6)", true);
+            }
+
             Write(Path.Combine(fd, "type"), f.Type);
             Write(Path.Combine(fd, "matching"), f.Matching ? "Y" : "N");
             if (f.Allow is { } allow)
