@@ -41,6 +41,32 @@ public class StateCommandsTests
     }
 
     [Fact]
+    public async Task Concurrent_commands_to_different_kdamonds_queue_instead_of_colliding()
+    {
+        // Like 6.12: while one command is pending (for any kdamond) another write gets EBUSY.
+        // Seen in the qemu VM: three collectors' commands collided until their retries ran out.
+        int inFlight = 0;
+        var fs = new ScriptedStateFs(_ =>
+        {
+            if (Interlocked.Increment(ref inFlight) > 1)
+            {
+                Interlocked.Decrement(ref inFlight);
+                return Errno.EBUSY;
+            }
+
+            Thread.Sleep(50); // the kernel handles the command
+            Interlocked.Decrement(ref inFlight);
+            return Errno.None;
+        });
+        var commands = new StateCommands(fs, Roots, Fast() with { MaxAttempts = 1 });
+
+        CommandResult[] results = await Task.WhenAll(Enumerable.Range(0, 3).Select(k => commands.SendAsync(k, StateCommand.UpdateSchemesStats)));
+
+        Assert.All(results, r => Assert.Equal(1, r.Attempts)); // no EBUSY at all: one write at a time
+        Assert.Equal(3, fs.Writes.Count);
+    }
+
+    [Fact]
     public async Task Other_errors_are_not_retried()
     {
         var fs = new ScriptedStateFs(_ => Errno.EINVAL);

@@ -3,7 +3,8 @@
 # phase checkpoint against Debian's prometheus, which scrapes damon-otel inside the VM.
 #
 #   assert.sh --prom URL --phase N --true-bytes B --total-bytes T --cold-bytes C --cold-age S
-#             [--time UNIX_TS] [--tolerance PCT] [--snapshot FILE --ownership FILE] [--report FILE]
+#             [--time UNIX_TS] [--tolerance PCT] [--report FILE]
+#             [--snapshot FILE --snapshot-time UNIX_TS --ownership FILE]
 #
 # true-bytes: wsgen's current hot set; cold-bytes: bytes of wsgen untouched since phase 1
 # started; cold-age: seconds they have been untouched while the agent's kdamonds ran (DAMON
@@ -12,9 +13,9 @@
 # so a slow host cannot mix the next phase into this one. --snapshot is the output of
 # `damon-otel snapshot --format json` in the VM, --ownership the agent's
 # /run/damon-otel/kdamonds.json (kdamond index -> name). Exit 0 when every check passes.
-set -euo pipefail
+set -uo pipefail # no -e: an absent series is a FAIL line, never a silent exit
 
-PROM="" PHASE="" TRUE_B="" TOTAL_B="" COLD_B="" COLD_AGE="" TOL=25 SNAPSHOT="" OWNERSHIP="" REPORT=/dev/null AT=""
+PROM="" PHASE="" TRUE_B="" TOTAL_B="" COLD_B="" COLD_AGE="" TOL=25 SNAPSHOT="" OWNERSHIP="" REPORT=/dev/null AT="" SNAP_AT=""
 while (($#)); do
 	case $1 in
 	--prom) PROM=$2 ;;
@@ -26,6 +27,7 @@ while (($#)); do
 	--time) AT=$2 ;;
 	--tolerance) TOL=$2 ;;
 	--snapshot) SNAPSHOT=$2 ;;
+	--snapshot-time) SNAP_AT=$2 ;;
 	--ownership) OWNERSHIP=$2 ;;
 	--report) REPORT=$2 ;;
 	*) echo "assert.sh: unknown argument '$1'" >&2; exit 2 ;;
@@ -57,6 +59,9 @@ q() {
 }
 # Single value of a query (first series), or empty.
 q1() { q "$1" | head -1 | awk '{ print $NF }'; }
+# The latest sample of a selector within 15 s: a scrape that timed out under TCG (the series
+# goes stale at once) must not read as "absent".
+last() { echo "last_over_time($1[15s])"; }
 mib() { awk -v b="$1" 'BEGIN { if (b == "") print "absent"; else printf "%.1f MiB", b / 1048576 }'; }
 num() { awk -v b="$1" 'BEGIN { if (b == "") print "absent"; else printf "%.3g", b }'; }
 within() { awk -v m="$1" -v t="$2" -v p="$3" 'BEGIN { d = m - t; if (d < 0) d = -d; exit !(m != "" && t > 0 && d * 100 <= t * p) }'; }
@@ -66,28 +71,28 @@ pct() { awk -v m="$1" -v t="$2" 'BEGIN { if (m != "" && t > 0) printf "%+.1f%%",
 sel() { echo "kdamond=\"$1\",target=\"${TARGET_OF[$1]}\""; }
 
 # --- health of every kdamond and of the collection ----------------------------------------------
+echo "phase $PHASE  true hot set $(mib "$TRUE_B")" >>"$REPORT"
 for k in "${ALL_KDAMONDS[@]}"; do
-	v=$(q1 "damon_kdamond_up{kdamond=\"$k\"}")
+	v=$(q1 "$(last "damon_kdamond_up{kdamond=\"$k\"}")")
 	[[ $v == 1 ]] && pass "kdamond $k up" || failc "kdamond $k up (damon_kdamond_up=${v:-absent})"
 	v=$(q1 "increase(damon_kdamond_cpu_time_seconds_total{kdamond=\"$k\"}[$WINDOW])")
-	c=$(q1 "damon_kdamond_cpu_time_seconds_total{kdamond=\"$k\"}")
+	c=$(q1 "$(last "damon_kdamond_cpu_time_seconds_total{kdamond=\"$k\"}")")
 	printf '  %-9s kdamond CPU %ss (+%ss over %s)\n' "$k" "$(num "$c")" "$(num "$v")" "$WINDOW" >>"$REPORT"
 	gt "$v" 0 && pass "kdamond $k CPU time increases (+$(num "$v")s over $WINDOW, total $(num "$c")s)" ||
 		failc "kdamond $k CPU time increases (increase over $WINDOW = ${v:-absent}, total ${c:-absent})"
 done
 # Every source must be scraped (else "no errors" would be vacuous) and up.
-sources=$(q 'damon_otel_source_up')
+sources=$(q "$(last damon_otel_source_up)")
 n_sources=$(grep -c . <<<"$sources" || true)
 down=$(awk '$NF != 1' <<<"$sources" | tr '\n' ';')
 ((n_sources >= 4)) && [[ -z $down ]] && pass "all $n_sources collection sources up" ||
 	failc "collection sources up (found $n_sources, want >= 4: 3 kdamonds + tracepoint; down: ${down:-none})"
 v=$(q1 "sum(increase(damon_otel_collection_errors_total[$WINDOW])) or vector(0)")
-total=$(q 'damon_otel_collection_errors_total > 0' | tr '\n' ';')
+total=$(q "$(last damon_otel_collection_errors_total) > 0" | tr '\n' ';')
 awk -v v="$v" 'BEGIN { exit !(v != "" && v + 0 == 0) }' && pass "no collection errors over $WINDOW (increase 0; errors since start: ${total:-none})" ||
 	failc "no collection errors over $WINDOW (increase ${v:-absent}; counters > 0: ${total:-none})"
 
 # --- WSS per source against the ground truth ----------------------------------------------------
-echo "phase $PHASE  true hot set $(mib "$TRUE_B")" >>"$REPORT"
 for k in "${VADDR_KDAMONDS[@]}"; do
 	v=$(q1 "quantile_over_time(0.5, damon_memory_working_set_bytes{$(sel "$k")}[$WINDOW])")
 	lo=$(q1 "min_over_time(damon_memory_working_set_bytes{$(sel "$k")}[$WINDOW])")
@@ -95,7 +100,7 @@ for k in "${VADDR_KDAMONDS[@]}"; do
 	printf '  %-9s WSS median %-10s %7s  (min %s, max %s over %s)\n' "$k" "$(mib "$v")" "$(pct "$v" "$TRUE_B")" "$(mib "$lo")" "$(mib "$hi")" "$WINDOW" >>"$REPORT"
 	within "$v" "$TRUE_B" "$TOL" && pass "$k WSS median $(mib "$v") within $TOL% of true $(mib "$TRUE_B") ($(pct "$v" "$TRUE_B"))" ||
 		failc "$k WSS median $(mib "$v") within $TOL% of true $(mib "$TRUE_B") ($(pct "$v" "$TRUE_B"); min $(mib "$lo"), max $(mib "$hi") over $WINDOW)"
-	m=$(q1 "damon_memory_monitored_bytes{$(sel "$k")}")
+	m=$(q1 "$(last "damon_memory_monitored_bytes{$(sel "$k")}")")
 	ge "$m" "$TOTAL_B" && pass "$k monitors at least wsgen's $(mib "$TOTAL_B") ($(mib "$m"))" ||
 		failc "$k monitored bytes $(mib "$m") >= wsgen's $(mib "$TOTAL_B")"
 done
@@ -108,7 +113,7 @@ ge "$v" "$(awk -v t="$TRUE_B" 'BEGIN { print int(t * 0.75) }')" && pass "$PADDR_
 # --- idle time: the untouched part is idle, and its idle time grows ---------------------------
 half_age=$(awk -v a="$COLD_AGE" 'BEGIN { print a / 2 }')
 for k in "${VADDR_KDAMONDS[@]}"; do
-	les=$(q "damon_memory_idle_bytes{$(sel "$k")}" | sed -n 's/.*le=\([^, ]*\).*/\1/p' | grep -v Inf | sort -g | uniq)
+	les=$(q "$(last "damon_memory_idle_bytes{$(sel "$k")}")" | sed -n 's/.*le=\([^, ]*\).*/\1/p' | grep -v Inf | sort -g | uniq)
 	[[ -n $les ]] || { failc "$k has damon_memory_idle_bytes buckets"; continue; }
 	# Largest finite bound at most half the cold age: bytes idle longer than it must include
 	# (most of) the untouched part.
@@ -116,15 +121,15 @@ for k in "${VADDR_KDAMONDS[@]}"; do
 	if [[ -z $le ]]; then
 		failc "$k: no idle bucket bound <= half the cold age (${COLD_AGE}s); bounds: $(tr '\n' ' ' <<<"$les")"
 	else
-		v=$(q1 "damon_memory_idle_bytes{$(sel "$k"),le=\"+Inf\"} - ignoring(le) damon_memory_idle_bytes{$(sel "$k"),le=\"$le\"}")
+		v=$(q1 "$(last "damon_memory_idle_bytes{$(sel "$k"),le=\"+Inf\"}") - ignoring(le) $(last "damon_memory_idle_bytes{$(sel "$k"),le=\"$le\"}")")
 		printf '  %-9s idle > %ss: %s (untouched %s for %ss)\n' "$k" "$le" "$(mib "$v")" "$(mib "$COLD_B")" "$COLD_AGE" >>"$REPORT"
 		ge "$v" "$(awk -v c="$COLD_B" 'BEGIN { print int(c * 0.75) }')" &&
 			pass "$k: $(mib "$v") idle longer than ${le}s (untouched: $(mib "$COLD_B") for ${COLD_AGE}s)" ||
 			failc "$k: bytes idle longer than ${le}s = $(mib "$v"), want >= 75% of untouched $(mib "$COLD_B") (for ${COLD_AGE}s)"
 	fi
 	# p90 lies in the oldest cold part in both phases: it must grow while nothing touches it.
-	now=$(q1 "damon_memory_idle_time_seconds{$(sel "$k"),quantile=\"0.9\"}")
-	before=$(q1 "damon_memory_idle_time_seconds{$(sel "$k"),quantile=\"0.9\"} offset 20s")
+	now=$(q1 "$(last "damon_memory_idle_time_seconds{$(sel "$k"),quantile=\"0.9\"}")")
+	before=$(q1 "last_over_time(damon_memory_idle_time_seconds{$(sel "$k"),quantile=\"0.9\"}[15s] offset 20s)")
 	printf '  %-9s idle p90 %ss (20 s earlier %ss)\n' "$k" "$(num "$now")" "$(num "$before")" >>"$REPORT"
 	gt "$now" "$before" && pass "$k: idle time p90 grows (${before}s -> ${now}s over 20s)" ||
 		failc "$k: idle time p90 grows (${before:-absent}s -> ${now:-absent}s over 20s)"
@@ -135,8 +140,8 @@ for k in "${VADDR_KDAMONDS[@]}"; do
 	# Bucket of x = the smallest bound >= x (index = number of bounds below x).
 	bi() { awk -v x="$1" 'BEGIN { i = 0 } $1 + 0 < x + 0 { i++ } END { print i }' <<<"$les"; }
 	for quant in 0.5 0.9; do
-		g=$(q1 "damon_memory_idle_time_seconds{$(sel "$k"),quantile=\"$quant\"}")
-		h=$(q1 "histogram_quantile($quant, damon_memory_idle_bytes{$(sel "$k")})")
+		g=$(q1 "$(last "damon_memory_idle_time_seconds{$(sel "$k"),quantile=\"$quant\"}")")
+		h=$(q1 "histogram_quantile($quant, $(last "damon_memory_idle_bytes{$(sel "$k")}"))")
 		if [[ -n $g && -n $h && $(bi "$g") == $(bi "$h") ]]; then
 			pass "$k: idle p$quant gauge ${g}s in the same bucket as histogram_quantile ${h}s"
 		else
@@ -153,8 +158,8 @@ gt "$v" 0 && pass "damos_scheme_tried_total of $PADDR_KDAMOND/stat_quota increas
 v=$(q1 "increase(damos_scheme_tried_size_bytes_total{$ssel}[$WINDOW])")
 gt "$v" 0 && pass "damos_scheme_tried_size_bytes_total of $PADDR_KDAMOND/stat_quota increases (+$(mib "$v") over $WINDOW)" ||
 	failc "damos_scheme_tried_size_bytes_total of $PADDR_KDAMOND/stat_quota increases (${v:-absent})"
-qe=$(q1 "damos_scheme_quota_exceeds_total{$ssel}")
-tr_total=$(q1 "damos_scheme_tried_total{$ssel}")
+qe=$(q1 "$(last "damos_scheme_quota_exceeds_total{$ssel}")")
+tr_total=$(q1 "$(last "damos_scheme_tried_total{$ssel}")")
 printf '  %-9s stat_quota: nr_tried %s, quota exceeded %s times\n' "$PADDR_KDAMOND" "$(num "$tr_total")" "$(num "$qe")" >>"$REPORT"
 
 # --- damon-otel snapshot (run inside the VM) agrees with the scraped gauges --------------------
@@ -168,7 +173,7 @@ if [[ -n $SNAPSHOT ]]; then
 	else
 		for k in "${TRIED_KDAMONDS[@]}"; do
 			s=$(awk -v k="$k" '$1 == k && $2 == 0 { print $3 }' <<<"$lines" | head -1)
-			g=$(q1 "quantile_over_time(0.5, damon_memory_working_set_bytes{$(sel "$k")}[10s])")
+			g=$(AT=${SNAP_AT:-$AT} q1 "quantile_over_time(0.5, damon_memory_working_set_bytes{$(sel "$k")}[15s])")
 			printf '  %-9s snapshot WSS %s vs scraped %s\n' "$k" "$(mib "$s")" "$(mib "$g")" >>"$REPORT"
 			within "$s" "${g:-0}" "$TOL" && pass "snapshot WSS of $k $(mib "$s") agrees with scraped $(mib "$g") ($(pct "$s" "$g"))" ||
 				failc "snapshot WSS of $k $(mib "$s") vs scraped $(mib "$g") (within $TOL%)"

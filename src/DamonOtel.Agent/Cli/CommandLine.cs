@@ -177,7 +177,7 @@ internal static class CommandLine
                     : manager is not null ? manager.OwnedIndexes
                     : cfg.Attach.Refresh ? AllIndexes(env)
                     : OwnedIndexes(parse.GetValue(stateDir) ?? cfg.StateDir);
-                StateCommands? commands = refresh ? new StateCommands(env.Fs, env.Roots, new StateCommandOptions { Deadline = cfg.Collection.CommandTimeout }) : null;
+                StateCommands? commands = refresh ? new StateCommands(env.Fs, env.Roots, KdamondManager.CommandOptions(cfg)) : null;
                 var taker = new SnapshotTaker(env, cfg.Metrics.Access, commands, writable);
                 int n = Math.Max(1, parse.GetValue(repeat));
                 try

@@ -67,7 +67,7 @@ internal sealed class SnapshotTaker(KernelEnvironment env, AccessOptions options
         var map = new Dictionary<int, int>();
         foreach (DamosScheme s in ctx.Schemes)
         {
-            if (s.Action != "stat" || !s.AccessPattern.MatchesEverything)
+            if (s.Action != "stat" || !s.AccessPattern.MatchesEverything || IsLimited(s))
             {
                 continue;
             }
@@ -85,4 +85,12 @@ internal sealed class SnapshotTaker(KernelEnvironment env, AccessOptions options
 
         return map;
     }
+
+    /// <summary>
+    /// A quota or watermarks stop the kernel from applying the scheme to every region, and
+    /// tried_regions only lists the regions it was applied to: such a scheme's tried_regions
+    /// show a part of memory (a 64 MiB quota: at most 64 MiB; once the quota is spent, none).
+    /// </summary>
+    internal static bool IsLimited(DamosScheme s) =>
+        s.Quotas.Ms > 0 || s.Quotas.Bytes > 0 || s.Quotas.Goals is { Count: > 0 } || s.Watermarks.Metric != "none";
 }

@@ -165,7 +165,7 @@ internal sealed class KdamondSource : ICollectionSource
 
         foreach (DamosScheme s in ctx.Schemes)
         {
-            if (s.Action == "stat" && s.AccessPattern.MatchesEverything && (s.Filters?.Count ?? 0) == 0 && (s.CoreFilters?.Count ?? 0) == 0 && (s.OpsFilters?.Count ?? 0) == 0)
+            if (s.Action == "stat" && s.AccessPattern.MatchesEverything && !Cli.SnapshotTaker.IsLimited(s) && (s.Filters?.Count ?? 0) == 0 && (s.CoreFilters?.Count ?? 0) == 0 && (s.OpsFilters?.Count ?? 0) == 0)
             {
                 return [s.Index];
             }

@@ -19,6 +19,8 @@ internal sealed class KdamondState
     private double? cpuSeconds;
     private Intervals? intervals;
     private int pid = -1;
+    private long lastStatusTicks;
+    private TimeSpan cadence;
 
     public KdamondState(ObservationStore store, string source, string name, int index, IReadOnlyList<string> targetNames, TimeSpan collectionInterval)
     {
@@ -70,6 +72,13 @@ internal sealed class KdamondState
     {
         lock (gate)
         {
+            long now = store.Now();
+            if (lastStatusTicks != 0)
+            {
+                cadence = store.TimeProvider.GetElapsedTime(lastStatusTicks, now);
+            }
+
+            lastStatusTicks = now;
             up = isUp;
             pid = kdamondPid;
             cpuSeconds = cpu;
@@ -129,8 +138,11 @@ internal sealed class KdamondState
 
         // The tracepoint feeds every aggregation, tried_regions every collection: expect
         // whichever is slower, so that an auto-tuned long aggregation is not called stale.
+        // A collection comes every interval plus its own duration, which on a slow machine
+        // (qemu TCG: 4-6 s for a 2 s interval) is the larger part: expect the measured cadence.
         TimeSpan aggr = intervals is { } iv ? TimeSpan.FromMicroseconds(iv.AggrUs) : TimeSpan.Zero;
         TimeSpan expected = aggr > CollectionInterval ? aggr : CollectionInterval;
+        expected = cadence > expected ? cadence : expected;
         var targetObservations = new TargetObservation[targets.Length];
         for (int i = 0; i < targets.Length; i++)
         {

@@ -234,7 +234,15 @@ internal sealed partial class KdamondManager : IDisposable
     }
 
     private StateCommands NewCommands(AgentConfig config) =>
-        new(env.Fs, env.Roots, new StateCommandOptions { Deadline = config.Collection.CommandTimeout }, env.Time);
+        new(env.Fs, env.Roots, CommandOptions(config), env.Time);
+
+    /// <summary>
+    /// EBUSY is retried until the deadline, not just damo's 5 times: another writer's (e.g.
+    /// `damon-otel snapshot`) tried_regions update keeps the kernel busy for several sampling
+    /// intervals, seconds under qemu TCG (seen on 6.12), far longer than 5 short backoffs.
+    /// </summary>
+    internal static StateCommandOptions CommandOptions(AgentConfig config) =>
+        new() { Deadline = config.Collection.CommandTimeout, MaxAttempts = 1000 };
 
     private async Task StartLockedAsync(AgentConfig config, CancellationToken cancellationToken)
     {

@@ -102,6 +102,8 @@ public sealed class StateCommands
     private readonly KernelRoots roots;
     private readonly StateCommandOptions options;
     private readonly TimeProvider time;
+    private readonly Lock queueLock = new();
+    private Task queue = Task.CompletedTask; // completes when the last queued command is done
 
     public StateCommands(IKernelFs fs, KernelRoots roots, StateCommandOptions? options = null, TimeProvider? timeProvider = null)
     {
@@ -138,6 +140,39 @@ public sealed class StateCommands
         string keyword = Keyword(command);
         string path = Path.Combine(roots.Kdamonds, kdamond.ToString(CultureInfo.InvariantCulture), "state");
         long started = time.GetTimestamp();
+
+        // The kernel handles one command at a time for all kdamonds (6.12 answers EBUSY while
+        // any other is pending, for the whole of a tried_regions update): collectors of several
+        // kdamonds sharing this instance queue here instead of burning their EBUSY retries.
+        var mine = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Task previous;
+        lock (queueLock)
+        {
+            previous = queue;
+            queue = mine.Task;
+        }
+
+        try
+        {
+            try
+            {
+                await previous.WaitAsync(options.Deadline, time, cancellationToken).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+                throw Timeout(kdamond, command, keyword, path, 0, Errno.None);
+            }
+
+            return await SendLockedAsync(kdamond, command, keyword, path, started, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            mine.SetResult();
+        }
+    }
+
+    private async Task<CommandResult> SendLockedAsync(int kdamond, StateCommand command, string keyword, string path, long started, CancellationToken cancellationToken)
+    {
         Errno lastErrno = Errno.None;
         for (int attempt = 1; ; attempt++)
         {

@@ -79,6 +79,38 @@ public class AgentOnSimulatorTests
     }
 
     [Fact]
+    public async Task Snapshot_reads_the_agents_monitoring_scheme_not_a_quota_limited_stat_scheme()
+    {
+        // Seen in the qemu VM (6.12): a user `stat` scheme matching everything but with a 64 MiB
+        // quota comes first; its tried_regions hold at most 64 MiB (none once the quota is
+        // spent), so `damon-otel snapshot` must read the agent's unlimited scheme (index 1).
+        const string yaml = """
+            attach: {enabled: false}
+            kdamonds:
+              - name: system
+                operations: paddr
+                region_source: tried_regions
+                targets: [{name: ram, memory: largest_block}]
+                schemes:
+                  - name: stat_quota
+                    action: stat
+                    quotas: {size: 64M, reset_interval: 1s}
+            """;
+        await using var sim = new SimHarness(("app", "steady"));
+        await using AgentRunner runner = sim.Runner(sim.Config(yaml));
+        await runner.StartAsync(CancellationToken.None);
+        DamonContext ctx = new DamonSysfsReader(sim.Kernel, sim.Roots).ReadKdamond(0, includeTriedRegions: false).Contexts[0];
+        Assert.Equal(2, ctx.Schemes.Count);
+        Assert.True(ctx.Schemes[0].AccessPattern.MatchesEverything);   // the user's scheme would qualify but for its quota
+        Assert.Equal(67108864UL, ctx.Schemes[0].Quotas.Bytes);
+
+        Dictionary<int, int> monitor = Cli.SnapshotTaker.MonitorSchemes(ctx);
+
+        Assert.Equal(new Dictionary<int, int> { [0] = 1 }, monitor);
+        await runner.StopAsync(CancellationToken.None);
+    }
+
+    [Fact]
     public async Task Hot_reload_commits_without_restart_and_keeps_history()
     {
         await using var sim = new SimHarness(("app", "steady"));
