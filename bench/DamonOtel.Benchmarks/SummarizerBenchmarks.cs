@@ -1,4 +1,5 @@
 using BenchmarkDotNet.Attributes;
+using BenchmarkDotNet.Configs;
 using DamonOtel.Analysis;
 using DamonOtel.Damon.Model;
 
@@ -9,6 +10,8 @@ namespace DamonOtel.Benchmarks;
 /// &lt; 20 us median and 0 B allocated after warm-up.
 /// </summary>
 [MemoryDiagnoser]
+[MedianColumn]
+[Config(typeof(TraceCpuClockConfig))] // DAMONOTEL_BENCH_CLOCK=cpu: CPU time per call (shared machine)
 public class SummarizerBenchmarks
 {
     private static readonly Intervals Intervals = new(5_000, 100_000, 60_000_000);

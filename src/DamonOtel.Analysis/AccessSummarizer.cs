@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Numerics;
 using DamonOtel.Damon.Model;
 
 namespace DamonOtel.Analysis;
@@ -44,13 +45,19 @@ public sealed class AccessSummarizer
     private ulong[] _rates = [];
     private ulong[] _keys = [];
     private ulong[] _keysTmp = [];
+    private ulong[] _sortedSizes = [];
+    private ulong[] _sortedRates = [];
+    private uint[] _sortedAges = [];
+    private bool[] _sortedNrZero = [];
     private int[] _order = [];
     private int[] _orderTmp = [];
     private double[] _tempKeys = [];
     private ulong[] _tempSizes = [];
     private ulong[] _rateByNr = [];
+    private ulong _rateTableSampleUs = ulong.MaxValue;
+    private ulong _rateTableAggrUs = ulong.MaxValue;
     private ulong[] _heatBounds = [];
-    private readonly int[] _radixCounts = new int[256];
+    private readonly int[] _radixCounts = new int[4 * 256];
     private readonly ulong[] _thresholds;
     private readonly int[] _picked;
     private readonly double[] _heatSum;
@@ -170,6 +177,10 @@ public sealed class AccessSummarizer
         ulong wss = 0;
         ulong accessLo = 0, accessHi = 0;
         ulong hotRateMin = ulong.MaxValue, hotRateMax = 0;
+        ulong ratedBytes = 0;
+        var ratedCount = 0;
+        uint maxAge = 0;
+        ulong heatMin = ulong.MaxValue, heatMax = 0;
         var rateFits = true;
         for (var i = 0; i < n; i++)
         {
@@ -206,6 +217,15 @@ public sealed class AccessSummarizer
             {
                 hotRateMin = Math.Min(hotRateMin, rate);
                 hotRateMax = Math.Max(hotRateMax, rate);
+                ratedBytes += size;
+                ratedCount++;
+            }
+
+            maxAge = Math.Max(maxAge, r.Age);
+            if (r.End > r.Start)
+            {
+                heatMin = Math.Min(heatMin, r.Start);
+                heatMax = Math.Max(heatMax, r.End);
             }
 
             if (rate > uint.MaxValue)
@@ -213,8 +233,6 @@ public sealed class AccessSummarizer
                 rateFits = false;
             }
 
-            keys[i] = ((ulong)r.Age << 32) | Math.Min(rate, uint.MaxValue);
-            order[i] = i;
         }
 
         var accessBytes = new UInt128(accessHi, accessLo);
@@ -238,24 +256,18 @@ public sealed class AccessSummarizer
         }
 
         PrepareThresholds(monitored);
-        RadixSort(keys, order);
-
-        DamoIdle(order, aggr, into);
-        SignedIdle(order, aggr, into);
+        SortByAgeThenRate(keys, order, maxAge, hotRateMax, rateFits);
 
         var w = _weights;
         var lexicographic = w.Age > 0 && w.AccessRate >= 0 && rateFits
             && (hotRateMax < hotRateMin || (Int128)w.Age * aggr > (Int128)w.AccessRate * (hotRateMax - hotRateMin));
-        if (lexicographic)
-        {
-            TemperatureFast(order, aggr, into.TemperaturePercentiles);
-        }
-        else
+        Walks(n, aggr, ratedBytes, ratedCount, lexicographic, into);
+        if (!lexicographic)
         {
             TemperatureSorted(n, aggr, into.TemperaturePercentiles);
         }
 
-        Heatmap(regions, into.HeatmapAccessRatePercent);
+        Heatmap(regions, heatMin, heatMax, into.HeatmapAccessRatePercent);
     }
 
     /// <summary>Access rate % for nr_accesses 0..max_nr_accesses (divisions are the costly part of pass 1).</summary>
@@ -268,11 +280,19 @@ public sealed class AccessSummarizer
         }
 
         var len = (int)max + 1;
+        if (_rateByNr.Length >= len && _rateTableSampleUs == intervals.SampleUs && _rateTableAggrUs == intervals.AggrUs)
+        {
+            // Same intervals as the previous call (the usual case): the table still holds.
+            return _rateByNr.AsSpan(0, len);
+        }
+
         if (_rateByNr.Length < len)
         {
             _rateByNr = new ulong[Math.Max(len, 32)];
         }
 
+        _rateTableSampleUs = intervals.SampleUs;
+        _rateTableAggrUs = intervals.AggrUs;
         var table = _rateByNr.AsSpan(0, len);
         for (var nr = 0; nr < len; nr++)
         {
@@ -296,6 +316,10 @@ public sealed class AccessSummarizer
         _rates = new ulong[cap];
         _keys = new ulong[cap];
         _keysTmp = new ulong[cap];
+        _sortedSizes = new ulong[cap];
+        _sortedRates = new ulong[cap];
+        _sortedAges = new uint[cap];
+        _sortedNrZero = new bool[cap];
         _order = new int[cap];
         _orderTmp = new int[cap];
         _tempKeys = new double[cap];
@@ -350,56 +374,110 @@ public sealed class AccessSummarizer
         return accessed ? -m : m;
     }
 
-    /// <summary>damo recency: all rate&gt;0 regions are one run at 0, then rate==0 regions by age ascending.</summary>
-    private void DamoIdle(ReadOnlySpan<int> order, ulong aggr, AccessSummary into)
+    /// <summary>
+    /// The percentile walks over the regions in ascending (age, rate) order, fused into one
+    /// backward and one forward pass over arrays gathered in that order:
+    /// <list type="bullet">
+    /// <item>damo idle time: all rate&gt;0 regions are one run at 0, then rate==0 regions by age
+    /// ascending (also fills the idle-bytes buckets);</item>
+    /// <item>DAMON_STAT 6.18 signed idle time: accessed (nr&gt;0) regions by age descending (most
+    /// negative first), then nr==0 regions by age ascending;</item>
+    /// <item>temperature, when <paramref name="lexicographic"/> (see below): rate==0 regions by age
+    /// descending, then rate&gt;0 regions by (age, rate) ascending. With w_age &gt; 0, w_rate &gt;= 0
+    /// and one aggregation interval of age outweighing any access-rate difference among accessed
+    /// regions, that is ascending temperature, with no sort by temperature.</item>
+    /// </list>
+    /// Each walk keeps its own cumulative bytes and next percentile; interleaving them changes nothing.
+    /// </summary>
+    private void Walks(int n, ulong aggr, ulong ratedBytes, int ratedCount, bool lexicographic, AccessSummary into)
     {
-        var outP = into.IdleTimePercentilesUs;
-        var buckets = into.IdleBytesAtMost;
-        var sizes = _sizes;
-        var rates = _rates;
-        ulong zeroBytes = 0;
-        var zeroCount = 0;
-        foreach (var i in order)
+        var sizes = _sortedSizes.AsSpan(0, n);
+        var rates = _sortedRates.AsSpan(0, n);
+        var ages = _sortedAges.AsSpan(0, n);
+        var nrZero = _sortedNrZero.AsSpan(0, n);
+        var idleP = into.IdleTimePercentilesUs;
+        var signedP = into.SignedIdleTimePercentilesUs;
+        var tempP = into.TemperaturePercentiles;
+
+        // Backward: the first halves of the signed and temperature walks.
+        ulong signedCum = 0, tempCum = 0;
+        int signedNext = 0, tempNext = 0;
+        for (var k = n - 1; k >= 0; k--)
         {
-            if (rates[i] != 0)
+            if (!nrZero[k])
             {
-                zeroBytes += sizes[i];
-                zeroCount++;
+                var reached = Reach(ref signedCum, signedNext, sizes[k]);
+                if (reached != signedNext)
+                {
+                    signedP.AsSpan(signedNext, reached - signedNext).Fill(SignedIdleUs(ages[k], aggr, accessed: true));
+                    signedNext = reached;
+                }
+            }
+
+            if (lexicographic && rates[k] == 0)
+            {
+                var reached = Reach(ref tempCum, tempNext, sizes[k]);
+                if (reached != tempNext)
+                {
+                    tempP.AsSpan(tempNext, reached - tempNext).Fill(Temperature(rates[k], ages[k], aggr));
+                    tempNext = reached;
+                }
             }
         }
 
-        ulong cum = 0;
-        var next = 0;
-        var bucket = 0;
-        var bucketBounds = _idleBucketUs;
-        if (zeroCount > 0)
+        // damo idle: the rate>0 bytes come first, as one run at 0.
+        ulong idleCum = 0;
+        var idleNext = 0;
+        if (ratedCount > 0)
         {
-            var reached = Reach(ref cum, next, zeroBytes);
-            outP.AsSpan(next, reached - next).Clear();
-            next = reached;
+            idleNext = Reach(ref idleCum, 0, ratedBytes);
+            idleP.AsSpan(0, idleNext).Clear();
         }
 
         // Every bucket bound >= 0 holds the idle-0 bytes.
-        ulong bucketCum = zeroBytes;
-        foreach (var i in order)
+        var buckets = into.IdleBytesAtMost;
+        var bucketBounds = _idleBucketUs;
+        var bucket = 0;
+        var bucketCum = ratedBytes;
+
+        // Forward: damo idle, the second half of signed, the second half of temperature.
+        for (var k = 0; k < n; k++)
         {
-            if (rates[i] != 0)
+            var size = sizes[k];
+            if (rates[k] == 0)
             {
-                continue;
+                var idle = IdleUs(ages[k], aggr);
+                while (bucket < bucketBounds.Length && bucketBounds[bucket] < idle)
+                {
+                    buckets[bucket++] = bucketCum;
+                }
+
+                bucketCum += size;
+                var reached = Reach(ref idleCum, idleNext, size);
+                if (reached != idleNext)
+                {
+                    idleP.AsSpan(idleNext, reached - idleNext).Fill(idle);
+                    idleNext = reached;
+                }
+            }
+            else if (lexicographic)
+            {
+                var reached = Reach(ref tempCum, tempNext, size);
+                if (reached != tempNext)
+                {
+                    tempP.AsSpan(tempNext, reached - tempNext).Fill(Temperature(rates[k], ages[k], aggr));
+                    tempNext = reached;
+                }
             }
 
-            var idle = IdleUs(_ages[i], aggr);
-            while (bucket < bucketBounds.Length && bucketBounds[bucket] < idle)
+            if (nrZero[k])
             {
-                buckets[bucket++] = bucketCum;
-            }
-
-            bucketCum += sizes[i];
-            var reached = Reach(ref cum, next, sizes[i]);
-            if (reached != next)
-            {
-                outP.AsSpan(next, reached - next).Fill(idle);
-                next = reached;
+                var reached = Reach(ref signedCum, signedNext, size);
+                if (reached != signedNext)
+                {
+                    signedP.AsSpan(signedNext, reached - signedNext).Fill(SignedIdleUs(ages[k], aggr, accessed: false));
+                    signedNext = reached;
+                }
             }
         }
 
@@ -409,102 +487,19 @@ public sealed class AccessSummarizer
         }
 
         buckets[^1] = bucketCum;
-        FillRemaining(outP, next);
+        FillRemaining(idleP, idleNext);
+        FillRemaining(signedP, signedNext);
+        if (lexicographic)
+        {
+            FillRemaining(tempP, tempNext);
+        }
     }
 
-    /// <summary>DAMON_STAT 6.18: accessed (nr&gt;0) regions by age descending (most negative first), then idle by age ascending.</summary>
-    private void SignedIdle(ReadOnlySpan<int> order, ulong aggr, AccessSummary into)
-    {
-        var outP = into.SignedIdleTimePercentilesUs;
-        var sizes = _sizes;
-        var nrs = _nrs;
-        ulong cum = 0;
-        var next = 0;
-        for (var k = order.Length - 1; k >= 0; k--)
-        {
-            var i = order[k];
-            if (nrs[i] == 0)
-            {
-                continue;
-            }
-
-            var reached = Reach(ref cum, next, sizes[i]);
-            if (reached != next)
-            {
-                outP.AsSpan(next, reached - next).Fill(SignedIdleUs(_ages[i], aggr, accessed: true));
-                next = reached;
-            }
-        }
-
-        foreach (var i in order)
-        {
-            if (nrs[i] != 0)
-            {
-                continue;
-            }
-
-            var reached = Reach(ref cum, next, sizes[i]);
-            if (reached != next)
-            {
-                outP.AsSpan(next, reached - next).Fill(SignedIdleUs(_ages[i], aggr, accessed: false));
-                next = reached;
-            }
-        }
-
-        FillRemaining(outP, next);
-    }
-
-    private double Temperature(int i, ulong aggr)
+    private double Temperature(ulong rate, uint age, ulong aggr)
     {
         // Integer arithmetic like damo's Python ints, so age 0 idle gives 0, not -0.0.
-        var rate = _rates[i];
-        var score = (Int128)rate * _weights.AccessRate + (Int128)_ages[i] * aggr * _weights.Age;
+        var score = (Int128)rate * _weights.AccessRate + (Int128)age * aggr * _weights.Age;
         return (double)(rate > 0 ? score : -score);
-    }
-
-    /// <summary>
-    /// Default-weight path without sorting by temperature: when w_age &gt; 0, w_rate &gt;= 0 and one
-    /// aggregation interval of age outweighs any access-rate difference among accessed regions,
-    /// ascending temperature is: idle regions by age descending, then accessed regions by (age, rate).
-    /// </summary>
-    private void TemperatureFast(ReadOnlySpan<int> order, ulong aggr, double[] outP)
-    {
-        var sizes = _sizes;
-        var rates = _rates;
-        ulong cum = 0;
-        var next = 0;
-        for (var k = order.Length - 1; k >= 0; k--)
-        {
-            var i = order[k];
-            if (rates[i] != 0)
-            {
-                continue;
-            }
-
-            var reached = Reach(ref cum, next, sizes[i]);
-            if (reached != next)
-            {
-                outP.AsSpan(next, reached - next).Fill(Temperature(i, aggr));
-                next = reached;
-            }
-        }
-
-        foreach (var i in order)
-        {
-            if (rates[i] == 0)
-            {
-                continue;
-            }
-
-            var reached = Reach(ref cum, next, sizes[i]);
-            if (reached != next)
-            {
-                outP.AsSpan(next, reached - next).Fill(Temperature(i, aggr));
-                next = reached;
-            }
-        }
-
-        FillRemaining(outP, next);
     }
 
     /// <summary>Any weights: sort by the temperature itself.</summary>
@@ -514,7 +509,7 @@ public sealed class AccessSummarizer
         var sizes = _tempSizes.AsSpan(0, n);
         for (var i = 0; i < n; i++)
         {
-            keys[i] = Temperature(i, aggr);
+            keys[i] = Temperature(_rates[i], _ages[i], aggr);
             sizes[i] = _sizes[i];
         }
 
@@ -559,22 +554,14 @@ public sealed class AccessSummarizer
     /// averaged over the covered bytes of the slice (gaps between regions do not count); a slice
     /// with no region bytes is 0.
     /// </summary>
-    private void Heatmap(ReadOnlySpan<DamonRegion> regions, double[] outCols)
+    /// <param name="min">Lowest start of a non-empty region (from the per-region pass).</param>
+    /// <param name="max">Highest end of a non-empty region.</param>
+    private void Heatmap(ReadOnlySpan<DamonRegion> regions, ulong min, ulong max, double[] outCols)
     {
         var cols = _heatmapColumns;
         if (cols == 0)
         {
             return;
-        }
-
-        ulong min = ulong.MaxValue, max = 0;
-        foreach (var r in regions)
-        {
-            if (r.End > r.Start)
-            {
-                min = Math.Min(min, r.Start);
-                max = Math.Max(max, r.End);
-            }
         }
 
         var sum = _heatSum;
@@ -663,6 +650,128 @@ public sealed class AccessSummarizer
         }
     }
 
+    /// <summary>
+    /// Sorts the regions by (age, rate) ascending, ties by index (a stable order), and gathers
+    /// size, rate, age and nr==0 in that order for <see cref="Walks"/>. When age and rate fit in
+    /// 32 bits together (always for real snapshots: ages of days and rates of percent), the key is
+    /// packed as age &lt;&lt; rateBits | rate above the 32-bit index in one ulong, so a pass moves one
+    /// word and only the key's varying bytes are sorted (3 passes instead of 4 for ages up to 2^17).
+    /// </summary>
+    private void SortByAgeThenRate(Span<ulong> keys, Span<int> order, uint maxAge, ulong maxRate, bool rateFits)
+    {
+        var n = keys.Length;
+        var sizes = _sortedSizes;
+        var rates = _sortedRates;
+        var ages = _sortedAges;
+        var nrZero = _sortedNrZero;
+        var rateBits = rateFits ? 64 - BitOperations.LeadingZeroCount(maxRate) : 64;
+        var ageBits = 32 - BitOperations.LeadingZeroCount(maxAge);
+        if (rateBits + ageBits <= 32)
+        {
+            var srcRates = _rates;
+            var srcAges = _ages;
+            for (var i = 0; i < n; i++)
+            {
+                keys[i] = (((ulong)srcAges[i] << rateBits | srcRates[i]) << 32) | (uint)i;
+            }
+
+            RadixSortHigh32(keys);
+            var srcSizes = _sizes;
+            var srcNrs = _nrs;
+            for (var k = 0; k < n; k++)
+            {
+                var i = (int)(uint)keys[k];
+                sizes[k] = srcSizes[i];
+                rates[k] = srcRates[i];
+                ages[k] = srcAges[i];
+                nrZero[k] = srcNrs[i] == 0;
+            }
+
+            return;
+        }
+
+        for (var i = 0; i < n; i++)
+        {
+            keys[i] = ((ulong)_ages[i] << 32) | Math.Min(_rates[i], uint.MaxValue);
+            order[i] = i;
+        }
+
+        RadixSort(keys, order);
+        for (var k = 0; k < n; k++)
+        {
+            var i = order[k];
+            sizes[k] = _sizes[i];
+            rates[k] = _rates[i];
+            ages[k] = _ages[i];
+            nrZero[k] = _nrs[i] == 0;
+        }
+    }
+
+    /// <summary>
+    /// LSD radix sort on bits 32..63 only, 8 bits a pass, skipping bytes that never vary; the low
+    /// 32 bits (the index, ascending on entry) ride along, which makes the sort stable by index.
+    /// All digit histograms are counted in one read of the keys (they do not depend on order).
+    /// </summary>
+    private void RadixSortHigh32(Span<ulong> keys)
+    {
+        var n = keys.Length;
+        if (n < 2)
+        {
+            return;
+        }
+
+        ulong diff = 0;
+        var k0 = keys[0];
+        var counts = _radixCounts.AsSpan();
+        counts.Clear();
+        for (var i = 0; i < n; i++)
+        {
+            var k = keys[i];
+            diff |= k ^ k0;
+            counts[(int)((k >> 32) & 0xFF)]++;
+            counts[256 + (int)((k >> 40) & 0xFF)]++;
+            counts[512 + (int)((k >> 48) & 0xFF)]++;
+            counts[768 + (int)(k >> 56)]++;
+        }
+
+        var src = keys;
+        var dst = _keysTmp.AsSpan(0, n);
+        var swapped = false;
+        for (var d = 0; d < 4; d++)
+        {
+            var shift = 32 + (8 * d);
+            if (((diff >> shift) & 0xFF) == 0)
+            {
+                continue;
+            }
+
+            var c = counts.Slice(256 * d, 256);
+            var total = 0;
+            for (var b = 0; b < 256; b++)
+            {
+                var x = c[b];
+                c[b] = total;
+                total += x;
+            }
+
+            for (var i = 0; i < n; i++)
+            {
+                var k = src[i];
+                dst[c[(int)((k >> shift) & 0xFF)]++] = k;
+            }
+
+            var t = src;
+            src = dst;
+            dst = t;
+            swapped = !swapped;
+        }
+
+        if (swapped)
+        {
+            src.CopyTo(keys);
+        }
+    }
+
     /// <summary>LSD radix sort of keys with their indices, 8 bits a pass, skipping bytes that never vary.</summary>
     private void RadixSort(Span<ulong> keys, Span<int> order)
     {
@@ -683,7 +792,7 @@ public sealed class AccessSummarizer
         var srcO = order;
         var dstK = _keysTmp.AsSpan(0, n);
         var dstO = _orderTmp.AsSpan(0, n);
-        var counts = _radixCounts.AsSpan();
+        var counts = _radixCounts.AsSpan(0, 256);
         var swapped = false;
         for (var shift = 0; shift < 64; shift += 8)
         {

@@ -104,11 +104,21 @@ public sealed class SummaryPropertyTests
     }
 
     [Fact]
-    public void Matches_brute_force_damo_and_kernel_rules()
+    public void Matches_brute_force_damo_and_kernel_rules() => MatchesBruteForce(ageOffset: 0);
+
+    /// <summary>
+    /// Ages past 2^26 aggregation intervals: age and rate no longer pack into the summarizer's
+    /// 32-bit sort key (26+ bits of age, 7 of rate), so this covers its general 64-bit sort.
+    /// </summary>
+    [Fact]
+    public void Matches_brute_force_with_ages_too_large_for_the_packed_sort_key() => MatchesBruteForce(ageOffset: 1u << 26);
+
+    private static void MatchesBruteForce(uint ageOffset)
     {
         var opts = new AccessOptions { Percentiles = AllIntegerPercentiles };
-        Check(c =>
+        Check(c0 =>
         {
+            var c = c0 with { Regions = c0.Regions.Select(r => r with { Age = r.Age + ageOffset }).ToArray() };
             // Sizes are in core units in the regions; scale once so references see bytes.
             var scaled = c with { Regions = c.Regions.Select(r => new DamonRegion(r.Start * c.AddrUnit, r.End * c.AddrUnit, r.NrAccesses, r.Age)).ToArray() };
             var s = new AccessSummarizer(opts).Summarize(c.Regions, c.Intervals, c.AddrUnit);
