@@ -133,14 +133,17 @@ public class CliTests
         return (p.ExitCode, await stdout, await stderr);
     }
 
-    // The 6.18 fixture's monitoring scheme carries an addr filter; make it the plain
-    // all-matching stat scheme the agent itself installs.
+    // The 6.18 fixture's stat scheme carries an addr filter and a quota goal (a goal tunes a
+    // quota, so its tried_regions would be partial); make it the plain all-matching stat
+    // scheme the agent itself installs.
     private static string Fixture618WithPlainMonitoringScheme()
     {
         string root = CopyFixture("linux-6.18");
         string scheme = Path.Combine(root, "sys/kernel/mm/damon/admin/kdamonds/0/contexts/0/schemes/1");
         File.WriteAllText(Path.Combine(scheme, "core_filters/nr_filters"), "0\n");
         Directory.Delete(Path.Combine(scheme, "core_filters/0"), recursive: true);
+        File.WriteAllText(Path.Combine(scheme, "quotas/goals/nr_goals"), "0\n");
+        Directory.Delete(Path.Combine(scheme, "quotas/goals/0"), recursive: true);
         return root;
     }
 
