@@ -18,6 +18,8 @@ public class SummarizerBenchmarks
     private DamonRegion[] _regions = [];
     private AccessSummarizer _defaults = null!;
     private AccessSummarizer _customWeights = null!;
+    private AccessSummarizer _noHeatmap = null!;
+    private AccessSummary _noHeatmapSummary = null!;
     private AccessSummary _summary = null!;
     private AccessSummary _customSummary = null!;
 
@@ -41,6 +43,8 @@ public class SummarizerBenchmarks
 
         _defaults = new AccessSummarizer(new AccessOptions { HeatmapColumns = 80 });
         _summary = _defaults.CreateSummary();
+        _noHeatmap = new AccessSummarizer(new AccessOptions { HeatmapColumns = 0 });
+        _noHeatmapSummary = _noHeatmap.CreateSummary();
         _customWeights = new AccessSummarizer(new AccessOptions { TemperatureWeights = new(0, 100, 0) });
         _customSummary = _customWeights.CreateSummary();
     }
@@ -51,6 +55,14 @@ public class SummarizerBenchmarks
     {
         _defaults.SummarizeInto(_regions, Intervals, 1, _summary);
         return _summary.WorkingSetBytes;
+    }
+
+    /// <summary>Default options without the heatmap: the difference to the baseline is the heatmap's cost.</summary>
+    [Benchmark]
+    public ulong Summarize1000RegionsNoHeatmap()
+    {
+        _noHeatmap.SummarizeInto(_regions, Intervals, 1, _noHeatmapSummary);
+        return _noHeatmapSummary.WorkingSetBytes;
     }
 
     /// <summary>Weights that force the general path (a full sort by temperature).</summary>
