@@ -27,6 +27,7 @@ vm_measure_n=3            # kernel mode: measurements per phase
 vm_measure_gap_s=4        # kernel mode: seconds between measurements
 vm_check_s=10             # agent mode: seconds the host gets to assert per phase
 vm_snapshot_delay_s=15    # agent mode: when `damon-otel snapshot` starts in each phase
+vm_agent_env=             # agent mode: K=V,K=V exported for the agent (debugging)
 vm_agent_ready_s=420      # agent mode: how long to wait for the agent's /metrics
 vm_max_s=540              # guest watchdog: power off after this many seconds
 vm_port=9464
@@ -93,6 +94,8 @@ if [ "$vm_mode" = agent ]; then
 	# populating its memory. The agent's kdamonds target the process named wsgen, which exists.
 	[ -x /agent/damon-otel ] || die "agent mode but /agent/damon-otel is missing from the initramfs"
 	export HOME=/root DOTNET_BUNDLE_EXTRACT_BASE_DIR=/tmp DOTNET_gcServer=0 DOTNET_TieredPGO=0
+	# Extra environment for the agent from the host (DAMON_OTEL_VM_AGENT_ENV="K=V,K=V").
+	for kv in $(echo "$vm_agent_env" | tr ',' ' '); do export "$kv"; done
 	mkdir -p /root
 	echo "VM-AGENT-STARTING uptime=$(uptime_s)"
 	# The agent logs to a file (its lines would interleave with the VM- lines the host parses);
