@@ -222,6 +222,27 @@ public class SysfsReaderFixtureTests
     }
 
     [Fact]
+    public void A_region_being_removed_ENODEV_is_skipped()
+    {
+        // Seen on 6.12 in qemu: while `damon-otel snapshot` ran update_schemes_tried_regions on a
+        // kdamond, the agent's read of a region file of it failed with ENODEV.
+        var roots = Fixtures.Roots("linux-6.18");
+        string region7 = Path.Combine(roots.Kdamonds, "0", "contexts", "0", "schemes", "1", "tried_regions", "7");
+        var fs = new RecordingKernelFs(LinuxKernelFs.Instance)
+        {
+            BeforeRead = p =>
+            {
+                if (p.StartsWith(region7 + "/", StringComparison.Ordinal))
+                {
+                    throw new KernelIoException(Errno.ENODEV, p, "read");
+                }
+            },
+        };
+        TriedRegions tr = new DamonSysfsReader(fs, roots).ReadTriedRegions(0, 0, 1)!;
+        Assert.Equal([4294967296UL, 4563402752UL, 5100273664UL, 6442450944UL], tr.Regions.Select(r => r.Start));
+    }
+
+    [Fact]
     public void A_region_vanishing_between_its_files_is_skipped()
     {
         string root = Fixtures.CopyToTemp("linux-6.18");

@@ -122,8 +122,12 @@ next_phase() {
 	done
 }
 kdamond_cpu() { # $1 = kdamond index; prints "VM-KDAMOND-CPU ..." from /proc/<pid>/stat (ticks of 1/100 s)
-	local pid
-	pid=$(cat /sys/kernel/mm/damon/admin/kdamonds/$1/pid)
+	local pid n=0
+	# pid takes the DAMON sysfs mutex with trylock: EBUSY while a command is pending, so retry.
+	until pid=$(cat /sys/kernel/mm/damon/admin/kdamonds/$1/pid 2>/dev/null); do
+		n=$((n + 1)); [ $n -ge 50 ] && break
+		sleep 0.1
+	done
 	[ "$pid" -gt 0 ] 2>/dev/null || { echo "VM-KDAMOND-CPU kdamond=$1 pid=$pid ticks=-1"; return; }
 	# comm may not contain spaces for kdamonds ("kdamond.0"), so plain field numbers are safe here.
 	awk -v k="$1" -v up="$(uptime_s)" '{ print "VM-KDAMOND-CPU kdamond=" k " pid=" $1 " utime=" $14 " stime=" $15 " ticks=" $14 + $15 " uptime=" up }' "/proc/$pid/stat"

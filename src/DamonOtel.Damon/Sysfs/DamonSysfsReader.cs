@@ -266,7 +266,9 @@ public sealed class DamonSysfsReader
         return paths;
     }
 
-    // One open/read/close into a stack buffer; false when the file does not exist.
+    // One open/read/close into a stack buffer; false when the file does not exist, or is being
+    // removed: sysfs answers ENODEV for a file whose directory another writer's tried_regions
+    // update is tearing down (seen on 6.12 with the agent and `damon-otel snapshot` at once).
     private bool TryReadU64(string path, out ulong value)
     {
         Span<byte> buf = stackalloc byte[32];
@@ -275,7 +277,7 @@ public sealed class DamonSysfsReader
         {
             n = fs.ReadBytes(path, buf);
         }
-        catch (KernelIoException e) when (e.IsNotFound)
+        catch (KernelIoException e) when (e.IsNotFound || e.Errno == Errno.ENODEV)
         {
             value = 0;
             return false;
