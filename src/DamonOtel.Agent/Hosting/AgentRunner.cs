@@ -94,22 +94,26 @@ internal sealed partial class AgentRunner : IAsyncDisposable
     private string AttachSignature() =>
         string.Join(',', ForeignIndexes().Order()) + "|" + string.Join(',', RunningModules());
 
+    // Runs every collection interval: one `enabled` file per module, not all its parameters.
     private IEnumerable<string> RunningModules()
     {
-        var modules = new Damon.Modules.DamonModuleReader(env.Fs, env.Roots);
-        if (modules.ReadDamonStat() is { Enabled: true })
+        foreach (string module in new[] { ModuleSource.DamonStat, ModuleSource.DamonReclaim, ModuleSource.DamonLruSort })
         {
-            yield return ModuleSource.DamonStat;
-        }
+            string enabled = Path.Combine(env.Roots.ModuleParameters(module), "enabled");
+            string value;
+            try
+            {
+                value = env.Fs.ReadText(enabled).Trim();
+            }
+            catch (KernelIoException)
+            {
+                continue; // not built into this kernel (or not readable): nothing to observe
+            }
 
-        if (modules.ReadDamonReclaim() is { Enabled: true })
-        {
-            yield return ModuleSource.DamonReclaim;
-        }
-
-        if (modules.ReadDamonLruSort() is { Enabled: true })
-        {
-            yield return ModuleSource.DamonLruSort;
+            if (value is "Y" or "1")
+            {
+                yield return module;
+            }
         }
     }
 
