@@ -164,7 +164,14 @@ internal static class CommandLine
                 simCfg = simCfg with { Kdamonds = [.. simCfg.Kdamonds.Select(k => k with { RegionSource = RegionSource.TriedRegions })] };
                 manager = new KdamondManager(env, simCfg, loggers.CreateLogger<KdamondManager>());
                 await manager.StartAsync(cancellationToken).ConfigureAwait(false);
-                await Task.Delay(TimeSpan.FromSeconds(2), cancellationToken).ConfigureAwait(false);
+
+                // Let the simulated kdamonds refine their regions first (about 50 aggregations),
+                // by simulated time: on a loaded machine the Simulator runs behind the wall clock.
+                TimeSpan warmUp = env.Simulator!.Now + TimeSpan.FromSeconds(5);
+                for (int i = 0; i < 600 && env.Simulator.Now < warmUp; i++)
+                {
+                    await Task.Delay(TimeSpan.FromMilliseconds(100), cancellationToken).ConfigureAwait(false);
+                }
             }
             else
             {

@@ -17,6 +17,8 @@ internal sealed class SnapshotTaker(KernelEnvironment env, AccessOptions options
     private readonly DamonSysfsReader reader = new(env.Fs, env.Roots);
     private readonly AccessSummarizer summarizer = new(options);
 
+    private const int MaxEmptyRetries = 3;
+
     public async Task<IReadOnlyList<SnapshotReportTarget>> TakeAsync(CancellationToken cancellationToken)
     {
         var result = new List<SnapshotReportTarget>();
@@ -39,17 +41,29 @@ internal sealed class SnapshotTaker(KernelEnvironment env, AccessOptions options
                 continue;
             }
 
-            if (commands is not null && writable.Contains(k.Index))
+            bool refresh = commands is not null && writable.Contains(k.Index);
+            if (refresh)
             {
-                await commands.SendAsync(k.Index, StateCommand.UpdateSchemesTriedRegions, cancellationToken).ConfigureAwait(false);
+                await commands!.SendAsync(k.Index, StateCommand.UpdateSchemesTriedRegions, cancellationToken).ConfigureAwait(false);
                 ctx = reader.ReadKdamond(k.Index, includeTriedRegions: false).Contexts[0];
             }
 
             foreach ((int target, int scheme) in schemeOfTarget.OrderBy(p => p.Key))
             {
                 TriedRegions? tried = reader.ReadTriedRegions(k.Index, ctx.Index, scheme);
-                if (tried is null)
+
+                // Another writer's update (the agent's own collector) can tear the regions down
+                // between our refresh and our read (seen on 6.12): refresh again rather than
+                // report an empty snapshot, which would read as "nothing accessed".
+                for (int attempt = 0; refresh && tried is { Regions.Length: 0 } && attempt < MaxEmptyRetries; attempt++)
                 {
+                    await commands!.SendAsync(k.Index, StateCommand.UpdateSchemesTriedRegions, cancellationToken).ConfigureAwait(false);
+                    tried = reader.ReadTriedRegions(k.Index, ctx.Index, scheme);
+                }
+
+                if (tried is null || tried.Regions.Length == 0)
+                {
+                    // No regions is no snapshot (a monitored target always has regions).
                     continue;
                 }
 

@@ -1,0 +1,39 @@
+using DamonOtel.Agent.Cli;
+using DamonOtel.Agent.Hosting;
+using DamonOtel.Analysis;
+using DamonOtel.Analysis.Reports;
+using DamonOtel.Damon.Model;
+using DamonOtel.Damon.Sysfs;
+
+namespace DamonOtel.Agent.Tests.Simulated;
+
+/// <summary>`damon-otel snapshot` when another writer tears tried_regions down under it.</summary>
+public class SnapshotTakerTests
+{
+    [Fact]
+    public async Task Regions_torn_down_between_refresh_and_read_are_refreshed_again_not_reported_as_zero()
+    {
+        await using var sim = new SimHarness(("app", "steady"));
+        var writer = new DamonSysfsWriter(sim.Kernel, sim.Roots);
+        writer.EnsureKdamondCount(1);
+        writer.WriteKdamond(0, new KdamondSpec([new ContextSpec(
+            "vaddr", new Intervals(5_000, 100_000, 1_000_000), [new TargetSpec(sim.Kernel.FindProcess("app"))],
+            [new SchemeSpec("stat", AccessPattern.Everything, ApplyIntervalUs: 5_000)])]));
+        var commands = new StateCommands(sim.Kernel, sim.Roots);
+        await commands.SendAsync(0, StateCommand.On);
+        await Task.Delay(1500);
+        await using KernelEnvironment env = KernelEnvironment.Wrap(sim.Kernel, sim.Roots);
+
+        // With refresh: the listed regions vanish before they are read; the taker refreshes again.
+        var taker = new SnapshotTaker(env, AccessOptions.Default, commands, new HashSet<int> { 0 });
+        sim.Kernel.Faults.VanishTriedRegionsAfterNextListing();
+        SnapshotReportTarget t = Assert.Single(await taker.TakeAsync(CancellationToken.None));
+        Assert.InRange((double)t.Summary.WorkingSetBytes, (128UL << 20) * 0.9, (128UL << 20) * 1.1);
+
+        // Without refresh (read-only): an empty read is no snapshot, never a zero one.
+        var readOnly = new SnapshotTaker(env, AccessOptions.Default, commands: null, new HashSet<int>());
+        sim.Kernel.Faults.VanishTriedRegionsAfterNextListing();
+        Assert.Empty(await readOnly.TakeAsync(CancellationToken.None));
+        await commands.SendAsync(0, StateCommand.Off);
+    }
+}
