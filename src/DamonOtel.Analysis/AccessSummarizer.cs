@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Numerics;
+using System.Runtime.CompilerServices;
 using DamonOtel.Damon.Model;
 
 namespace DamonOtel.Analysis;
@@ -38,29 +39,35 @@ public sealed class AccessSummarizer
     private readonly uint _wssThreshold;
     private readonly int _heatmapColumns;
 
-    // Per-call scratch, grown on demand and reused.
+    // Per-call scratch, grown on demand and reused. Original order: sizes and sort keys.
     private ulong[] _sizes = [];
-    private uint[] _ages = [];
-    private uint[] _nrs = [];
     private ulong[] _rates = [];
     private ulong[] _keys = [];
     private ulong[] _keysTmp = [];
-    private ulong[] _sortedSizes = [];
-    private ulong[] _sortedRates = [];
-    private uint[] _sortedAges = [];
-    private bool[] _sortedNrZero = [];
     private int[] _order = [];
     private int[] _orderTmp = [];
+
+    // Sorted by (age, rate) and split by access rate: Z = rate 0 (idle for damo), H = rate > 0.
+    private ulong[] _zSizes = [];
+    private uint[] _zAges = [];
+    private bool[] _zNrZero = [];
+    private ulong[] _hSizes = [];
+    private uint[] _hAges = [];
+    private ulong[] _hRates = [];
+
     private double[] _tempKeys = [];
     private ulong[] _tempSizes = [];
     private ulong[] _rateByNr = [];
     private ulong _rateTableSampleUs = ulong.MaxValue;
     private ulong _rateTableAggrUs = ulong.MaxValue;
+    private readonly ulong[] _bucketAgeLimits;
+    private ulong _bucketLimitsAggrUs = ulong.MaxValue;
     private ulong[] _heatBounds = [];
-    private readonly int[] _radixCounts = new int[4 * 256];
+    // Digit histograms: 4 x 256 counts, then a second lane of the three low digits (see pass 1).
+    private readonly int[] _radixCounts = new int[(4 * 256) + (3 * 256)];
     private readonly ulong[] _thresholds;
-    private readonly int[] _picked;
-    private readonly double[] _heatSum;
+    // Per slice: covered bytes and the exact sum of bytes x rate (at most span x max rate < 2^128).
+    private readonly UInt128[] _heatSum;
     private readonly ulong[] _heatCovered;
 
     public AccessSummarizer(AccessOptions options)
@@ -116,8 +123,8 @@ public sealed class AccessSummarizer
         _wssThreshold = options.WorkingSetAccessThreshold;
         _heatmapColumns = options.HeatmapColumns;
         _thresholds = new ulong[ps.Count];
-        _picked = new int[ps.Count];
-        _heatSum = new double[_heatmapColumns];
+        _bucketAgeLimits = new ulong[bs.Count];
+        _heatSum = new UInt128[_heatmapColumns];
         _heatCovered = new ulong[_heatmapColumns];
     }
 
@@ -166,76 +173,22 @@ public sealed class AccessSummarizer
         var aggr = intervals.AggrUs;
         var rateTable = RateTable(intervals);
 
-        // Pass 1: per-region scalars, sums, and the composite sort key (age, rate).
+        // The sort key packs age << rateShift | rate into 32 bits above the region index. rateShift
+        // fits the largest rate the table holds (100 % at nr = max_nr_accesses); a rate or age that
+        // does not fit sends the snapshot to the general 64-bit sort below.
+        var rateShift = rateTable.Length > 0 ? 64 - BitOperations.LeadingZeroCount(rateTable[^1]) : 32;
+
+        // Two short passes over the regions rather than one long one: each keeps its running
+        // values in registers (one loop carrying all of them spilled most to the stack).
         var sizes = _sizes.AsSpan(0, n);
-        var ages = _ages.AsSpan(0, n);
-        var nrs = _nrs.AsSpan(0, n);
-        var rates = _rates.AsSpan(0, n);
         var keys = _keys.AsSpan(0, n);
-        var order = _order.AsSpan(0, n);
-        ulong monitored = 0;
-        ulong wss = 0;
-        ulong accessLo = 0, accessHi = 0;
-        ulong hotRateMin = ulong.MaxValue, hotRateMax = 0;
-        ulong ratedBytes = 0;
-        var ratedCount = 0;
-        uint maxAge = 0;
-        ulong heatMin = ulong.MaxValue, heatMax = 0;
-        var rateFits = true;
-        for (var i = 0; i < n; i++)
-        {
-            var r = regions[i];
-            if (r.End < r.Start)
-            {
-                throw new ArgumentException(string.Create(CultureInfo.InvariantCulture, $"region {i}: end {r.End} < start {r.Start}"), nameof(regions));
-            }
+        var (monitored, wss, accessBytes) = SumBytes(regions, addrUnit, _wssThreshold, sizes);
+        var scan = ScanKeys(regions, rateTable, intervals, rateShift, keys, _rates, _radixCounts);
+        var hotRateMax = scan.MaxRate;
+        var hotRateMin = scan.MinNonZeroRate;
+        var idleButAccessed = scan.IdleButAccessed;
+        var maxAge = scan.MaxAge;
 
-            var hi = Math.BigMul(r.End - r.Start, addrUnit, out var size);
-            if (hi != 0 || ulong.MaxValue - monitored < size)
-            {
-                throw new ArgumentException(string.Create(CultureInfo.InvariantCulture, $"region {i}: monitored bytes overflow 64 bits (size x addr_unit {addrUnit})"), nameof(regions));
-            }
-
-            monitored += size;
-            sizes[i] = size;
-            ages[i] = r.Age;
-            nrs[i] = r.NrAccesses;
-            if (r.NrAccesses >= _wssThreshold)
-            {
-                wss += size;
-            }
-
-            // 128-bit sum of size x nr by hand: UInt128's operators cost more than this loop's other work.
-            var prodHi = Math.BigMul(size, r.NrAccesses, out var prodLo);
-            var sumLo = accessLo + prodLo;
-            accessHi += prodHi + (sumLo < accessLo ? 1UL : 0UL);
-            accessLo = sumLo;
-            var rate = r.NrAccesses < rateTable.Length ? rateTable[(int)r.NrAccesses] : AccessRatePercent(r.NrAccesses, intervals);
-
-            rates[i] = rate;
-            if (rate != 0)
-            {
-                hotRateMin = Math.Min(hotRateMin, rate);
-                hotRateMax = Math.Max(hotRateMax, rate);
-                ratedBytes += size;
-                ratedCount++;
-            }
-
-            maxAge = Math.Max(maxAge, r.Age);
-            if (r.End > r.Start)
-            {
-                heatMin = Math.Min(heatMin, r.Start);
-                heatMax = Math.Max(heatMax, r.End);
-            }
-
-            if (rate > uint.MaxValue)
-            {
-                rateFits = false;
-            }
-
-        }
-
-        var accessBytes = new UInt128(accessHi, accessLo);
         into.Intervals = intervals;
         into.RegionCount = n;
         into.MonitoredBytes = monitored;
@@ -256,50 +209,164 @@ public sealed class AccessSummarizer
         }
 
         PrepareThresholds(monitored);
-        SortByAgeThenRate(keys, order, maxAge, hotRateMax, rateFits);
+        var rateFits = hotRateMax <= uint.MaxValue;
+        var packable = rateShift < 32 && hotRateMax >> rateShift == 0 && ((ulong)maxAge << rateShift) >> 32 == 0;
+        int zCount;
+        ulong ratedBytes;
+        if (packable)
+        {
+            RadixSortHigh32(keys, (((ulong)maxAge << rateShift) | hotRateMax) >> 24 != 0);
+            zCount = GatherPacked(regions, keys, rateShift, idleButAccessed > 0, out ratedBytes);
+        }
+        else
+        {
+            zCount = GatherGeneral(regions, idleButAccessed > 0, out ratedBytes);
+        }
 
+        var hCount = n - zCount;
         var w = _weights;
         var lexicographic = w.Age > 0 && w.AccessRate >= 0 && rateFits
             && (hotRateMax < hotRateMin || (Int128)w.Age * aggr > (Int128)w.AccessRate * (hotRateMax - hotRateMin));
-        Walks(n, aggr, ratedBytes, ratedCount, lexicographic, into);
-        if (!lexicographic)
+        IdleWalk(zCount, aggr, ratedBytes, hCount > 0, into);
+        SignedWalk(zCount, hCount, aggr, idleButAccessed, into);
+        if (lexicographic)
         {
-            TemperatureSorted(n, aggr, into.TemperaturePercentiles);
+            TemperatureLexicographic(zCount, hCount, aggr, into.TemperaturePercentiles);
+        }
+        else
+        {
+            TemperatureSorted(zCount, hCount, aggr, into.TemperaturePercentiles);
         }
 
-        Heatmap(regions, heatMin, heatMax, into.HeatmapAccessRatePercent);
+        if (_heatmapColumns > 0)
+        {
+            Heatmap(regions, into.HeatmapAccessRatePercent);
+        }
     }
 
-    /// <summary>Access rate % for nr_accesses 0..max_nr_accesses (divisions are the costly part of pass 1).</summary>
-    private ReadOnlySpan<ulong> RateTable(Intervals intervals)
+    /// <summary>Region sizes in bytes, their total, the working set and the 128-bit sum of bytes x nr_accesses.</summary>
+    private static (ulong Monitored, ulong WorkingSet, UInt128 AccessBytes) SumBytes(ReadOnlySpan<DamonRegion> regions, ulong addrUnit, uint wssThreshold, Span<ulong> sizes)
     {
-        var max = intervals.MaxNrAccesses;
-        if (max > 65_536)
+        ulong monitored = 0, wss = 0, accessLo = 0, accessHi = 0;
+        for (var i = 0; i < regions.Length; i++)
         {
-            return [];
+            var r = regions[i];
+            if (r.End < r.Start)
+            {
+                throw new ArgumentException(string.Create(CultureInfo.InvariantCulture, $"region {i}: end {r.End} < start {r.Start}"), nameof(regions));
+            }
+
+            var size = r.End - r.Start;
+            if (addrUnit != 1 && Math.BigMul(size, addrUnit, out size) != 0)
+            {
+                throw Overflow(i, addrUnit);
+            }
+
+            var total = monitored + size;
+            if (total < monitored)
+            {
+                throw Overflow(i, addrUnit);
+            }
+
+            monitored = total;
+            sizes[i] = size;
+            var nr = r.NrAccesses;
+            wss += nr >= wssThreshold ? size : 0;
+
+            // 128-bit sum by hand: UInt128's operators cost more than the rest of this loop.
+            var prodHi = Math.BigMul(size, nr, out var prodLo);
+            var sumLo = accessLo + prodLo;
+            accessHi += prodHi + (sumLo < accessLo ? 1UL : 0UL);
+            accessLo = sumLo;
         }
 
-        var len = (int)max + 1;
-        if (_rateByNr.Length >= len && _rateTableSampleUs == intervals.SampleUs && _rateTableAggrUs == intervals.AggrUs)
+        return (monitored, wss, new UInt128(accessHi, accessLo));
+
+        static ArgumentException Overflow(int i, ulong addrUnit) =>
+            new(string.Create(CultureInfo.InvariantCulture, $"region {i}: monitored bytes overflow 64 bits (size x addr_unit {addrUnit})"), nameof(regions));
+    }
+
+    private readonly record struct KeyScan(ulong MaxRate, ulong MinNonZeroRate, uint MaxAge, int IdleButAccessed);
+
+    /// <summary>
+    /// Per region: the access rate, the packed sort key (age &lt;&lt; rateShift | rate above the index) and the
+    /// histograms of its three low digits, plus the largest rate and age and the smallest rate
+    /// above 0. Regions whose nr_accesses round down to a 0 % rate are counted (idle for damo,
+    /// accessed for DAMON_STAT).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)] // its own frame in profiles
+    private static KeyScan ScanKeys(ReadOnlySpan<DamonRegion> regions, ReadOnlySpan<ulong> rateTable, Intervals intervals, int rateShift, Span<ulong> keys, Span<ulong> rates, Span<int> counts)
+    {
+        counts.Clear();
+        ulong maxRate = 0, minRateLess1 = ulong.MaxValue;
+        uint maxAge = 0;
+        var idleButAccessed = 0;
+        var beyondTable = false;
+        for (var i = 0; i < regions.Length; i++)
         {
-            // Same intervals as the previous call (the usual case): the table still holds.
-            return _rateByNr.AsSpan(0, len);
+            var nr = regions[i].NrAccesses;
+            var age = regions[i].Age;
+            if (nr >= (uint)rateTable.Length)
+            {
+                // nr_accesses above max_nr_accesses (intervals changed under the snapshot, or no
+                // table): leave the loop, so that no call inside it makes the JIT spill its registers.
+                beyondTable = true;
+                break;
+            }
+
+            var rate = rateTable[(int)nr];
+            rates[i] = rate;
+            maxRate = Math.Max(maxRate, rate);
+            minRateLess1 = Math.Min(minRateLess1, rate - 1); // rate 0 wraps to the maximum
+            idleButAccessed += rate == 0 && nr != 0 ? 1 : 0;
+            maxAge = Math.Max(maxAge, age);
+            var packed = ((ulong)age << rateShift) | rate;
+            keys[i] = (packed << 32) | (uint)i;
+
+            // Two lanes by index parity: runs of equal digits (rate 0, young ages) would otherwise
+            // chain every increment through a store-to-load forward on the same counter.
+            var lane = (i & 1) << 10;
+            counts[lane + (int)(packed & 0xFF)]++;
+            counts[lane + 256 + (int)((packed >> 8) & 0xFF)]++;
+            counts[lane + 512 + (int)((packed >> 16) & 0xFF)]++;
         }
 
-        if (_rateByNr.Length < len)
+        return beyondTable
+            ? ScanKeysGeneral(regions, rateTable, intervals, rateShift, keys, rates, counts)
+            : new KeyScan(maxRate, minRateLess1 == ulong.MaxValue ? ulong.MaxValue : minRateLess1 + 1, maxAge, idleButAccessed);
+    }
+
+    /// <summary><see cref="ScanKeys"/> for any nr_accesses, computing rates beyond the table.</summary>
+    private static KeyScan ScanKeysGeneral(ReadOnlySpan<DamonRegion> regions, ReadOnlySpan<ulong> rateTable, Intervals intervals, int rateShift, Span<ulong> keys, Span<ulong> rates, Span<int> counts)
+    {
+        counts.Clear();
+        ulong maxRate = 0, minRate = ulong.MaxValue;
+        uint maxAge = 0;
+        var idleButAccessed = 0;
+        for (var i = 0; i < regions.Length; i++)
         {
-            _rateByNr = new ulong[Math.Max(len, 32)];
+            var r = regions[i];
+            var rate = RateOf(r.NrAccesses, rateTable, intervals);
+            rates[i] = rate;
+            maxRate = Math.Max(maxRate, rate);
+            if (rate != 0)
+            {
+                minRate = Math.Min(minRate, rate);
+            }
+            else if (r.NrAccesses != 0)
+            {
+                idleButAccessed++;
+            }
+
+            maxAge = Math.Max(maxAge, r.Age);
+            var packed = ((ulong)r.Age << rateShift) | rate;
+            keys[i] = (packed << 32) | (uint)i;
+            counts[(int)(packed & 0xFF)]++;
+            counts[256 + (int)((packed >> 8) & 0xFF)]++;
+            counts[512 + (int)((packed >> 16) & 0xFF)]++;
         }
 
-        _rateTableSampleUs = intervals.SampleUs;
-        _rateTableAggrUs = intervals.AggrUs;
-        var table = _rateByNr.AsSpan(0, len);
-        for (var nr = 0; nr < len; nr++)
-        {
-            table[nr] = AccessRatePercent((uint)nr, intervals);
-        }
-
-        return table;
+        return new KeyScan(maxRate, minRate, maxAge, idleButAccessed);
     }
 
     private void EnsureCapacity(int n)
@@ -311,276 +378,432 @@ public sealed class AccessSummarizer
 
         var cap = Math.Max(n, _sizes.Length * 2);
         _sizes = new ulong[cap];
-        _ages = new uint[cap];
-        _nrs = new uint[cap];
         _rates = new ulong[cap];
         _keys = new ulong[cap];
         _keysTmp = new ulong[cap];
-        _sortedSizes = new ulong[cap];
-        _sortedRates = new ulong[cap];
-        _sortedAges = new uint[cap];
-        _sortedNrZero = new bool[cap];
         _order = new int[cap];
         _orderTmp = new int[cap];
+        _zSizes = new ulong[cap];
+        _zAges = new uint[cap];
+        _zNrZero = new bool[cap];
+        _hSizes = new ulong[cap];
+        _hAges = new uint[cap];
+        _hRates = new ulong[cap];
         _tempKeys = new double[cap];
         _tempSizes = new ulong[cap];
     }
 
-    /// <summary>Bytes needed for each percentile: the least c with c x 100 &gt;= p x total.</summary>
-    private void PrepareThresholds(ulong total)
+    /// <summary>
+    /// Splits the (age, rate)-sorted keys into Z (rate 0, by age) and H (rate &gt; 0, by age then
+    /// rate), decoding age and rate from the key itself. Returns the size of Z.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)] // its own frame in profiles
+    private int GatherPacked(ReadOnlySpan<DamonRegion> regions, ReadOnlySpan<ulong> keys, int rateShift, bool idleButAccessed, out ulong hBytes)
     {
-        for (var j = 0; j < _percentiles.Length; j++)
+        ulong hSum = 0;
+        var rateMask = (1UL << rateShift) - 1;
+        var sizes = _sizes;
+        var zSizes = _zSizes;
+        var zAges = _zAges;
+        var hSizes = _hSizes;
+        var hAges = _hAges;
+        var hRates = _hRates;
+        int zc = 0, hc = 0;
+        for (var k = 0; k < keys.Length; k++)
         {
-            var p = _percentiles[j];
-            if (_percentileIsInteger[j])
+            var key = keys[k];
+            var i = (int)(uint)key;
+            var packed = key >> 32;
+            var rate = packed & rateMask;
+            var age = (uint)(packed >> rateShift);
+            if (rate == 0)
             {
-                var prod = (UInt128)(ulong)p * total;
-                _thresholds[j] = (ulong)((prod + 99u) / 100u);
+                zSizes[zc] = sizes[i];
+                zAges[zc] = age;
+                if (idleButAccessed)
+                {
+                    _zNrZero[zc] = regions[i].NrAccesses == 0;
+                }
+
+                zc++;
             }
             else
             {
-                // Fractional p (not in damo's or DAMON_STAT's lists): decimal keeps 99.9 exact.
-                _thresholds[j] = (ulong)decimal.Ceiling((decimal)p * total / 100m);
+                var size = sizes[i];
+                hSizes[hc] = size;
+                hAges[hc] = age;
+                hRates[hc] = rate;
+                hSum += size;
+                hc++;
             }
         }
+
+        hBytes = hSum;
+        return zc;
     }
 
-    /// <summary>
-    /// Adds <paramref name="size"/> bytes of one metric value (or one run of equal values) and
-    /// returns the index just past the percentiles it satisfies, starting at <paramref name="next"/>.
-    /// </summary>
-    private int Reach(ref ulong cum, int next, ulong size)
+    /// <summary>Ages or rates too large for the packed key: a 64-bit (age, rate) sort with an index array.</summary>
+    private int GatherGeneral(ReadOnlySpan<DamonRegion> regions, bool idleButAccessed, out ulong hBytes)
     {
-        cum += size;
+        hBytes = 0;
+        var n = regions.Length;
+        var keys = _keys.AsSpan(0, n);
+        var order = _order.AsSpan(0, n);
+        for (var i = 0; i < n; i++)
+        {
+            keys[i] = ((ulong)regions[i].Age << 32) | Math.Min(_rates[i], uint.MaxValue);
+            order[i] = i;
+        }
+
+        RadixSort(keys, order);
+        int zc = 0, hc = 0;
+        for (var k = 0; k < n; k++)
+        {
+            var i = order[k];
+            var r = regions[i];
+            var rate = _rates[i];
+            if (rate == 0)
+            {
+                _zSizes[zc] = _sizes[i];
+                _zAges[zc] = r.Age;
+                if (idleButAccessed)
+                {
+                    _zNrZero[zc] = r.NrAccesses == 0;
+                }
+
+                zc++;
+            }
+            else
+            {
+                _hSizes[hc] = _sizes[i];
+                _hAges[hc] = r.Age;
+                _hRates[hc] = rate;
+                hBytes += _sizes[i];
+                hc++;
+            }
+        }
+
+        return zc;
+    }
+
+    private static ulong RateOf(uint nr, ReadOnlySpan<ulong> rateTable, Intervals intervals) =>
+        nr < (uint)rateTable.Length ? rateTable[(int)nr] : AccessRatePercent(nr, intervals);
+
+    /// <summary>
+    /// Hands <paramref name="value"/> to every percentile from <paramref name="next"/> on whose byte
+    /// threshold <paramref name="cum"/> reaches; returns the next threshold still ahead
+    /// (<see cref="ulong.MaxValue"/> when none is), so callers compare one local per region.
+    /// </summary>
+    private ulong Reach<T>(ulong cum, ref int next, T[] output, T value)
+    {
         var t = _thresholds;
         while (next < t.Length && cum >= t[next])
         {
-            next++;
+            output[next++] = value;
         }
 
-        return next;
+        return next < t.Length ? t[next] : ulong.MaxValue;
     }
 
-    private static ulong IdleUs(uint age, ulong aggr)
+    private ulong FirstThreshold => _thresholds.Length > 0 ? _thresholds[0] : ulong.MaxValue;
+
+    /// <summary>
+    /// damo idle time: all rate &gt; 0 bytes are one run at 0, then Z by age ascending; the same
+    /// pass fills the cumulative idle-bytes buckets.
+    /// </summary>
+    private void IdleWalk(int zCount, ulong aggr, ulong ratedBytes, bool anyRated, AccessSummary into)
     {
-        var hi = Math.BigMul((ulong)age + 1, aggr, out var lo);
-        return hi != 0 ? ulong.MaxValue : lo;
+        var idleP = into.IdleTimePercentilesUs;
+        var next = 0;
+        var nextT = FirstThreshold;
+
+        // Every bound >= 0 holds the idle-0 bytes, so the bucket sum and the walk share one cumulative.
+        var cum = ratedBytes;
+        if (anyRated && cum >= nextT)
+        {
+            nextT = Reach(cum, ref next, idleP, 0UL);
+        }
+
+        // idle (age+1) x aggr > T exactly when age >= floor(T / aggr): compare ages, not products.
+        var limits = BucketAgeLimits(aggr);
+        var buckets = into.IdleBytesAtMost;
+        var bucket = 0;
+        var nextLimit = limits.Length > 0 ? limits[0] : ulong.MaxValue;
+        var zSizes = _zSizes;
+        var zAges = _zAges;
+        for (var k = 0; k < zCount; k++)
+        {
+            var age = zAges[k];
+            while (age >= nextLimit)
+            {
+                buckets[bucket++] = cum;
+                nextLimit = bucket < limits.Length ? limits[bucket] : ulong.MaxValue;
+            }
+
+            cum += zSizes[k];
+            if (cum >= nextT)
+            {
+                nextT = Reach(cum, ref next, idleP, IdleUs(age, aggr));
+            }
+        }
+
+        while (bucket < limits.Length)
+        {
+            buckets[bucket++] = cum;
+        }
+
+        buckets[^1] = cum;
+        FillRemaining(idleP, next);
     }
 
-    private static long SignedIdleUs(uint age, ulong aggr, bool accessed)
+    /// <summary>floor(T / aggr) per idle bucket bound (all-max when aggr is 0: every idle time is then 0).</summary>
+    private ReadOnlySpan<ulong> BucketAgeLimits(ulong aggr)
     {
-        var v = ((UInt128)age + 1) * aggr;
-        var m = v > long.MaxValue ? long.MaxValue : (long)v;
-        return accessed ? -m : m;
+        var limits = _bucketAgeLimits;
+        if (_bucketLimitsAggrUs != aggr)
+        {
+            for (var b = 0; b < limits.Length; b++)
+            {
+                limits[b] = aggr == 0 ? ulong.MaxValue : _idleBucketUs[b] / aggr;
+            }
+
+            _bucketLimitsAggrUs = aggr;
+        }
+
+        return limits;
     }
 
     /// <summary>
-    /// The percentile walks over the regions in ascending (age, rate) order, fused into one
-    /// backward and one forward pass over arrays gathered in that order:
-    /// <list type="bullet">
-    /// <item>damo idle time: all rate&gt;0 regions are one run at 0, then rate==0 regions by age
-    /// ascending (also fills the idle-bytes buckets);</item>
-    /// <item>DAMON_STAT 6.18 signed idle time: accessed (nr&gt;0) regions by age descending (most
-    /// negative first), then nr==0 regions by age ascending;</item>
-    /// <item>temperature, when <paramref name="lexicographic"/> (see below): rate==0 regions by age
-    /// descending, then rate&gt;0 regions by (age, rate) ascending. With w_age &gt; 0, w_rate &gt;= 0
-    /// and one aggregation interval of age outweighing any access-rate difference among accessed
-    /// regions, that is ascending temperature, with no sort by temperature.</item>
-    /// </list>
-    /// Each walk keeps its own cumulative bytes and next percentile; interleaving them changes nothing.
+    /// DAMON_STAT 6.18 signed idle time: accessed (nr &gt; 0) regions by age descending (most
+    /// negative first), then nr == 0 regions by age ascending. Accessed = H plus any Z region whose
+    /// nr_accesses rounds down to a 0 % rate (only possible with more than 100 samples per
+    /// aggregation); without those, the second half crosses the same thresholds at the same Z
+    /// regions as the damo idle walk, with the same values, so it is copied from there.
     /// </summary>
-    private void Walks(int n, ulong aggr, ulong ratedBytes, int ratedCount, bool lexicographic, AccessSummary into)
+    private void SignedWalk(int zCount, int hCount, ulong aggr, int idleButAccessed, AccessSummary into)
     {
-        var sizes = _sortedSizes.AsSpan(0, n);
-        var rates = _sortedRates.AsSpan(0, n);
-        var ages = _sortedAges.AsSpan(0, n);
-        var nrZero = _sortedNrZero.AsSpan(0, n);
-        var idleP = into.IdleTimePercentilesUs;
         var signedP = into.SignedIdleTimePercentilesUs;
-        var tempP = into.TemperaturePercentiles;
+        var hSizes = _hSizes;
+        var hAges = _hAges;
+        var zSizes = _zSizes;
+        var zAges = _zAges;
+        var nrZero = _zNrZero;
+        ulong cum = 0;
+        var next = 0;
+        var nextT = FirstThreshold;
+        var h = hCount - 1;
+        var z = zCount - 1;
+        while (true)
+        {
+            // Next accessed region by age descending: from H, or from Z when it has accessed ones.
+            if (idleButAccessed > 0)
+            {
+                while (z >= 0 && nrZero[z])
+                {
+                    z--;
+                }
+            }
+            else
+            {
+                z = -1;
+            }
 
-        // Backward: the first halves of the signed and temperature walks.
-        ulong signedCum = 0, tempCum = 0;
-        int signedNext = 0, tempNext = 0;
-        for (var k = n - 1; k >= 0; k--)
+            uint age;
+            ulong size;
+            if (h >= 0 && (z < 0 || hAges[h] >= zAges[z]))
+            {
+                age = hAges[h];
+                size = hSizes[h--];
+            }
+            else if (z >= 0)
+            {
+                age = zAges[z];
+                size = zSizes[z--];
+            }
+            else
+            {
+                break;
+            }
+
+            cum += size;
+            if (cum >= nextT)
+            {
+                nextT = Reach(cum, ref next, signedP, SignedIdleUs(age, aggr, accessed: true));
+            }
+        }
+
+        if (idleButAccessed == 0)
+        {
+            var idleP = into.IdleTimePercentilesUs;
+            for (var j = next; j < signedP.Length; j++)
+            {
+                signedP[j] = idleP[j] > long.MaxValue ? long.MaxValue : (long)idleP[j];
+            }
+
+            return;
+        }
+
+        for (var k = 0; k < zCount; k++)
         {
             if (!nrZero[k])
             {
-                var reached = Reach(ref signedCum, signedNext, sizes[k]);
-                if (reached != signedNext)
-                {
-                    signedP.AsSpan(signedNext, reached - signedNext).Fill(SignedIdleUs(ages[k], aggr, accessed: true));
-                    signedNext = reached;
-                }
+                continue;
             }
 
-            if (lexicographic && rates[k] == 0)
+            cum += zSizes[k];
+            if (cum >= nextT)
             {
-                var reached = Reach(ref tempCum, tempNext, sizes[k]);
-                if (reached != tempNext)
-                {
-                    tempP.AsSpan(tempNext, reached - tempNext).Fill(Temperature(rates[k], ages[k], aggr));
-                    tempNext = reached;
-                }
+                nextT = Reach(cum, ref next, signedP, SignedIdleUs(zAges[k], aggr, accessed: false));
             }
         }
 
-        // damo idle: the rate>0 bytes come first, as one run at 0.
-        ulong idleCum = 0;
-        var idleNext = 0;
-        if (ratedCount > 0)
-        {
-            idleNext = Reach(ref idleCum, 0, ratedBytes);
-            idleP.AsSpan(0, idleNext).Clear();
-        }
-
-        // Every bucket bound >= 0 holds the idle-0 bytes.
-        var buckets = into.IdleBytesAtMost;
-        var bucketBounds = _idleBucketUs;
-        var bucket = 0;
-        var bucketCum = ratedBytes;
-
-        // Forward: damo idle, the second half of signed, the second half of temperature.
-        for (var k = 0; k < n; k++)
-        {
-            var size = sizes[k];
-            if (rates[k] == 0)
-            {
-                var idle = IdleUs(ages[k], aggr);
-                while (bucket < bucketBounds.Length && bucketBounds[bucket] < idle)
-                {
-                    buckets[bucket++] = bucketCum;
-                }
-
-                bucketCum += size;
-                var reached = Reach(ref idleCum, idleNext, size);
-                if (reached != idleNext)
-                {
-                    idleP.AsSpan(idleNext, reached - idleNext).Fill(idle);
-                    idleNext = reached;
-                }
-            }
-            else if (lexicographic)
-            {
-                var reached = Reach(ref tempCum, tempNext, size);
-                if (reached != tempNext)
-                {
-                    tempP.AsSpan(tempNext, reached - tempNext).Fill(Temperature(rates[k], ages[k], aggr));
-                    tempNext = reached;
-                }
-            }
-
-            if (nrZero[k])
-            {
-                var reached = Reach(ref signedCum, signedNext, size);
-                if (reached != signedNext)
-                {
-                    signedP.AsSpan(signedNext, reached - signedNext).Fill(SignedIdleUs(ages[k], aggr, accessed: false));
-                    signedNext = reached;
-                }
-            }
-        }
-
-        while (bucket < bucketBounds.Length)
-        {
-            buckets[bucket++] = bucketCum;
-        }
-
-        buckets[^1] = bucketCum;
-        FillRemaining(idleP, idleNext);
-        FillRemaining(signedP, signedNext);
-        if (lexicographic)
-        {
-            FillRemaining(tempP, tempNext);
-        }
+        FillRemaining(signedP, next);
     }
 
-    private double Temperature(ulong rate, uint age, ulong aggr)
+    /// <summary>
+    /// Temperature when w_age &gt; 0, w_rate &gt;= 0 and one aggregation interval of age outweighs
+    /// any access-rate difference among accessed regions: Z by age descending (most negative
+    /// first), then H by (age, rate) ascending is ascending temperature, with no sort by temperature.
+    /// </summary>
+    private void TemperatureLexicographic(int zCount, int hCount, ulong aggr, double[] tempP)
     {
-        // Integer arithmetic like damo's Python ints, so age 0 idle gives 0, not -0.0.
-        var score = (Int128)rate * _weights.AccessRate + (Int128)age * aggr * _weights.Age;
-        return (double)(rate > 0 ? score : -score);
+        ulong cum = 0;
+        var next = 0;
+        var nextT = FirstThreshold;
+        var zSizes = _zSizes;
+        var zAges = _zAges;
+        for (var k = zCount - 1; k >= 0; k--)
+        {
+            cum += zSizes[k];
+            if (cum >= nextT)
+            {
+                nextT = Reach(cum, ref next, tempP, Temperature(0, zAges[k], aggr));
+            }
+        }
+
+        var hSizes = _hSizes;
+        var hAges = _hAges;
+        var hRates = _hRates;
+        for (var k = 0; k < hCount; k++)
+        {
+            cum += hSizes[k];
+            if (cum >= nextT)
+            {
+                nextT = Reach(cum, ref next, tempP, Temperature(hRates[k], hAges[k], aggr));
+            }
+        }
+
+        FillRemaining(tempP, next);
     }
 
     /// <summary>Any weights: sort by the temperature itself.</summary>
-    private void TemperatureSorted(int n, ulong aggr, double[] outP)
+    private void TemperatureSorted(int zCount, int hCount, ulong aggr, double[] tempP)
     {
+        var n = zCount + hCount;
         var keys = _tempKeys.AsSpan(0, n);
         var sizes = _tempSizes.AsSpan(0, n);
-        for (var i = 0; i < n; i++)
+        for (var k = 0; k < zCount; k++)
         {
-            keys[i] = Temperature(_rates[i], _ages[i], aggr);
-            sizes[i] = _sizes[i];
+            keys[k] = Temperature(0, _zAges[k], aggr);
+            sizes[k] = _zSizes[k];
+        }
+
+        for (var k = 0; k < hCount; k++)
+        {
+            keys[zCount + k] = Temperature(_hRates[k], _hAges[k], aggr);
+            sizes[zCount + k] = _hSizes[k];
         }
 
         keys.Sort(sizes);
         ulong cum = 0;
         var next = 0;
+        var nextT = FirstThreshold;
         for (var k = 0; k < n; k++)
         {
-            var reached = Reach(ref cum, next, sizes[k]);
-            if (reached != next)
+            cum += sizes[k];
+            if (cum >= nextT)
             {
-                outP.AsSpan(next, reached - next).Fill(keys[k]);
-                next = reached;
+                nextT = Reach(cum, ref next, tempP, keys[k]);
             }
         }
 
-        FillRemaining(outP, next);
-    }
-
-    private static void FillRemaining<T>(T[] values, int next)
-    {
-        // Unreachable with exact arithmetic (the last byte reaches every p <= 100); kept so a
-        // summary never shows values of a previous snapshot.
-        if (next >= values.Length)
-        {
-            return;
-        }
-
-        if (next == 0)
-        {
-            values.AsSpan().Clear();
-        }
-        else
-        {
-            values.AsSpan(next).Fill(values[next - 1]);
-        }
+        FillRemaining(tempP, next);
     }
 
     /// <summary>
     /// N equal address slices between the lowest start and the highest end; slice i is
     /// [min + floor(i x span / N), min + floor((i+1) x span / N)). Each column is the access rate %
     /// averaged over the covered bytes of the slice (gaps between regions do not count); a slice
-    /// with no region bytes is 0.
+    /// with no region bytes is 0. Sums are exact integers, divided once.
     /// </summary>
-    /// <param name="min">Lowest start of a non-empty region (from the per-region pass).</param>
-    /// <param name="max">Highest end of a non-empty region.</param>
-    private void Heatmap(ReadOnlySpan<DamonRegion> regions, ulong min, ulong max, double[] outCols)
+    /// <remarks>When non-empty regions ascend without overlap (as DAMON keeps them), one merge walk
+    /// over regions and slices; otherwise each region finds its slice by binary search.</remarks>
+    private void Heatmap(ReadOnlySpan<DamonRegion> regions, double[] outCols)
     {
-        var cols = _heatmapColumns;
-        if (cols == 0)
+        ulong min = ulong.MaxValue, max = 0, prevEnd = 0;
+        var addressSorted = true;
+        foreach (var r in regions)
         {
-            return;
+            if (r.End > r.Start)
+            {
+                addressSorted &= r.Start >= prevEnd;
+                prevEnd = r.End;
+                min = Math.Min(min, r.Start);
+                max = Math.Max(max, r.End);
+            }
         }
 
+        var cols = _heatmapColumns;
         var sum = _heatSum;
         var covered = _heatCovered;
         Array.Clear(sum);
         Array.Clear(covered);
-        var span = max - min;
         if (_heatBounds.Length < cols + 1)
         {
             _heatBounds = new ulong[cols + 1];
         }
 
         var bounds = _heatBounds;
+        var span = max - min;
+        // floor(c x span / cols) = c x q + floor(c x rem / cols) with span = q x cols + rem: two
+        // 64-bit divisions instead of a 128-bit one per slice (c x rem < cols^2 cannot overflow).
+        var q = span / (ulong)cols;
+        var rem = span % (ulong)cols;
         for (var c = 0; c <= cols; c++)
         {
-            bounds[c] = min + (ulong)((UInt128)span * (ulong)c / (ulong)cols);
+            bounds[c] = min + ((ulong)c * q) + ((ulong)c * rem / (ulong)cols);
         }
 
-        var prevSlice = 0;
+        if (addressSorted)
+        {
+            HeatmapMerge(regions, bounds);
+        }
+        else
+        {
+            HeatmapSearch(regions, bounds, cols);
+        }
+
+        for (var c = 0; c < cols; c++)
+        {
+            // UInt128 -> double is a software conversion; sums below 2^64 (all real ones) skip it.
+            var total = sum[c];
+            var numerator = total <= ulong.MaxValue ? (double)(ulong)total : (double)total;
+            outCols[c] = covered[c] == 0 ? 0 : numerator / covered[c];
+        }
+    }
+
+    /// <summary>
+    /// Slices move forward only, so the current slice's sums stay in registers and reach memory when
+    /// the walk leaves it: no store-to-load chain from one region to the next in the same slice.
+    /// </summary>
+    private void HeatmapMerge(ReadOnlySpan<DamonRegion> regions, ulong[] bounds)
+    {
+        var rates = _rates;
+        var sum = _heatSum;
+        var covered = _heatCovered;
+        var c = 0;
+        var hi = bounds[1];
+        ulong cov = 0, sumLo = 0, sumHi = 0;
         for (var i = 0; i < regions.Length; i++)
         {
             var r = regions[i];
@@ -589,130 +812,86 @@ public sealed class AccessSummarizer
                 continue;
             }
 
-            var rate = (double)_rates[i];
-            // The last slice whose lower bound is <= start. Regions usually come sorted by address,
-            // so first try stepping forward from the previous region's slice; else binary search.
-            int lo0 = 0, hi0 = cols - 1;
-            if (bounds[prevSlice] <= r.Start)
+            var rate = rates[i];
+            var start = r.Start;
+            while (true)
             {
-                lo0 = prevSlice;
-                while (lo0 < cols - 1 && bounds[lo0 + 1] <= r.Start && lo0 - prevSlice < 4)
+                if (hi <= start)
                 {
-                    lo0++;
+                    // Leave slice c. The last slice ends at the highest end, so c stays below cols.
+                    covered[c] = cov;
+                    sum[c] = new UInt128(sumHi, sumLo);
+                    cov = sumLo = sumHi = 0;
+                    hi = bounds[++c + 1];
+                    continue;
                 }
 
-                if (lo0 == cols - 1 || bounds[lo0 + 1] > r.Start)
-                {
-                    hi0 = lo0;
-                }
-            }
-
-            while (lo0 < hi0)
-            {
-                var mid = (lo0 + hi0 + 1) >> 1;
-                if (bounds[mid] <= r.Start)
-                {
-                    lo0 = mid;
-                }
-                else
-                {
-                    hi0 = mid - 1;
-                }
-            }
-
-            var c = lo0;
-            prevSlice = c;
-
-            for (; c < cols; c++)
-            {
-                var lo = bounds[c];
-                if (lo >= r.End)
+                var overlap = Math.Min(hi, r.End) - start;
+                cov += overlap;
+                var pHi = Math.BigMul(overlap, rate, out var pLo);
+                var lo = sumLo + pLo;
+                sumHi += pHi + (lo < sumLo ? 1UL : 0UL);
+                sumLo = lo;
+                if (r.End <= hi)
                 {
                     break;
                 }
 
-                var hi = bounds[c + 1];
-                if (hi <= r.Start)
-                {
-                    continue;
-                }
-
-                var overlap = Math.Min(hi, r.End) - Math.Max(lo, r.Start);
-
-                covered[c] += overlap;
-                sum[c] += overlap * rate;
+                start = hi;
             }
         }
 
-        for (var c = 0; c < cols; c++)
-        {
-            outCols[c] = covered[c] == 0 ? 0 : sum[c] / covered[c];
-        }
+        covered[c] = cov;
+        sum[c] = new UInt128(sumHi, sumLo);
     }
 
-    /// <summary>
-    /// Sorts the regions by (age, rate) ascending, ties by index (a stable order), and gathers
-    /// size, rate, age and nr==0 in that order for <see cref="Walks"/>. When age and rate fit in
-    /// 32 bits together (always for real snapshots: ages of days and rates of percent), the key is
-    /// packed as age &lt;&lt; rateBits | rate above the 32-bit index in one ulong, so a pass moves one
-    /// word and only the key's varying bytes are sorted (3 passes instead of 4 for ages up to 2^17).
-    /// </summary>
-    private void SortByAgeThenRate(Span<ulong> keys, Span<int> order, uint maxAge, ulong maxRate, bool rateFits)
+    private void HeatmapSearch(ReadOnlySpan<DamonRegion> regions, ulong[] bounds, int cols)
     {
-        var n = keys.Length;
-        var sizes = _sortedSizes;
-        var rates = _sortedRates;
-        var ages = _sortedAges;
-        var nrZero = _sortedNrZero;
-        var rateBits = rateFits ? 64 - BitOperations.LeadingZeroCount(maxRate) : 64;
-        var ageBits = 32 - BitOperations.LeadingZeroCount(maxAge);
-        if (rateBits + ageBits <= 32)
+        var rates = _rates;
+        var sum = _heatSum;
+        var covered = _heatCovered;
+        for (var i = 0; i < regions.Length; i++)
         {
-            var srcRates = _rates;
-            var srcAges = _ages;
-            for (var i = 0; i < n; i++)
+            var r = regions[i];
+            if (r.End <= r.Start)
             {
-                keys[i] = (((ulong)srcAges[i] << rateBits | srcRates[i]) << 32) | (uint)i;
+                continue;
             }
 
-            RadixSortHigh32(keys);
-            var srcSizes = _sizes;
-            var srcNrs = _nrs;
-            for (var k = 0; k < n; k++)
+            var rate = rates[i];
+
+            // The last slice whose lower bound is <= start.
+            int lo = 0, top = cols - 1;
+            while (lo < top)
             {
-                var i = (int)(uint)keys[k];
-                sizes[k] = srcSizes[i];
-                rates[k] = srcRates[i];
-                ages[k] = srcAges[i];
-                nrZero[k] = srcNrs[i] == 0;
+                var mid = (lo + top + 1) >> 1;
+                if (bounds[mid] <= r.Start)
+                {
+                    lo = mid;
+                }
+                else
+                {
+                    top = mid - 1;
+                }
             }
 
-            return;
-        }
-
-        for (var i = 0; i < n; i++)
-        {
-            keys[i] = ((ulong)_ages[i] << 32) | Math.Min(_rates[i], uint.MaxValue);
-            order[i] = i;
-        }
-
-        RadixSort(keys, order);
-        for (var k = 0; k < n; k++)
-        {
-            var i = order[k];
-            sizes[k] = _sizes[i];
-            rates[k] = _rates[i];
-            ages[k] = _ages[i];
-            nrZero[k] = _nrs[i] == 0;
+            for (var c = lo; c < cols && bounds[c] < r.End; c++)
+            {
+                var overlap = Math.Min(bounds[c + 1], r.End) - Math.Max(bounds[c], r.Start);
+                covered[c] += overlap;
+                sum[c] += (UInt128)overlap * rate;
+            }
         }
     }
 
     /// <summary>
-    /// LSD radix sort on bits 32..63 only, 8 bits a pass, skipping bytes that never vary; the low
+    /// LSD radix sort on bits 32..63 only, 8 bits a pass, skipping digits every key shares; the low
     /// 32 bits (the index, ascending on entry) ride along, which makes the sort stable by index.
-    /// All digit histograms are counted in one read of the keys (they do not depend on order).
+    /// The histograms of the three low key digits come from the per-region pass; the top digit is
+    /// counted here only when some key uses it.
     /// </summary>
-    private void RadixSortHigh32(Span<ulong> keys)
+    [MethodImpl(MethodImplOptions.NoInlining)] // its own frame in profiles
+    private void RadixSortHigh32(Span<ulong> keys, bool topDigitVaries)
     {
         var n = keys.Length;
         if (n < 2)
@@ -720,32 +899,35 @@ public sealed class AccessSummarizer
             return;
         }
 
-        ulong diff = 0;
-        var k0 = keys[0];
         var counts = _radixCounts.AsSpan();
-        counts.Clear();
-        for (var i = 0; i < n; i++)
+        var lane0 = counts[..768];
+        var lane1 = counts.Slice(1024, 768);
+        for (var j = 0; j < lane0.Length; j += Vector<int>.Count)
         {
-            var k = keys[i];
-            diff |= k ^ k0;
-            counts[(int)((k >> 32) & 0xFF)]++;
-            counts[256 + (int)((k >> 40) & 0xFF)]++;
-            counts[512 + (int)((k >> 48) & 0xFF)]++;
-            counts[768 + (int)(k >> 56)]++;
+            (Vector.LoadUnsafe(ref lane0[j]) + Vector.LoadUnsafe(ref lane1[j])).StoreUnsafe(ref lane0[j]);
+        }
+
+        if (topDigitVaries)
+        {
+            for (var i = 0; i < n; i++)
+            {
+                counts[768 + (int)(keys[i] >> 56)]++;
+            }
         }
 
         var src = keys;
         var dst = _keysTmp.AsSpan(0, n);
         var swapped = false;
-        for (var d = 0; d < 4; d++)
+        var digits = topDigitVaries ? 4 : 3;
+        for (var d = 0; d < digits; d++)
         {
             var shift = 32 + (8 * d);
-            if (((diff >> shift) & 0xFF) == 0)
+            var c = counts.Slice(256 * d, 256);
+            if (c[(int)((keys[0] >> shift) & 0xFF)] == n)
             {
-                continue;
+                continue; // every key has the same digit here
             }
 
-            var c = counts.Slice(256 * d, 256);
             var total = 0;
             for (var b = 0; b < 256; b++)
             {
@@ -838,4 +1020,95 @@ public sealed class AccessSummarizer
             srcO.CopyTo(order);
         }
     }
+
+    /// <summary>Access rate % for nr_accesses 0..max_nr_accesses (divisions are the costly part of pass 1).</summary>
+    private ReadOnlySpan<ulong> RateTable(Intervals intervals)
+    {
+        var max = intervals.MaxNrAccesses;
+        if (max > 65_536)
+        {
+            return [];
+        }
+
+        var len = (int)max + 1;
+        if (_rateByNr.Length >= len && _rateTableSampleUs == intervals.SampleUs && _rateTableAggrUs == intervals.AggrUs)
+        {
+            // Same intervals as the previous call (the usual case): the table still holds.
+            return _rateByNr.AsSpan(0, len);
+        }
+
+        if (_rateByNr.Length < len)
+        {
+            _rateByNr = new ulong[Math.Max(len, 32)];
+        }
+
+        _rateTableSampleUs = intervals.SampleUs;
+        _rateTableAggrUs = intervals.AggrUs;
+        var table = _rateByNr.AsSpan(0, len);
+        for (var nr = 0; nr < len; nr++)
+        {
+            table[nr] = AccessRatePercent((uint)nr, intervals);
+        }
+
+        return table;
+    }
+
+    /// <summary>Bytes needed for each percentile: the least c with c x 100 &gt;= p x total.</summary>
+    private void PrepareThresholds(ulong total)
+    {
+        for (var j = 0; j < _percentiles.Length; j++)
+        {
+            var p = _percentiles[j];
+            if (_percentileIsInteger[j])
+            {
+                var prod = (UInt128)(ulong)p * total;
+                _thresholds[j] = (ulong)((prod + 99u) / 100u);
+            }
+            else
+            {
+                // Fractional p (not in damo's or DAMON_STAT's lists): decimal keeps 99.9 exact.
+                _thresholds[j] = (ulong)decimal.Ceiling((decimal)p * total / 100m);
+            }
+        }
+    }
+
+    private static ulong IdleUs(uint age, ulong aggr)
+    {
+        var hi = Math.BigMul((ulong)age + 1, aggr, out var lo);
+        return hi != 0 ? ulong.MaxValue : lo;
+    }
+
+    private static long SignedIdleUs(uint age, ulong aggr, bool accessed)
+    {
+        var v = ((UInt128)age + 1) * aggr;
+        var m = v > long.MaxValue ? long.MaxValue : (long)v;
+        return accessed ? -m : m;
+    }
+
+    private double Temperature(ulong rate, uint age, ulong aggr)
+    {
+        // Integer arithmetic like damo's Python ints, so age 0 idle gives 0, not -0.0.
+        var score = (Int128)rate * _weights.AccessRate + (Int128)age * aggr * _weights.Age;
+        return (double)(rate > 0 ? score : -score);
+    }
+
+    private static void FillRemaining<T>(T[] values, int next)
+    {
+        // Unreachable with exact arithmetic (the last byte reaches every p <= 100); kept so a
+        // summary never shows values of a previous snapshot.
+        if (next >= values.Length)
+        {
+            return;
+        }
+
+        if (next == 0)
+        {
+            values.AsSpan().Clear();
+        }
+        else
+        {
+            values.AsSpan(next).Fill(values[next - 1]);
+        }
+    }
+
 }

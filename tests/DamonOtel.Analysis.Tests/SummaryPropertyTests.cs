@@ -113,12 +113,19 @@ public sealed class SummaryPropertyTests
     [Fact]
     public void Matches_brute_force_with_ages_too_large_for_the_packed_sort_key() => MatchesBruteForce(ageOffset: 1u << 26);
 
-    private static void MatchesBruteForce(uint ageOffset)
+    /// <summary>
+    /// nr_accesses above max_nr_accesses (a snapshot read while the intervals were retuned): rates
+    /// above 100 % and beyond the summarizer's nr -> rate table, which takes its general key scan.
+    /// </summary>
+    [Fact]
+    public void Matches_brute_force_when_nr_accesses_exceed_max_nr_accesses() => MatchesBruteForce(ageOffset: 0, nrFactor: 3);
+
+    private static void MatchesBruteForce(uint ageOffset, uint nrFactor = 1)
     {
         var opts = new AccessOptions { Percentiles = AllIntegerPercentiles };
         Check(c0 =>
         {
-            var c = c0 with { Regions = c0.Regions.Select(r => r with { Age = r.Age + ageOffset }).ToArray() };
+            var c = c0 with { Regions = c0.Regions.Select(r => r with { Age = r.Age + ageOffset, NrAccesses = r.NrAccesses * nrFactor }).ToArray() };
             // Sizes are in core units in the regions; scale once so references see bytes.
             var scaled = c with { Regions = c.Regions.Select(r => new DamonRegion(r.Start * c.AddrUnit, r.End * c.AddrUnit, r.NrAccesses, r.Age)).ToArray() };
             var s = new AccessSummarizer(opts).Summarize(c.Regions, c.Intervals, c.AddrUnit);
@@ -255,6 +262,55 @@ public sealed class SummaryPropertyTests
             var maxRate = c.Regions.Max(r => Rate(r, c.Intervals));
             // Regions are contiguous here, so every non-empty slice is fully covered.
             return s.HeatmapAccessRatePercent.All(v => v >= 0 && v <= maxRate + 1e-9);
+        });
+    }
+
+    /// <summary>
+    /// Every slice against its definition (bytes x rate over covered bytes, summed exactly), with
+    /// gaps between regions; the same regions in shuffled order (the summarizer's binary-search path
+    /// instead of its merge walk) must give bit-identical columns.
+    /// </summary>
+    [Fact]
+    public void Heatmap_matches_its_definition_in_any_region_order()
+    {
+        const int cols = 9;
+        var opts = new AccessOptions { HeatmapColumns = cols };
+        Check(c0 =>
+        {
+            // Drop every third region so that slices see gaps; keep at least one.
+            var kept = c0.Regions.Where((_, i) => i % 3 != 1).ToArray();
+            var c = c0 with { Regions = kept };
+            var s = new AccessSummarizer(opts).Summarize(c.Regions, c.Intervals, c.AddrUnit);
+            var shuffled = c.Regions.OrderBy(r => (r.Start * 2654435761UL) % 1000003).ToArray();
+            var t = new AccessSummarizer(opts).Summarize(shuffled, c.Intervals, c.AddrUnit);
+
+            var min = c.Regions.Where(r => r.Size > 0).Min(r => r.Start);
+            var max = c.Regions.Where(r => r.Size > 0).Max(r => r.End);
+            for (var k = 0; k < cols; k++)
+            {
+                var lo = min + (ulong)((UInt128)(max - min) * (ulong)k / cols);
+                var hi = min + (ulong)((UInt128)(max - min) * (ulong)(k + 1) / cols);
+                UInt128 weighted = 0;
+                ulong covered = 0;
+                foreach (var r in c.Regions)
+                {
+                    var a = Math.Max(lo, r.Start);
+                    var b = Math.Min(hi, r.End);
+                    if (b > a)
+                    {
+                        covered += b - a;
+                        weighted += (UInt128)(b - a) * Rate(r, c.Intervals);
+                    }
+                }
+
+                var expected = covered == 0 ? 0 : (double)weighted / covered;
+                if (Math.Abs(s.HeatmapAccessRatePercent[k] - expected) > 1e-9 * Math.Max(1, expected))
+                {
+                    return false;
+                }
+            }
+
+            return s.HeatmapAccessRatePercent.SequenceEqual(t.HeatmapAccessRatePercent);
         });
     }
 
