@@ -36,6 +36,9 @@ public sealed class TelemetryPipelineOptions
 
     public TimeSpan ScrapeCollectTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>Source of the agent's own CPU time and RSS; null reads this process (golden tests fix it).</summary>
+    public Func<Instruments.ProcessUsage>? ProcessUsage { get; init; }
+
     /// <summary>Meter name; only tests change it.</summary>
     public string MeterName { get; init; } = MetricCatalog.MeterName;
 }
@@ -65,7 +68,7 @@ public sealed class TelemetryPipeline : IDisposable
     {
         ArgumentNullException.ThrowIfNull(store);
         options ??= new TelemetryPipelineOptions();
-        var instruments = new DamonInstruments(store, options.Metrics, options.MeterName);
+        var instruments = new DamonInstruments(store, options.Metrics, options.MeterName, options.ProcessUsage);
         var exporter = new PrometheusPullExporter(store.TimeProvider);
         var builder = Sdk.CreateMeterProviderBuilder()
             .SetResourceBuilder(CreateResource(options))

@@ -195,7 +195,7 @@ public sealed class DashboardStaticTests
         foreach (var needle in new[]
                  {
                      "up{", "damon_otel_source_up{", "histogram_quantile(0.99, sum by (le, instance, source) (rate(damon_otel_collection_duration_seconds_bucket{",
-                     "rate(damon_otel_collection_errors_total{", "damon_otel_snapshot_age_seconds{", "process_cpu_seconds_total{", "process_resident_memory_bytes{",
+                     "rate(damon_otel_collection_errors_total{", "damon_otel_snapshot_age_seconds{", "rate(process_cpu_time_seconds_total{", "process_memory_usage_bytes{",
                  })
         {
             Assert.Contains(d.Targets, t => t.Expr.Contains(needle, StringComparison.Ordinal));

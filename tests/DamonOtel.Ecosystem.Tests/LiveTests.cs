@@ -192,12 +192,6 @@ public sealed class LiveTests(LiveStack stack, ITestOutputHelper output)
             }
         }
 
-        var optional = MetricCatalog.Optional.Keys.Where(m => expr.Contains(m + "{", StringComparison.Ordinal)).ToList();
-        if (optional.Count > 0 && stack.Query($"count({{__name__=~\"{string.Join("|", optional)}\"}})").Count == 0)
-        {
-            return $"the agent exposes none of the optional process metrics {string.Join(", ", optional)}";
-        }
-
         return null;
     }
 }

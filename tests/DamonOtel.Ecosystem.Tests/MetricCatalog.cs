@@ -18,6 +18,8 @@ internal static partial class MetricCatalog
     public static readonly IReadOnlyDictionary<string, string[]> Agent = new Dictionary<string, string[]>(StringComparer.Ordinal)
     {
         ["damon_kdamond_up"] = ["kdamond"],
+        ["process_cpu_time_seconds_total"] = ["cpu_mode"],
+        ["process_memory_usage_bytes"] = [],
         ["damon_monitoring_interval_seconds"] = ["kdamond", "interval"],
         ["damon_region_count"] = KdTarget,
         ["damon_memory_monitored_bytes"] = KdTarget,
@@ -56,18 +58,6 @@ internal static partial class MetricCatalog
         ["scrape_samples_scraped"] = [],
     };
 
-    /// <summary>
-    /// Process metrics the interface does not promise ("agent process CPU/RSS if available"):
-    /// a query over them may come back empty as long as the agent exposes none of them.
-    /// </summary>
-    public static readonly IReadOnlyDictionary<string, string[]> Optional = new Dictionary<string, string[]>(StringComparer.Ordinal)
-    {
-        ["process_cpu_seconds_total"] = [],
-        ["process_resident_memory_bytes"] = [],
-        ["dotnet_process_cpu_time_seconds_total"] = ["cpu_mode"],
-        ["dotnet_process_memory_working_set_bytes"] = [],
-    };
-
     /// <summary>The pseudo-kdamonds of kernel modules, present only on kernels running those modules.</summary>
     public static readonly string[] ModuleKdamonds = ["damon_reclaim", "damon_lru_sort", "damon_stat"];
 
@@ -76,7 +66,7 @@ internal static partial class MetricCatalog
 
     public static bool TryLabels(string metric, out IEnumerable<string> labels)
     {
-        foreach (var table in new[] { Agent, Prometheus, Optional })
+        foreach (var table in new[] { Agent, Prometheus })
         {
             if (table.TryGetValue(metric, out var own))
             {

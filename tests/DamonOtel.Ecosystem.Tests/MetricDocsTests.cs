@@ -23,7 +23,8 @@ public sealed partial class MetricDocsTests
             }
 
             var name = m.Groups["prom"].Value;
-            var labels = AttributeRegex().Matches(m.Groups["attrs"].Value).Select(a => a.Groups[1].Value).ToArray();
+            // OTel attribute names become Prometheus labels with dots as underscores (cpu.mode -> cpu_mode).
+            var labels = AttributeRegex().Matches(m.Groups["attrs"].Value).Select(a => a.Groups[1].Value.Replace('.', '_')).ToArray();
             if (m.Groups["kind"].Value.Contains("(histogram)", StringComparison.Ordinal))
             {
                 result[name + "_bucket"] = [.. labels, "le"];
@@ -44,8 +45,8 @@ public sealed partial class MetricDocsTests
     {
         var docs = Documented();
 
-        // 26 rows, one off by default (the heatmap); two histograms give 3 series names each: 25 + 2 x 2.
-        Assert.Equal(29, docs.Count);
+        // 28 rows, one off by default (the heatmap); two histograms give 3 series names each: 27 + 2 x 2.
+        Assert.Equal(31, docs.Count);
         Assert.Equal(docs.Keys.Order(StringComparer.Ordinal), MetricCatalog.Agent.Keys.Order(StringComparer.Ordinal));
         foreach (var (name, labels) in docs)
         {
@@ -57,6 +58,6 @@ public sealed partial class MetricDocsTests
     [GeneratedRegex(@"^\| `(?<otel>[a-z_.]+)` \| `(?<prom>[a-z_]+)` \| (?<kind>[^|]+) \| `[^`]*` \| (?<attrs>[^|]*) \| [^|]* \| (?<default>[^|]+) \|$", RegexOptions.Multiline)]
     private static partial Regex RowRegex();
 
-    [GeneratedRegex("`([a-z_]+)`")]
+    [GeneratedRegex("`([a-z_.]+)`")]
     private static partial Regex AttributeRegex();
 }

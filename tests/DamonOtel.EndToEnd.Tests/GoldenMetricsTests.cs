@@ -132,6 +132,7 @@ public sealed partial class GoldenMetricsTests(ITestOutputHelper output)
                 UseEnvironment = false,
                 HostName = "golden",
                 ProcfsRoot = procfs,
+                ProcessUsage = () => new(2.5, 0.75, 100_663_296), // fixed: the golden file is exact
             });
             AgentConfig config = ConfigLoader.Parse(Config, "golden.yaml") with { Roots = sim.Options.Roots, StateDir = Path.Combine(work, "state") };
             await using var env = KernelEnvironment.Wrap(sim, sim.Options.Roots);

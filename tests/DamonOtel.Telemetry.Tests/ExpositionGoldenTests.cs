@@ -17,6 +17,9 @@ public sealed class ExpositionGoldenTests
             ProcfsRoot = Fixtures.ProcRoot(),
             UseEnvironment = false,
             ScrapeCacheDuration = TimeSpan.Zero,
+
+            // 1.25 s user, 0.5 s system, 48 MiB resident: fixed so the golden file stays exact.
+            ProcessUsage = () => new(1.25, 0.5, 50_331_648),
         });
 
         // t = 0: first snapshots; "old" has a 1 s interval and will be stale at t = 4 s.

@@ -130,8 +130,43 @@ public sealed class StoreAndInstrumentTests
         Assert.False(store.Current.Sources["kdamond/web"].LastCollectionSucceeded);
 
         store.RemoveSource("kdamond/web");
-        Assert.Empty(rec.Observe());
+        Assert.Equal(["process.cpu.time", "process.cpu.time", "process.memory.usage"], rec.Observe().Select(s => s.Name).ToArray()); // only the agent's own
         Assert.Empty(store.Current.Kdamonds);
+    }
+
+    [Fact]
+    public void Process_metrics_report_the_given_usage_by_cpu_mode()
+    {
+        var store = new ObservationStore(new ManualTimeProvider());
+        using var instruments = new DamonInstruments(store, null, "test." + Guid.NewGuid().ToString("N"), () => new(1.5, 0.25, 1 << 26));
+        using var rec = new Recorder(instruments.Meter);
+        var seen = rec.Observe();
+        Assert.Equal(1.5, Assert.Single(seen, s => s.Name == "process.cpu.time" && s.Tags["cpu.mode"] == "user").Value);
+        Assert.Equal(0.25, Assert.Single(seen, s => s.Name == "process.cpu.time" && s.Tags["cpu.mode"] == "system").Value);
+        Assert.Equal(1 << 26, Assert.Single(seen, s => s.Name == "process.memory.usage").Value);
+    }
+
+    [Fact]
+    public void Process_metrics_default_to_this_process()
+    {
+        // Burn a little CPU so that user time is certainly above zero, then compare with getrusage's view.
+        var x = 0.0;
+        for (var i = 0; i < 5_000_000; i++)
+        {
+            x += Math.Sqrt(i);
+        }
+
+        Assert.True(x > 0);
+        var (_, _, instruments, rec) = Create();
+        using var _i = instruments;
+        using var _r = rec;
+        var seen = rec.Observe();
+        var user = Assert.Single(seen, s => s.Name == "process.cpu.time" && s.Tags["cpu.mode"] == "user").Value;
+        var rss = Assert.Single(seen, s => s.Name == "process.memory.usage").Value;
+        Assert.InRange(user, 0.001, Environment.CpuUsage.UserTime.TotalSeconds);
+
+        // The test host's resident set: tens of MB, and never more than the machine has.
+        Assert.InRange(rss, 10 << 20, (double)GC.GetGCMemoryInfo().TotalAvailableMemoryBytes);
     }
 
     [Fact]

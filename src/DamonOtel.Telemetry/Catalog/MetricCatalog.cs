@@ -136,12 +136,18 @@ public static class MetricCatalog
     public static MetricDefinition SourceUp { get; } = new("damon_otel.source.up", MetricKind.Gauge, "1",
         "1 when the source's last collection succeeded, else 0.", S);
 
+    public static MetricDefinition ProcessCpuTime { get; } = new("process.cpu.time", MetricKind.ObservableCounter, "s",
+        "CPU time of the damon-otel process itself, by mode (user, system).", ["cpu.mode"]);
+
+    public static MetricDefinition ProcessMemoryUsage { get; } = new("process.memory.usage", MetricKind.UpDownCounter, "By",
+        "Resident memory of the damon-otel process itself (RSS).", []);
+
     public static IReadOnlyList<MetricDefinition> All { get; } =
     [
         KdamondUp, MonitoringInterval, KdamondCpuTime, RegionCount, MemoryMonitored, WorkingSet, WorkingSetDistribution,
         MemoryIdle, IdleTime, IdleTimeSigned, Temperature, AccessBandwidth, AccessRatio, TargetRss, HeatmapAccessRate,
         SchemeTried, SchemeApplied, SchemeTriedSize, SchemeAppliedSize, SchemeFilterPassedSize, SchemeQuotaExceeds,
-        SchemeQuotaEffective, CollectionDuration, CollectionErrors, SnapshotAge, SourceUp,
+        SchemeQuotaEffective, CollectionDuration, CollectionErrors, SnapshotAge, SourceUp, ProcessCpuTime, ProcessMemoryUsage,
     ];
 
     /// <summary>Bucket bounds of damon.memory.working_set.distribution: powers of two, 1 MiB .. 1 TiB.</summary>

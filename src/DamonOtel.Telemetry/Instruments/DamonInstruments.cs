@@ -23,7 +23,9 @@ public sealed class DamonInstruments : IDisposable
     private readonly Counter<long>? _collectionErrors;
 
     /// <param name="meterName">The meter name; only tests change it (to isolate parallel providers).</param>
-    public DamonInstruments(ObservationStore store, MetricSelection? selection = null, string meterName = MetricCatalog.MeterName)
+    /// <param name="processUsage">Reads the agent's own CPU and memory; defaults to this process
+    /// (<see cref="ProcessUsage.Current"/>); golden tests pass fixed values.</param>
+    public DamonInstruments(ObservationStore store, MetricSelection? selection = null, string meterName = MetricCatalog.MeterName, Func<ProcessUsage>? processUsage = null)
     {
         ArgumentNullException.ThrowIfNull(store);
         _store = store;
@@ -156,6 +158,25 @@ public sealed class DamonInstruments : IDisposable
 
             return true;
         });
+
+        var usage = processUsage ?? ProcessUsage.Current;
+        if (On(MetricCatalog.ProcessCpuTime))
+        {
+            var d = MetricCatalog.ProcessCpuTime;
+            KeyValuePair<string, object?>[] user = [new("cpu.mode", "user")];
+            KeyValuePair<string, object?>[] system = [new("cpu.mode", "system")];
+            Meter.CreateObservableCounter(d.Name, () =>
+            {
+                var u = usage();
+                return new Measurement<double>[] { new(u.UserSeconds, user), new(u.SystemSeconds, system) };
+            }, d.Unit, d.Description);
+        }
+
+        if (On(MetricCatalog.ProcessMemoryUsage))
+        {
+            var d = MetricCatalog.ProcessMemoryUsage;
+            Meter.CreateObservableUpDownCounter(d.Name, () => usage().ResidentBytes, d.Unit, d.Description);
+        }
 
         if (On(MetricCatalog.WorkingSetDistribution))
         {
