@@ -165,9 +165,21 @@ public sealed class StoreAndInstrumentTests
         var rss = Assert.Single(seen, s => s.Name == "process.memory.usage").Value;
         Assert.InRange(user, 0.001, Environment.CpuUsage.UserTime.TotalSeconds);
 
-        // The test host's resident set: tens of MB, and never more than the machine has.
-        Assert.InRange(rss, 10 << 20, (double)GC.GetGCMemoryInfo().TotalAvailableMemoryBytes);
+        // The test host's resident set: the kernel's VmRSS (/proc/self/status, kB) within 25 %
+        // (pages come and go between the two reads).
+        var vmRss = File.ReadLines("/proc/self/status").Single(l => l.StartsWith("VmRSS:", StringComparison.Ordinal));
+        var kernelRss = long.Parse(vmRss.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture) * 1024.0;
+        Assert.InRange(rss, kernelRss * 0.75, kernelRss * 1.25);
     }
+
+    [Theory]
+    [InlineData("2718 1234 567 8 0 900 0\n", 1234L)]
+    [InlineData("99 7 1 1 0 5 0", 7L)]
+    [InlineData("", null)]
+    [InlineData("123", null)]
+    [InlineData("12 x 3", null)]
+    public void Resident_pages_are_the_second_statm_field(string statm, long? pages) =>
+        Assert.Equal(pages, ProcessUsage.StatmResidentPages(System.Text.Encoding.ASCII.GetBytes(statm)));
 
     [Fact]
     public void Metrics_can_be_enabled_and_disabled_by_name()

@@ -1,3 +1,5 @@
+using System.Buffers.Text;
+
 namespace DamonOtel.Telemetry.Instruments;
 
 /// <summary>
@@ -10,6 +12,39 @@ public readonly record struct ProcessUsage(double UserSeconds, double SystemSeco
     public static ProcessUsage Current()
     {
         var cpu = Environment.CpuUsage;
-        return new(cpu.UserTime.TotalSeconds, cpu.PrivilegedTime.TotalSeconds, Environment.WorkingSet);
+        return new(cpu.UserTime.TotalSeconds, cpu.PrivilegedTime.TotalSeconds, ReadResidentBytes());
+    }
+
+    /// <summary>
+    /// RSS from the real /proc/self/statm (the agent itself, whatever procfs root it monitors);
+    /// read into a stack buffer because Environment.WorkingSet builds a Process object through
+    /// reflection on Linux. Falls back to it where statm cannot be read.
+    /// </summary>
+    private static long ReadResidentBytes()
+    {
+        try
+        {
+            using var handle = File.OpenHandle("/proc/self/statm");
+            Span<byte> buffer = stackalloc byte[128];
+            if (StatmResidentPages(buffer[..RandomAccess.Read(handle, buffer, 0)]) is { } pages)
+            {
+                return pages * Environment.SystemPageSize;
+            }
+        }
+        catch (IOException)
+        {
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
+
+        return Environment.WorkingSet;
+    }
+
+    /// <summary>The second field of /proc/[pid]/statm ("size resident shared text lib data dt", in pages).</summary>
+    internal static long? StatmResidentPages(ReadOnlySpan<byte> statm)
+    {
+        var space = statm.IndexOf((byte)' ');
+        return space > 0 && Utf8Parser.TryParse(statm[(space + 1)..], out long pages, out _) ? pages : null;
     }
 }
