@@ -696,34 +696,55 @@ public sealed class AccessSummarizer
         FillRemaining(tempP, next);
     }
 
-    /// <summary>Any weights: sort by the temperature itself.</summary>
+    /// <summary>
+    /// Any weights. Idle (rate 0) regions need no sort: their temperature, -(age x aggr x w_age),
+    /// is monotone in age and Z is already age-ordered (walked backward when w_age &gt;= 0). Only the
+    /// accessed regions are sorted by temperature; the two ordered runs are then merged.
+    /// </summary>
     private void TemperatureSorted(int zCount, int hCount, ulong aggr, double[] tempP)
     {
-        var n = zCount + hCount;
-        var keys = _tempKeys.AsSpan(0, n);
-        var sizes = _tempSizes.AsSpan(0, n);
-        for (var k = 0; k < zCount; k++)
-        {
-            keys[k] = Temperature(0, _zAges[k], aggr);
-            sizes[k] = _zSizes[k];
-        }
-
+        var hKeys = _tempKeys.AsSpan(0, hCount);
+        var hSizes = _tempSizes.AsSpan(0, hCount);
         for (var k = 0; k < hCount; k++)
         {
-            keys[zCount + k] = Temperature(_hRates[k], _hAges[k], aggr);
-            sizes[zCount + k] = _hSizes[k];
+            hKeys[k] = Temperature(_hRates[k], _hAges[k], aggr);
+            hSizes[k] = _hSizes[k];
         }
 
-        keys.Sort(sizes);
+        hKeys.Sort(hSizes);
+
+        var zAges = _zAges;
+        var zSizes = _zSizes;
+        var zStep = _weights.Age >= 0 ? -1 : 1;
+        var z = zStep < 0 ? zCount - 1 : 0;
+        var zLeft = zCount;
+        var zTemp = zLeft > 0 ? Temperature(0, zAges[z], aggr) : 0;
+        var h = 0;
         ulong cum = 0;
         var next = 0;
         var nextT = FirstThreshold;
-        for (var k = 0; k < n; k++)
+        while (zLeft > 0 || h < hCount)
         {
-            cum += sizes[k];
+            double value;
+            if (zLeft > 0 && (h == hCount || zTemp <= hKeys[h]))
+            {
+                value = zTemp;
+                cum += zSizes[z];
+                z += zStep;
+                if (--zLeft > 0)
+                {
+                    zTemp = Temperature(0, zAges[z], aggr);
+                }
+            }
+            else
+            {
+                value = hKeys[h];
+                cum += hSizes[h++];
+            }
+
             if (cum >= nextT)
             {
-                nextT = Reach(cum, ref next, tempP, keys[k]);
+                nextT = Reach(cum, ref next, tempP, value);
             }
         }
 

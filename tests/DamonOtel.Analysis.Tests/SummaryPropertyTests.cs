@@ -141,7 +141,7 @@ public sealed class SummaryPropertyTests
     public void Other_weights_and_fractional_percentiles_match_brute_force()
     {
         double[] ps = [0, 0.5, 12.25, 33.3, 50, 99.9, 100];
-        foreach (var w in new TemperatureWeights[] { new(0, 1, 0), new(5, 0, 3), new(0, 100, 1), new(0, -100, 100) })
+        foreach (var w in new TemperatureWeights[] { new(0, 1, 0), new(5, 0, 3), new(0, 100, 1), new(0, -100, 100), new(0, 100, -1), new(0, -5, -7) })
         {
             var opts = new AccessOptions { Percentiles = ps, TemperatureWeights = w };
             Check(c =>
