@@ -39,7 +39,7 @@ public sealed class AccessSummarizer
     private readonly uint _wssThreshold;
     private readonly int _heatmapColumns;
 
-    // Per-call scratch, grown on demand and reused. Original order: sizes and sort keys.
+    // Per-call scratch, grown on demand and reused. In region order: sizes, rates and sort keys.
     private ulong[] _sizes = [];
     private ulong[] _rates = [];
     private ulong[] _keys = [];
@@ -63,7 +63,7 @@ public sealed class AccessSummarizer
     private readonly ulong[] _bucketAgeLimits;
     private ulong _bucketLimitsAggrUs = ulong.MaxValue;
     private ulong[] _heatBounds = [];
-    // Digit histograms: 4 x 256 counts, then a second lane of the three low digits (see pass 1).
+    // Digit histograms: 4 x 256 counts, then a second lane of the three low digits (see ScanKeys).
     private readonly int[] _radixCounts = new int[(4 * 256) + (3 * 256)];
     private readonly ulong[] _thresholds;
     // Per slice: covered bytes and the exact sum of bytes x rate (at most span x max rate < 2^128).
