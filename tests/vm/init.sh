@@ -177,11 +177,13 @@ if [ "$vm_mode" = agent ]; then
 		# would otherwise add to the phase. Its output goes to the console in one piece.
 		(
 			sleep "$vm_snapshot_delay_s"
-			/agent/damon-otel snapshot --format json >/tmp/snapshot.json 2>/tmp/snapshot.err
+			# time -v: its peak RSS, which the paddr kdamond sees as memory in use (assert.sh).
+			time -v -o /tmp/snapshot.time /agent/damon-otel snapshot --format json >/tmp/snapshot.json 2>/tmp/snapshot.err
 			rc=$?
 			{
 				echo "VM-SNAPSHOT-BEGIN phase=$phase"
 				cat /tmp/snapshot.json
+				echo "VM-SNAPSHOT-RSS kb=$(sed -n 's/.*Maximum resident set size (kbytes): //p' /tmp/snapshot.time)"
 				[ $rc = 0 ] || echo "VM-SNAPSHOT-FAILED rc=$rc $(tr '\n' ' ' < /tmp/snapshot.err)"  # a check failure on the host
 				echo "VM-SNAPSHOT-END phase=$phase uptime=$(uptime_s)"
 			}
