@@ -23,8 +23,8 @@ public sealed class DamonInstruments : IDisposable
     private readonly Counter<long>? _collectionErrors;
 
     /// <param name="meterName">The meter name; only tests change it (to isolate parallel providers).</param>
-    /// <param name="processUsage">Reads the agent's own CPU and memory; defaults to this process
-    /// (<see cref="ProcessUsage.Current"/>); golden tests pass fixed values.</param>
+    /// <param name="processUsage">Reads the agent's own CPU and memory; null reads this process
+    /// (<see cref="ProcessUsage.CpuSeconds"/>, <see cref="ProcessUsage.ReadResidentBytes"/>); golden tests pass fixed values.</param>
     public DamonInstruments(ObservationStore store, MetricSelection? selection = null, string meterName = MetricCatalog.MeterName, Func<ProcessUsage>? processUsage = null)
     {
         ArgumentNullException.ThrowIfNull(store);
@@ -159,7 +159,13 @@ public sealed class DamonInstruments : IDisposable
             return true;
         });
 
-        var usage = processUsage ?? ProcessUsage.Current;
+        // Each callback reads only its own half: getrusage for CPU, /proc/self/statm for RSS.
+        Func<(double User, double System)> cpuSeconds = processUsage is null ? ProcessUsage.CpuSeconds : () =>
+        {
+            var u = processUsage();
+            return (u.UserSeconds, u.SystemSeconds);
+        };
+        Func<long> residentBytes = processUsage is null ? ProcessUsage.ReadResidentBytes : () => processUsage().ResidentBytes;
         if (On(MetricCatalog.ProcessCpuTime))
         {
             var d = MetricCatalog.ProcessCpuTime;
@@ -167,15 +173,15 @@ public sealed class DamonInstruments : IDisposable
             KeyValuePair<string, object?>[] system = [new("cpu.mode", "system")];
             Meter.CreateObservableCounter(d.Name, () =>
             {
-                var u = usage();
-                return new Measurement<double>[] { new(u.UserSeconds, user), new(u.SystemSeconds, system) };
+                var (u, sys) = cpuSeconds();
+                return new Measurement<double>[] { new(u, user), new(sys, system) };
             }, d.Unit, d.Description);
         }
 
         if (On(MetricCatalog.ProcessMemoryUsage))
         {
             var d = MetricCatalog.ProcessMemoryUsage;
-            Meter.CreateObservableUpDownCounter(d.Name, () => usage().ResidentBytes, d.Unit, d.Description);
+            Meter.CreateObservableUpDownCounter(d.Name, residentBytes, d.Unit, d.Description);
         }
 
         if (On(MetricCatalog.WorkingSetDistribution))

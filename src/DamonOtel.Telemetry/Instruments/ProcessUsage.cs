@@ -8,11 +8,11 @@ namespace DamonOtel.Telemetry.Instruments;
 /// </summary>
 public readonly record struct ProcessUsage(double UserSeconds, double SystemSeconds, long ResidentBytes)
 {
-    /// <summary>This process now: getrusage-backed CPU times and the resident set size.</summary>
-    public static ProcessUsage Current()
+    /// <summary>This process's user and system CPU seconds (getrusage), without reading its RSS.</summary>
+    public static (double User, double System) CpuSeconds()
     {
         var cpu = Environment.CpuUsage;
-        return new(cpu.UserTime.TotalSeconds, cpu.PrivilegedTime.TotalSeconds, ReadResidentBytes());
+        return (cpu.UserTime.TotalSeconds, cpu.PrivilegedTime.TotalSeconds);
     }
 
     /// <summary>
@@ -20,7 +20,7 @@ public readonly record struct ProcessUsage(double UserSeconds, double SystemSeco
     /// read into a stack buffer because Environment.WorkingSet builds a Process object through
     /// reflection on Linux. Falls back to it where statm cannot be read.
     /// </summary>
-    private static long ReadResidentBytes()
+    public static long ReadResidentBytes()
     {
         try
         {
