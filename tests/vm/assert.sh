@@ -69,6 +69,13 @@ within() { awk -v m="$1" -v t="$2" -v p="$3" 'BEGIN { d = m - t; if (d < 0) d = 
 ge() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a != "" && a + 0 >= b + 0) }'; }
 gt() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a != "" && a + 0 > b + 0) }'; }
 pct() { awk -v m="$1" -v t="$2" 'BEGIN { if (m != "" && t > 0) printf "%+.1f%%", (m - t) * 100 / t; else print "n/a" }'; }
+# The raw samples of a series over the window divided by $2 (1048576: MiB), for a failure's diagnosis.
+samples() {
+	local args=(--data-urlencode "query=$1[$WINDOW]")
+	[[ -n $AT ]] && args+=(--data-urlencode "time=$AT")
+	curl -fsS --max-time 20 "${args[@]}" "$PROM/api/v1/query" |
+		jq -r --argjson d "$2" '[.data.result[0].values[]? | .[1] | tonumber / $d | floor] | map(tostring) | join(" ")' 2>/dev/null || echo "unavailable"
+}
 sel() { echo "kdamond=\"$1\",target=\"${TARGET_OF[$1]}\""; }
 
 # --- health of every kdamond and of the collection ----------------------------------------------
@@ -100,7 +107,11 @@ for k in "${VADDR_KDAMONDS[@]}"; do
 	hi=$(q1 "max_over_time(damon_memory_working_set_bytes{$(sel "$k")}[$WINDOW])")
 	printf '  %-9s WSS median %-10s %7s  (min %s, max %s over %s)\n' "$k" "$(mib "$v")" "$(pct "$v" "$TRUE_B")" "$(mib "$lo")" "$(mib "$hi")" "$WINDOW" >>"$REPORT"
 	within "$v" "$TRUE_B" "$TOL" && pass "$k WSS median $(mib "$v") within $TOL% of true $(mib "$TRUE_B") ($(pct "$v" "$TRUE_B"))" ||
-		failc "$k WSS median $(mib "$v") within $TOL% of true $(mib "$TRUE_B") ($(pct "$v" "$TRUE_B"); min $(mib "$lo"), max $(mib "$hi") over $WINDOW)"
+		{
+			failc "$k WSS median $(mib "$v") within $TOL% of true $(mib "$TRUE_B") ($(pct "$v" "$TRUE_B"); min $(mib "$lo"), max $(mib "$hi") over $WINDOW)"
+			echo "        samples over $WINDOW, oldest first: WSS MiB $(samples "damon_memory_working_set_bytes{$(sel "$k")}" 1048576);" \
+				"monitored MiB $(samples "damon_memory_monitored_bytes{$(sel "$k")}" 1048576); regions $(samples "damon_region_count{$(sel "$k")}" 1)"
+		}
 	m=$(q1 "$(last "damon_memory_monitored_bytes{$(sel "$k")}")")
 	ge "$m" "$TOTAL_B" && pass "$k monitors at least wsgen's $(mib "$TOTAL_B") ($(mib "$m"))" ||
 		failc "$k monitored bytes $(mib "$m") >= wsgen's $(mib "$TOTAL_B")"
