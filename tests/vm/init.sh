@@ -27,6 +27,7 @@ vm_measure_n=3            # kernel mode: measurements per phase
 vm_measure_gap_s=4        # kernel mode: seconds between measurements
 vm_check_s=10             # agent mode: seconds the host gets to assert per phase
 vm_snapshot_delay_s=15    # agent mode: when `damon-otel snapshot` starts in each phase
+vm_settle_s=20            # agent mode: monitoring before phase 1's warm-up (regions adapt)
 vm_agent_env=             # agent mode: K=V,K=V exported for the agent (debugging)
 vm_agent_ready_s=420      # agent mode: how long to wait for the agent's /metrics
 vm_max_s=540              # guest watchdog: power off after this many seconds
@@ -169,6 +170,11 @@ if [ "$vm_mode" = agent ]; then
 		rss=$(awk '{ print $2 }' "/proc/$AGENT/statm")
 		echo "VM-AGENT-STAT pid=$AGENT utime=$ut stime=$st rss_pages=$rss uptime=$(uptime_s)"
 	}
+	# New kdamonds start from min_nr_regions (10) regions and take ~10-15 aggregations to find
+	# the hot set's edges (the tried_regions view, the kernel's moving sum, lags one more
+	# aggregation): seen 307/147/131/128 MiB at 5 s scrapes for a 128 MiB hot set. Phase 1's
+	# warm-up, whose 30 s the host takes medians over, starts once they have.
+	sleep "$vm_settle_s"
 	for phase in 1 2; do
 		[ "$phase" = 2 ] && next_phase
 		echo "VM-PHASE $(cat /run/wsgen.status)"
