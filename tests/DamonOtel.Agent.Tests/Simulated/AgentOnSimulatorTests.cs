@@ -53,6 +53,8 @@ public class AgentOnSimulatorTests
         Assert.Equal("67108864", sim.Read("1/contexts/0/schemes/0/quotas/bytes"));
         Assert.Equal("20", sim.Read("1/contexts/0/schemes/0/access_pattern/age/min")); // 2 s / 100 ms
         Assert.Equal("stat", sim.Read("1/contexts/0/schemes/1/action"));                  // our monitoring scheme
+        // ... applied at each aggregation (0), where tried_regions hold exact interval counts.
+        Assert.Equal("0", sim.Read("1/contexts/0/schemes/1/apply_interval_us"));
 
         // Working set from each region source, compared with the workload's truth.
         TargetObservation app = await SimHarness.WaitFor(() => Near(SimHarness.Target(store, "app", "app"), HotSet), "app WSS near 128 MiB");
@@ -75,6 +77,32 @@ public class AgentOnSimulatorTests
         Assert.Contains("damos_scheme_tried_size_bytes_total{otel_scope_name=\"DamonOtel\",otel_scope_version=\"0.1.0\",action=\"pageout\",kdamond=\"system\",scheme=\"cold\"}", text);
         Assert.Contains("damon_kdamond_up{otel_scope_name=\"DamonOtel\",otel_scope_version=\"0.1.0\",kdamond=\"system\"} 1", text);
         Assert.DoesNotContain("scheme=\"1\"", text); // the monitoring scheme is the agent's, not a user's
+        await runner.StopAsync(CancellationToken.None);
+    }
+
+    [Fact]
+    public async Task With_auto_tuned_intervals_the_monitoring_scheme_walks_every_sampling_interval()
+    {
+        // Tuning can stretch the aggregation interval to minutes, and a tried_regions refresh
+        // waits for the scheme's next apply: tuned kdamonds keep the sampling-interval walk.
+        const string yaml = """
+            attach: {enabled: false}
+            kdamonds:
+              - name: tuned
+                operations: paddr
+                region_source: tried_regions
+                targets: [{name: ram, memory: largest_block}]
+                intervals: {sample: 5ms, aggregation: 100ms, auto_tune: true}
+            """;
+        await using var sim = new SimHarness(("app", "steady"));
+        var store = new ObservationStore();
+        await using AgentRunner runner = sim.Runner(sim.Config(yaml), store: store);
+        await runner.StartAsync(CancellationToken.None);
+
+        Assert.Equal("400", sim.Read("0/contexts/0/monitoring_attrs/intervals/intervals_goal/access_bp"));
+        Assert.Equal("stat", sim.Read("0/contexts/0/schemes/0/action"));
+        Assert.Equal("5000", sim.Read("0/contexts/0/schemes/0/apply_interval_us"));
+        _ = await SimHarness.WaitFor(() => SimHarness.Target(store, "tuned", "ram"), "a summary from tried_regions");
         await runner.StopAsync(CancellationToken.None);
     }
 
