@@ -444,7 +444,7 @@ internal sealed partial class KdamondManager : IDisposable
             throw new NotSupportedException($"kdamond {m.Config.Name}: tried_regions with several targets needs DAMOS target filters (6.6+); use region_source: tracepoint or one target per kdamond");
         }
 
-        return KdamondSpecBuilder.Build(m.Config, m.Targets, MonitorSchemeCount(m), Features.RefreshMs == true);
+        return KdamondSpecBuilder.Build(m.Config, m.Targets, MonitorSchemeCount(m), Features.RefreshMs == true, Config.Collection.CommandTimeout);
     }
 
     private async Task StopOwnedAsync(CancellationToken cancellationToken)

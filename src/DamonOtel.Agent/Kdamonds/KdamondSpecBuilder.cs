@@ -18,11 +18,24 @@ internal static class KdamondSpecBuilder
     public static int MonitorSchemeIndex(KdamondConfig k) => k.Schemes.Count;
 
     /// <summary>
+    /// The monitoring scheme applies once per aggregation interval (0) where it can: there the
+    /// regions carry the finished interval's exact counts, as the tracepoint reports them.
+    /// Applied every sample, nr_accesses is the kernel's moving sum (nr_accesses_bp), which
+    /// split pieces copy from their parent, so it lags the region layout by up to an interval
+    /// (seen in the VM: a 128 MiB hot set read now and then as 266-307 MiB; at aggregation,
+    /// 127.9 MiB in every scrape). But a tried_regions refresh waits for the next apply, so
+    /// when an aggregation would not fit twice in the command deadline, or auto-tuning may
+    /// stretch it to minutes, the scheme walks every sampling interval instead.
+    /// </summary>
+    public static ulong MonitorApplyIntervalUs(IntervalsConfig iv, TimeSpan refreshDeadline) =>
+        iv.Goal is null && iv.AggrUs <= (ulong)(refreshDeadline.Ticks / TimeSpan.TicksPerMicrosecond) / 2 ? 0 : iv.SampleUs;
+
+    /// <summary>
     /// Builds the spec. <paramref name="monitorSchemes"/> = 0 (tracepoint source), 1 (one
     /// all-matching stat scheme), or one per target, each limited to its target by a core
     /// `target` filter (6.6+), because tried_regions do not say which target a region is of.
     /// </summary>
-    public static KdamondSpec Build(KdamondConfig k, IReadOnlyList<ResolvedTarget> targets, int monitorSchemes, bool refreshSupported)
+    public static KdamondSpec Build(KdamondConfig k, IReadOnlyList<ResolvedTarget> targets, int monitorSchemes, bool refreshSupported, TimeSpan refreshDeadline)
     {
         IntervalsConfig iv = k.Intervals;
         var intervals = new Intervals(iv.SampleUs, iv.AggrUs, iv.UpdateUs);
@@ -32,15 +45,8 @@ internal static class KdamondSpecBuilder
             schemes.Add(BuildScheme(s, intervals));
         }
 
-        // What damo installs for a snapshot, kept for good. It applies once per aggregation
-        // interval (0), where the regions carry the finished interval's exact counts, as the
-        // tracepoint reports them. Applied every sample, nr_accesses is the kernel's moving sum
-        // (nr_accesses_bp), which split pieces copy from their parent, so it lags the region
-        // layout by up to an interval (seen in the VM: a 128 MiB hot set read now and then as
-        // 266-307 MiB; at aggregation, 127.9 MiB in every scrape). A refresh then
-        // waits up to one aggregation interval, which auto-tuning can stretch to minutes, so
-        // tuned kdamonds keep the sample-interval walk.
-        ulong applyUs = iv.Goal is null ? 0 : iv.SampleUs;
+        // What damo installs for a snapshot, kept for good; see MonitorApplyIntervalUs.
+        ulong applyUs = MonitorApplyIntervalUs(iv, refreshDeadline);
         if (monitorSchemes == 1)
         {
             schemes.Add(new SchemeSpec("stat", AccessPattern.Everything, ApplyIntervalUs: applyUs));

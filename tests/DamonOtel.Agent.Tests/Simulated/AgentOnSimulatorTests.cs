@@ -81,10 +81,11 @@ public class AgentOnSimulatorTests
     }
 
     [Fact]
-    public async Task With_auto_tuned_intervals_the_monitoring_scheme_walks_every_sampling_interval()
+    public async Task The_monitoring_scheme_walks_every_sample_when_an_aggregation_could_outlast_a_refresh()
     {
-        // Tuning can stretch the aggregation interval to minutes, and a tried_regions refresh
-        // waits for the scheme's next apply: tuned kdamonds keep the sampling-interval walk.
+        // A tried_regions refresh waits for the scheme's next apply. Auto-tuning can stretch the
+        // aggregation interval to minutes, and a 6 s one does not fit twice in the 10 s command
+        // deadline: both keep the sampling-interval walk.
         const string yaml = """
             attach: {enabled: false}
             kdamonds:
@@ -93,6 +94,11 @@ public class AgentOnSimulatorTests
                 region_source: tried_regions
                 targets: [{name: ram, memory: largest_block}]
                 intervals: {sample: 5ms, aggregation: 100ms, auto_tune: true}
+              - name: slow
+                operations: vaddr
+                region_source: tried_regions
+                targets: [{name: app, process_name: app}]
+                intervals: {sample: 20ms, aggregation: 6s}
             """;
         await using var sim = new SimHarness(("app", "steady"));
         var store = new ObservationStore();
@@ -102,6 +108,8 @@ public class AgentOnSimulatorTests
         Assert.Equal("400", sim.Read("0/contexts/0/monitoring_attrs/intervals/intervals_goal/access_bp"));
         Assert.Equal("stat", sim.Read("0/contexts/0/schemes/0/action"));
         Assert.Equal("5000", sim.Read("0/contexts/0/schemes/0/apply_interval_us"));
+        Assert.Equal("stat", sim.Read("1/contexts/0/schemes/0/action"));
+        Assert.Equal("20000", sim.Read("1/contexts/0/schemes/0/apply_interval_us"));
         _ = await SimHarness.WaitFor(() => SimHarness.Target(store, "tuned", "ram"), "a summary from tried_regions");
         await runner.StopAsync(CancellationToken.None);
     }
