@@ -47,16 +47,10 @@ public sealed class AgentOtlpTests(ITestOutputHelper output)
         Assert.Equal(File.ReadAllText("/proc/sys/kernel/hostname").Trim(), resource["host.name"]);
         Assert.Equal("linux", resource["os.type"]);
 
-        // The working-set gauge: unit By, one point per (kdamond, target), near the truth.
+        // The working-set gauge: unit By, one point per (kdamond, target).
         Metric wss = request.Metric("damon.memory.working_set");
         Assert.Equal("By", wss.Unit);
         Assert.Equal(Metric.DataOneofCase.Gauge, wss.DataCase);
-        foreach ((string kdamond, string target) in new[] { ("steady", "steady"), ("system", "memory") })
-        {
-            double v = Value(wss.Gauge.DataPoints.Point(("kdamond", kdamond), ("target", target)));
-            output.WriteLine($"{protocol}: damon.memory.working_set{{{kdamond}/{target}}} = {v} ({(v / HotBytes) - 1:P2} vs truth)");
-            Assert.InRange(v, HotBytes * (1 - Tolerance), HotBytes * (1 + Tolerance));
-        }
 
         // DAMOS tried bytes: a monotonic cumulative Sum.
         Metric tried = request.Metric("damos.scheme.tried.size");
@@ -81,6 +75,18 @@ public sealed class AgentOtlpTests(ITestOutputHelper output)
 
         // Cumulative means: a later export counts on from the same start time, never down.
         ExportMetricsServiceRequest later = await NextAsync(receiver, agent);
+        ExportMetricsServiceRequest third = await NextAsync(receiver, agent);
+
+        // Near the truth: the gauge is one aggregation's estimate, so the median of three exports
+        // is judged (a fresh-clone run once read 159 MB, +18.8 %, in a single export).
+        foreach ((string kdamond, string target) in new[] { ("steady", "steady"), ("system", "memory") })
+        {
+            double[] v = [.. new[] { request, later, third }.Select(r => Value(r.Metric("damon.memory.working_set").Gauge.DataPoints.Point(("kdamond", kdamond), ("target", target))))];
+            double median = v.Order().ElementAt(1);
+            output.WriteLine($"{protocol}: damon.memory.working_set{{{kdamond}/{target}}} = {string.Join(", ", v)} (median {(median / HotBytes) - 1:P2} vs truth)");
+            Assert.InRange(median, HotBytes * (1 - Tolerance), HotBytes * (1 + Tolerance));
+        }
+
         NumberDataPoint triedLater = later.Metric("damos.scheme.tried.size").Sum.DataPoints.Point(("kdamond", "system"), ("scheme", "cold-pageout"), ("action", "pageout"));
         Assert.Equal(triedPoint.StartTimeUnixNano, triedLater.StartTimeUnixNano);
         Assert.True(Value(triedLater) >= Value(triedPoint));
@@ -177,8 +183,10 @@ public sealed class AgentOtlpTests(ITestOutputHelper output)
     }
 
     /// <summary>
-    /// The first export in which both targets report a working set and the pageout scheme has been
-    /// tried (it needs memory idle for 5 s, so the monitoring has warmed up by then).
+    /// The first export in which both targets report a working set, the pageout scheme has been
+    /// tried (it needs memory idle for 5 s), and the steady kdamond has recorded at least 50
+    /// aggregations: DAMON's regions need 10-25 to split around the hot set, and on a loaded
+    /// machine the 5 s of the scheme can pass with fewer.
     /// </summary>
     private async Task<(ReceivedExport Export, ExportMetricsServiceRequest Request)> NextWithDataAsync(OtlpTestReceiver receiver, AgentProcess agent)
     {
@@ -212,8 +220,10 @@ public sealed class AgentOtlpTests(ITestOutputHelper output)
             // Not the values themselves (the test asserts those): only that both targets report.
             bool Has(string k, string t) => wss.Gauge.DataPoints.Any(p =>
                 p.Attributes.ToDictionary() is var a && a.GetValueOrDefault("kdamond") == k && a.GetValueOrDefault("target") == t);
+            Metric dist = all.First(m => m.Name == "damon.memory.working_set.distribution");
             return Has("steady", "steady") && Has("system", "memory") &&
-                   tried.Sum.DataPoints.Any(p => p.Attributes.ToDictionary().GetValueOrDefault("scheme") == "cold-pageout" && Value(p) > 0);
+                   tried.Sum.DataPoints.Any(p => p.Attributes.ToDictionary().GetValueOrDefault("scheme") == "cold-pageout" && Value(p) > 0) &&
+                   dist.Histogram.DataPoints.Any(p => p.Attributes.ToDictionary().GetValueOrDefault("kdamond") == "steady" && p.Count >= 50);
         }
     }
 }
