@@ -91,9 +91,19 @@ public class SysfsParsersTests
     public void ParseProcStat_rejects_truncated_lines() =>
         Assert.Throws<KernelFormatException>(() => SysfsParsers.ParseProcStat("1 (init) S 0 1 1\n", P));
 
-    [Fact]
-    public void ParseStatm_takes_the_resident_field() =>
-        Assert.Equal(2560UL, SysfsParsers.ParseStatmResidentPages("2621 2560 300 10 0 1500 0\n", P));
+    [Theory]
+    [InlineData("2621 2560 300 10 0 1500 0\n", 2560UL)]
+    [InlineData("2718 1234 567 8 0 900 0\n", 1234UL)]
+    [InlineData("99 7 1 1 0 5 0", 7UL)]
+    public void ParseStatm_takes_the_resident_field(string statm, ulong pages) =>
+        Assert.Equal(pages, SysfsParsers.ParseStatmResidentPages(statm, P));
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("123")]
+    [InlineData("12 x 3")]
+    public void ParseStatm_rejects_a_line_without_a_resident_field(string statm) =>
+        Assert.Throws<KernelFormatException>(() => SysfsParsers.ParseStatmResidentPages(statm, P));
 
     [Fact]
     public void ParseIomem_keeps_top_level_system_ram_with_exclusive_ends()

@@ -172,15 +172,6 @@ public sealed class StoreAndInstrumentTests
         Assert.InRange(rss, kernelRss * 0.75, kernelRss * 1.25);
     }
 
-    [Theory]
-    [InlineData("2718 1234 567 8 0 900 0\n", 1234L)]
-    [InlineData("99 7 1 1 0 5 0", 7L)]
-    [InlineData("", null)]
-    [InlineData("123", null)]
-    [InlineData("12 x 3", null)]
-    public void Resident_pages_are_the_second_statm_field(string statm, long? pages) =>
-        Assert.Equal(pages, ProcessUsage.StatmResidentPages(System.Text.Encoding.ASCII.GetBytes(statm)));
-
     [Fact]
     public void Metrics_can_be_enabled_and_disabled_by_name()
     {

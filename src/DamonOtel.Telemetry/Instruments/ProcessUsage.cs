@@ -1,4 +1,5 @@
-using System.Buffers.Text;
+using DamonOtel.Damon.IO;
+using DamonOtel.Damon.Procfs;
 
 namespace DamonOtel.Telemetry.Instruments;
 
@@ -8,6 +9,9 @@ namespace DamonOtel.Telemetry.Instruments;
 /// </summary>
 public readonly record struct ProcessUsage(double UserSeconds, double SystemSeconds, long ResidentBytes)
 {
+    // The real /proc, whatever procfs root the agent monitors: this is the agent itself.
+    private static readonly ProcReader SelfProc = new(LinuxKernelFs.Instance, KernelRoots.Default);
+
     /// <summary>This process's user and system CPU seconds (getrusage), without reading its RSS.</summary>
     public static (double User, double System) CpuSeconds()
     {
@@ -16,35 +20,25 @@ public readonly record struct ProcessUsage(double UserSeconds, double SystemSeco
     }
 
     /// <summary>
-    /// RSS from the real /proc/self/statm (the agent itself, whatever procfs root it monitors);
-    /// read into a stack buffer because Environment.WorkingSet builds a Process object through
-    /// reflection on Linux. Falls back to it where statm cannot be read.
+    /// RSS from /proc/self/statm (Environment.WorkingSet builds a Process object through
+    /// reflection on Linux); falls back to it where statm cannot be read.
     /// </summary>
     public static long ReadResidentBytes()
     {
         try
         {
-            using var handle = File.OpenHandle("/proc/self/statm");
-            Span<byte> buffer = stackalloc byte[128];
-            if (StatmResidentPages(buffer[..RandomAccess.Read(handle, buffer, 0)]) is { } pages)
+            if (SelfProc.ReadRssBytes(Environment.ProcessId) is { } bytes)
             {
-                return pages * Environment.SystemPageSize;
+                return (long)bytes;
             }
         }
         catch (IOException)
         {
         }
-        catch (UnauthorizedAccessException)
+        catch (FormatException)
         {
         }
 
         return Environment.WorkingSet;
-    }
-
-    /// <summary>The second field of /proc/[pid]/statm ("size resident shared text lib data dt", in pages).</summary>
-    internal static long? StatmResidentPages(ReadOnlySpan<byte> statm)
-    {
-        var space = statm.IndexOf((byte)' ');
-        return space > 0 && Utf8Parser.TryParse(statm[(space + 1)..], out long pages, out _) ? pages : null;
     }
 }
