@@ -24,7 +24,7 @@ public sealed class DeployTests
     public void Daemonset_file_has_namespace_serviceaccount_configmap_and_daemonset_in_one_namespace()
     {
         var docs = Yaml.Documents(Repo.DaemonSet);
-        Assert.Equal(["Namespace", "ServiceAccount", "ConfigMap", "DaemonSet"], docs.Select(d => d.Str("kind")));
+        Assert.Equal(["Namespace", "ServiceAccount", "ConfigMap", "ResourceQuota", "DaemonSet"], docs.Select(d => d.Str("kind")));
         var ns = docs[0].Get("metadata").Str("name");
         foreach (var d in docs.Skip(1))
         {

@@ -40,8 +40,8 @@ public sealed partial class DockerfileTests
     {
         var d = Model();
         Assert.Equal(2, d.Stages.Count);
-        Assert.Equal("mcr.microsoft.com/dotnet/sdk:10.0", d.Stages[0].Image);
-        Assert.Equal("mcr.microsoft.com/dotnet/runtime-deps:10.0", d.Stages[1].Image);
+        Assert.StartsWith("mcr.microsoft.com/dotnet/sdk:10.0.", d.Stages[0].Image, StringComparison.Ordinal);
+        Assert.StartsWith("mcr.microsoft.com/dotnet/runtime-deps:10.0.", d.Stages[1].Image, StringComparison.Ordinal);
         var buildName = d.Stages[0].Name;
         Assert.NotNull(buildName);
 

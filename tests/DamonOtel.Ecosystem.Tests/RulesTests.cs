@@ -65,7 +65,7 @@ public sealed class RulesTests
             var name = a.Str("alert");
             Assert.Contains(a.Get("labels").Str("severity"), new[] { "critical", "warning", "info" });
             var annotations = a.Need("annotations", $"alert {name}");
-            foreach (var key in new[] { "summary", "description", "runbook" })
+            foreach (var key in new[] { "summary", "description", "runbook_url" })
             {
                 Assert.False(string.IsNullOrWhiteSpace(annotations.Str(key)), $"alert {name}: annotation '{key}' missing");
             }

@@ -106,7 +106,8 @@ public sealed class SystemdTests
 
     /// <summary>
     /// systemd-analyze verify checks every directive and value. It also insists that ExecStart's
-    /// binary exists, so the check runs on a copy whose agent path points to a stub executable.
+    /// binary exists, so the check runs on a copy whose agent path points to a stub executable,
+    /// and that Documentation= man pages exist, so MANPATH holds the shipped one as installed.
     /// verify exits 0 on bad values and only prints them, so any output fails the test.
     /// </summary>
     [Fact]
@@ -134,6 +135,6 @@ public sealed class SystemdTests
         File.SetUnixFileMode(stub, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         var unitPath = Path.Combine(dir, "damon-otel.service");
         File.WriteAllText(unitPath, unitText.Replace(AgentCli.Binary, stub, StringComparison.Ordinal));
-        return Tools.Run(analyze, ["verify", unitPath], workingDirectory: dir);
+        return Tools.Run("/usr/bin/env", [$"MANPATH={ManPageTests.InstallInto(dir)}", analyze, "verify", unitPath], workingDirectory: dir);
     }
 }
