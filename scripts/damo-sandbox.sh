@@ -14,8 +14,8 @@
 #                         e.g. tests/DamonOtel.Damon.Tests/Fixtures/linux-6.12
 #   --probe-features DIR  first let damo probe DAMON features on DIR's tree (like --fake-root, with
 #                         every kdamond forced off) and cache them in $HOME; needed by commands
-#                         that read a running kdamond (report damon, status) or check features
-#                         (args damon with filters or goals on 3.x)
+#                         that read a running kdamond (report damon); also silences damo 3.x's
+#                         "feature is not available" warnings (args damon)
 #   --cwd DIR             damo's working directory (default: the caller's)
 #   --dump-after DIR      after damo exits, copy the fake trees (as damo left them) to DIR/sys/...
 #   --home DIR            damo's $HOME (it caches ~/.damo.sysinfo there; default: a fresh temp dir)
