@@ -26,6 +26,11 @@ command -v qemu-system-x86_64 >/dev/null || need+=(qemu-system-x86)
 dpkg -s busybox-static >/dev/null 2>&1 || need+=(busybox-static)
 command -v xz >/dev/null || need+=(xz-utils)
 command -v cpio >/dev/null || need+=(cpio)
+# damo (fetched privately by scripts/fetch-damo.sh) runs on Debian's python3 and reads records via file(1).
+command -v python3 >/dev/null || need+=(python3)
+python3 -c 'import yaml' 2>/dev/null || need+=(python3-yaml)
+command -v file >/dev/null || need+=(file)
+command -v unshare >/dev/null || need+=(util-linux)
 if ((${#need[@]})); then
 	log "installing: ${need[*]}"
 	SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO=sudo
@@ -35,6 +40,9 @@ fi
 command -v dotnet >/dev/null || { echo "the .NET 10 SDK is required (dotnet not on PATH)" >&2; exit 2; }
 
 # ---- 2. build once, strict (warnings are errors) --------------------------------------------
+log "fetching damo 2.8.3 and 3.4.1 (scripts/fetch-damo.sh; cached after the first run)"
+scripts/fetch-damo.sh all >/dev/null
+
 log "building"
 dotnet build DamonOtel.sln -c Release -nologo -v q -clp:ErrorsOnly
 
