@@ -17,6 +17,7 @@ mount -t tmpfs tmpfs /tmp
 
 cg_plan=two-contig,two-inter,many20,many50,maps
 cg_m1=1
+cg_m1_young=1
 cg_warmup_s=40
 cg_window_s=20
 cg_m1_apply_us=0
@@ -71,6 +72,7 @@ filters_dir() { if [ -d "$1/ops_filters" ]; then echo "$1/ops_filters"; else ech
 
 # schemes: scheme 0 = all-matching stat (the snapshot); then one memcg-filtered stat scheme per
 # path given. Writing nr_schemes resets every scheme's fields, so all are written again.
+M1_YOUNG=0  # 1: each memcg scheme also has a young filter (page-exact accessed bytes)
 set_schemes() {
 	local n=$(($# + 1)) i=1 S F
 	w $C/schemes/nr_schemes $n
@@ -80,11 +82,23 @@ set_schemes() {
 		match_everything $S
 		w $S/apply_interval_us "$cg_m1_apply_us"
 		F=$(filters_dir $S)
-		w $F/nr_filters 1
-		w $F/0/type memcg
-		w $F/0/memcg_path "$p"
-		w $F/0/matching Y
-		[ -f $F/0/allow ] && w $F/0/allow Y
+		if [ "$M1_YOUNG" = 1 ]; then
+			# reject pages outside the cgroup, then allow young ones (the rest: default reject)
+			w $F/nr_filters 2
+			w $F/0/type memcg
+			w $F/0/memcg_path "$p"
+			w $F/0/matching N
+			w $F/0/allow N
+			w $F/1/type young
+			w $F/1/matching Y
+			w $F/1/allow Y
+		else
+			w $F/nr_filters 1
+			w $F/0/type memcg
+			w $F/0/memcg_path "$p"
+			w $F/0/matching Y
+			[ -f $F/0/allow ] && w $F/0/allow Y
+		fi
 		i=$((i + 1))
 	done
 }
@@ -124,31 +138,45 @@ cg_truth() { # paths relative to $CG
 
 # M1: one memcg-filtered stat scheme per cgroup; kdamond CPU over a window, update time, and the
 # per-cgroup resident / WSS / idle>=30 s from per-region sz_filter_passed.
-m1() { # paths
-	local t0 k0 k1 n=$# i
+m1() { # mode (plain|young), paths
+	local t0 k0 k1 i mode=$1
+	shift
+	local n=$#
+	M1_YOUNG=0; [ "$mode" = young ] && M1_YOUNG=1
 	k0=$(kd_ticks); sleep "$cg_window_s"; k1=$(kd_ticks)
 	echo "R m1_baseline schemes=1 window_s=$cg_window_s kdamond_cpu_pct=$(pct $k0 $k1)"
 	t0=$(now_ms)
 	set_schemes "$@"
 	w $D/0/state commit
-	echo "R m1_commit ms=$(ms_since $t0) memcg_schemes=$n"
+	echo "R m1_commit mode=$mode ms=$(ms_since $t0) memcg_schemes=$n"
 	sleep 5
 	k0=$(kd_ticks); sleep "$cg_window_s"; k1=$(kd_ticks)
-	echo "R m1_load memcg_schemes=$n window_s=$cg_window_s kdamond_cpu_pct=$(pct $k0 $k1)"
+	echo "R m1_load mode=$mode memcg_schemes=$n window_s=$cg_window_s kdamond_cpu_pct=$(pct $k0 $k1)"
 	t0=$(now_ms)
 	w $D/0/state update_schemes_tried_regions
-	echo "R m1_update ms=$(ms_since $t0) memcg_schemes=$n"
+	echo "R m1_update mode=$mode ms=$(ms_since $t0) memcg_schemes=$n"
 	t0=$(now_ms)
 	i=1
 	for p in "$@"; do
 		S=$C/schemes/$i
-		awk -v cg="$p" '{ n = split(FILENAME, q, "/"); r = q[n - 1]; v[r, q[n]] = $1; rs[r] = 1 }
+		awk -v cg="$p" -v mode="$mode" '{ n = split(FILENAME, q, "/"); r = q[n - 1]; v[r, q[n]] = $1; rs[r] = 1 }
 		END { for (r in rs) { b = v[r, "sz_filter_passed"]; res += b; if (v[r, "nr_accesses"] > 0) wss += b; else if (v[r, "age"] + 1 >= 30) idle += b; nr++ }
-			printf "R m1 cg=%s regions=%d resident_mib=%.2f wss_mib=%.2f idle_ge_30s_mib=%.2f\n", cg, nr, res / 1048576, wss / 1048576, idle / 1048576 }' \
+			printf "R m1 mode=%s cg=%s regions=%d resident_mib=%.2f wss_mib=%.2f idle_ge_30s_mib=%.2f\n", mode, cg, nr, res / 1048576, wss / 1048576, idle / 1048576 }' \
 			$S/tried_regions/*/sz_filter_passed $S/tried_regions/*/nr_accesses $S/tried_regions/*/age
 		i=$((i + 1))
 	done
-	echo "R m1_read ms=$(ms_since $t0) memcg_schemes=$n"
+	echo "R m1_read mode=$mode ms=$(ms_since $t0) memcg_schemes=$n"
+	if [ "$mode" = plain ]; then
+		# Cross-check on the very regions the filters saw: page-exact kpagecgroup attribution.
+		S=$C/schemes/1
+		awk '{ n = split(FILENAME, p, "/"); r = p[n - 1]; v[r, p[n]] = $1; rs[r] = 1 }
+		END { for (r in rs) print v[r, "start"], v[r, "end"], v[r, "nr_accesses"], v[r, "age"] }' \
+			$S/tried_regions/*/start $S/tried_regions/*/end $S/tried_regions/*/nr_accesses $S/tried_regions/*/age | sort -n > /tmp/m1regions
+		echo "R m1_crosscheck_begin"
+		kpage eval /tmp/m1regions /tmp/cgmap 1000000 --seeds 50 --ks 16 --policies prop --idle-s 5,30
+		echo "R m1_crosscheck_end"
+	fi
+	M1_YOUNG=0
 	set_schemes
 	w $D/0/state commit
 }
@@ -188,7 +216,10 @@ run_scenario() { # name, m1 paths, cgwork args...
 	local t0; t0=$(now_ms)
 	kpage eval /tmp/regions /tmp/cgmap 1000000 --seeds "$cg_seeds" --ks 1,4,8,16,64 --idle-s 5,30 $detail
 	echo "R eval_wall ms=$(ms_since $t0)"
-	[ "$cg_m1" = 1 ] && m1 $(echo "$paths" | tr ',' ' ')
+	if [ "$cg_m1" = 1 ]; then
+		m1 plain $(echo "$paths" | tr ',' ' ')
+		[ "$cg_m1_young" = 1 ] && case "$name" in two-*) m1 young $(echo "$paths" | tr ',' ' ') ;; esac
+	fi
 	stop_work
 }
 

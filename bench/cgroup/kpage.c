@@ -365,7 +365,7 @@ static int eval(int argc, char **argv)
 	double *est = malloc(sizeof(double) * NO * NM);
 	double *hits = malloc(sizeof(double) * NO);
 	/* error samples per metric: rel error over (seed, named cgroup with truth >= 1 MiB) */
-	double *errs = malloc(sizeof(double) * (size_t)seeds * (NO + 1) * NM);
+	double *errs = malloc(sizeof(double) * (size_t)seeds * (NO + 1) * NM * 2);
 	for (unsigned pi = 0; pi < sizeof(all) / sizeof(all[0]); pi++) {
 		if (!strstr(pols, all[pi].name))
 			continue;
@@ -431,7 +431,11 @@ static int eval(int argc, char **argv)
 						continue;
 					for (int m = 0; m < NM; m++) {
 						double t = exact[o * NM + m];
-						errs[(size_t)nerr * NM + m] = t >= 1048576 ? fabs(est[o * NM + m] - t) / t : -1;
+						errs[((size_t)nerr * NM + m) * 2] = t >= 1048576 ? fabs(est[o * NM + m] - t) / t : -1;
+						/* Ratio estimator: the sampled share of the cgroup's bytes, times its exact
+						 * resident bytes (memory.stat gives those for free). */
+						double r = est[o * NM] > 0 ? est[o * NM + m] / est[o * NM] * exact[o * NM] : 0;
+						errs[((size_t)nerr * NM + m) * 2 + 1] = m > 0 && t >= 1048576 ? fabs(r - t) / t : -1;
 					}
 					nerr++;
 				}
@@ -439,21 +443,23 @@ static int eval(int argc, char **argv)
 			printf("R sample policy=%s k=%d regions=%d samples=%lld cg_ms=%.2f cg_cpu_ms=%.2f cg_syscalls=%lld both_ms=%.2f both_cpu_ms=%.2f both_syscalls=%lld both_bytes=%lld",
 			       pol->name, k, nregions, nsamples, t_cg, c_cg, sc_cg, t_both, c_both, sc_both, by_both);
 			const char *mname[10] = { "resident", "wss", "idle1", "idle2", "idle3", "idle4", "idle5", "idle6", "idle7", "idle8" };
-			for (int m = 0; m < NM; m++) {
-				double *v = malloc(sizeof(double) * (nerr + 1));
-				int nv = 0;
-				for (int i = 0; i < nerr; i++)
-					if (errs[(size_t)i * NM + m] >= 0)
-						v[nv++] = errs[(size_t)i * NM + m];
-				if (nv) {
-					qsort(v, nv, sizeof(double), cmp_double);
-					double mean = 0;
-					for (int i = 0; i < nv; i++) mean += v[i];
-					printf(" %s_err_mean=%.2f%% %s_err_p95=%.2f%% %s_err_max=%.2f%%", mname[m], mean * 100 / nv, mname[m],
-					       v[(int)(0.95 * (nv - 1))] * 100, mname[m], v[nv - 1] * 100);
+			for (int m = 0; m < NM; m++)
+				for (int ratio = 0; ratio < 2; ratio++) {
+					double *v = malloc(sizeof(double) * (nerr + 1));
+					int nv = 0;
+					for (int i = 0; i < nerr; i++)
+						if (errs[((size_t)i * NM + m) * 2 + ratio] >= 0)
+							v[nv++] = errs[((size_t)i * NM + m) * 2 + ratio];
+					if (nv) {
+						qsort(v, nv, sizeof(double), cmp_double);
+						double mean = 0;
+						for (int i = 0; i < nv; i++) mean += v[i];
+						const char *sfx = ratio ? "R" : "";
+						printf(" %s%s_err_mean=%.2f%% %s%s_err_p95=%.2f%% %s%s_err_max=%.2f%%", mname[m], sfx, mean * 100 / nv, mname[m], sfx,
+						       v[(int)(0.95 * (nv - 1))] * 100, mname[m], sfx, v[nv - 1] * 100);
+					}
+					free(v);
 				}
-				free(v);
-			}
 			printf("\n");
 			if (detail)
 				for (int o = 0; o < NO; o++) {
