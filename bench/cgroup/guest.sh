@@ -60,6 +60,7 @@ w $C/targets/0/regions/nr_regions 1
 w $C/targets/0/regions/0/end "$3"
 w $C/targets/0/regions/0/start "$2"
 echo "CG-PADDR start=$2 end=$3 bytes=$1"
+PADDR_BYTES=$1
 
 match_everything() { # $1 = scheme dir
 	w "$1/action" stat
@@ -143,15 +144,27 @@ m1() { # mode (plain|young), paths
 	shift
 	local n=$#
 	M1_YOUNG=0; [ "$mode" = young ] && M1_YOUNG=1
+	# CPU windows with the workloads stopped (SIGSTOP): busy workloads would starve the kdamond
+	# of CPU and cap what it can spend. Cost per application = extra kdamond CPU / applications,
+	# applications = growth of scheme 1's sz_tried / monitored bytes.
+	work_signal STOP
 	k0=$(kd_ticks); sleep "$cg_window_s"; k1=$(kd_ticks)
-	echo "R m1_baseline schemes=1 window_s=$cg_window_s kdamond_cpu_pct=$(pct $k0 $k1)"
+	echo "R m1_baseline schemes=1 window_s=$cg_window_s kdamond_cpu_pct=$(pct $k0 $k1) ticks=$((k1 - k0))"
+	work_signal CONT
 	t0=$(now_ms)
 	set_schemes "$@"
 	w $D/0/state commit
 	echo "R m1_commit mode=$mode ms=$(ms_since $t0) memcg_schemes=$n"
 	sleep 5
+	work_signal STOP
+	w $D/0/state update_schemes_stats
+	s0=$(cat $C/schemes/1/stats/sz_tried)
 	k0=$(kd_ticks); sleep "$cg_window_s"; k1=$(kd_ticks)
-	echo "R m1_load mode=$mode memcg_schemes=$n window_s=$cg_window_s kdamond_cpu_pct=$(pct $k0 $k1)"
+	w $D/0/state update_schemes_stats
+	s1=$(cat $C/schemes/1/stats/sz_tried)
+	echo "R m1_load mode=$mode memcg_schemes=$n window_s=$cg_window_s kdamond_cpu_pct=$(pct $k0 $k1) ticks=$((k1 - k0)) applies=$(awk -v a=$s0 -v b=$s1 -v m=$PADDR_BYTES 'BEGIN { printf "%.1f", (b - a) / m }')"
+	work_signal CONT
+	sleep 5
 	t0=$(now_ms)
 	w $D/0/state update_schemes_tried_regions
 	echo "R m1_update mode=$mode ms=$(ms_since $t0) memcg_schemes=$n"
@@ -194,6 +207,7 @@ start_work() { # cgwork args
 	echo "CG-WORK-READY uptime=$(uptime_s) $(cat /tmp/cgwork.out | tr '\n' ' ')"
 	sed 's/^/R work /' /run/cgwork.status
 }
+work_signal() { for p in $(sed 's/.* pid=\([0-9]*\).*/\1/' /run/cgwork.status); do kill -$1 $p 2>/dev/null; done; }
 stop_work() {
 	for p in $(sed 's/.* pid=\([0-9]*\).*/\1/' /run/cgwork.status); do kill -9 $p 2>/dev/null; done
 	kill -9 $WORKPID 2>/dev/null
