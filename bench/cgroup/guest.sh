@@ -196,6 +196,7 @@ m1() { # mode (plain|young), paths
 
 WORKPID=""
 start_work() { # cgwork args
+	rm -f /tmp/cgwork.out /run/cgwork.status
 	/usr/bin/cgwork -s /run/cgwork.status "$@" > /tmp/cgwork.out 2>&1 &
 	WORKPID=$!
 	local i=0

@@ -8,11 +8,12 @@ using KpageProbe;
 
 // Prototype console for per-cgroup attribution (docs/per-cgroup.md).
 //   KpageProbe synthetic [--groups N] [--gib G] [--chunk PAGES] [--regions R] [--k K] [--policy prop|strat] [--cluster C] [--passes P]
+//   KpageProbe discover --cgroot DIR --glob G... [--passes P]   time CgroupCatalog.Discover (read-only)
 //   KpageProbe maps PID [--regions N] [--passes P]   read /proc/PID/maps, intersect with N vaddr-like regions
 //   KpageProbe native --regions FILE --cgroot DIR [--glob G]... [--path P]... [--k K] [--policy prop|strat] [--no-flags] [--passes P]
 // native is read-only: it lists and stats cgroup directories and preads /proc/kpagecgroup and /proc/kpageflags.
 var inv = CultureInfo.InvariantCulture;
-if (args.Length == 0 || args[0] is not ("synthetic" or "native" or "maps"))
+if (args.Length == 0 || args[0] is not ("synthetic" or "native" or "maps" or "discover"))
 {
     Console.Error.WriteLine("usage: KpageProbe synthetic|native [options] (see Program.cs)");
     return 2;
@@ -49,6 +50,21 @@ int passes = int.Parse(Opt("--passes", "5"), inv);
 double[] idleBounds = [0, 5, 30, 60, 300, 900, 3600];
 var roots = KernelRoots.Default;
 const ulong Aggr = 1_000_000;
+
+if (args[0] == "discover")
+{
+    var sel = new CgroupSelection(Opts("--path"), Opts("--glob").Select(g => new CgroupPathGlob(g)).ToList(), int.Parse(Opt("--max", "500"), inv));
+    for (int p = 0; p < passes; p++)
+    {
+        TimeSpan c0 = Process.GetCurrentProcess().TotalProcessorTime;
+        var sw = Stopwatch.StartNew();
+        CgroupCatalog cat = CgroupCatalog.Discover(LinuxKernelFs.Instance, LinuxKernelPageFs.Instance, Opt("--cgroot", "/sys/fs/cgroup"), sel);
+        double cpu = (Process.GetCurrentProcess().TotalProcessorTime - c0).TotalMilliseconds;
+        Console.WriteLine(string.Create(inv, $"discover pass={p} groups={cat.Groups.Count} dropped={cat.DroppedByCap} dirs={cat.DirectoriesVisited} ms={sw.Elapsed.TotalMilliseconds:F1} cpu_ms={cpu:F1}"));
+    }
+
+    return 0;
+}
 
 if (args[0] == "maps")
 {

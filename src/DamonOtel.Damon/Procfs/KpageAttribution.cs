@@ -47,6 +47,14 @@ public sealed class KpageAttribution
     /// <summary>Bytes of the cgroup in regions with nr_accesses ≥ the WSS threshold.</summary>
     public double[] WorkingSet { get; private set; } = [];
 
+    /// <summary>
+    /// Bytes of the cgroup in regions where it holds at least 90 % of the sampled pages. A region's
+    /// access count and age describe all its pages, so only there are the cgroup's WSS and idle
+    /// times its own; in mixed regions they blend the owners' pages (physically interleaved
+    /// memory). <c>DominantBytes / Resident</c> is the attribution's purity: export it.
+    /// </summary>
+    public double[] DominantBytes { get; private set; } = [];
+
     /// <summary>Cumulative: [owner × BucketCount + b] = bytes idle for at most IdleBounds[b] seconds (accessed bytes count as 0).</summary>
     public double[] IdleLe { get; private set; } = [];
 
@@ -112,6 +120,7 @@ public sealed class KpageAttribution
         Anon = Fit(Anon, owners);
         File = Fit(File, owners);
         WorkingSet = Fit(WorkingSet, owners);
+        DominantBytes = Fit(DominantBytes, owners);
         IdleLe = Fit(IdleLe, owners * BucketCount);
         RegionFreeBytes = Fit(RegionFreeBytes, regions);
         Hits = Fit(Hits, owners);

@@ -209,6 +209,11 @@ public sealed class KpageSampler : IDisposable
                     into.WorkingSet[o] += b;
                 }
 
+                if (hits[o] * 10 >= sampled * 9)
+                {
+                    into.DominantBytes[o] += b;
+                }
+
                 into.IdleLe[(o * into.BucketCount) + bucket] += b;
                 into.AddContribution(o, b, idle);
                 hits[o] = 0;

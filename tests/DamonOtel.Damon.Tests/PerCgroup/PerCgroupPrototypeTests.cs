@@ -108,6 +108,7 @@ public class PerCgroupPrototypeTests
         Assert.Equal(100 * 4096.0, result.WorkingSet[a]);
         Assert.Equal(0, result.WorkingSet[b]);
         Assert.Equal(0, result.ResidentVariance[a]);
+        Assert.Equal(result.Resident[a], result.DominantBytes[a]);
         // A: 100 frames accessed (idle 0 <= 5), 200 idle 10 s (<= 60); B: 200 idle 100 s (+Inf only).
         Assert.Equal([100 * 4096.0, 300 * 4096.0, 300 * 4096.0], result.IdleLe.AsSpan(a * result.BucketCount, 3).ToArray());
         Assert.Equal([0, 0, 200 * 4096.0], result.IdleLe.AsSpan(b * result.BucketCount, 3).ToArray());
@@ -143,6 +144,8 @@ public class PerCgroupPrototypeTests
         Assert.InRange(sd, total * 0.01, total * 0.02); // sqrt(0.75 * 0.25 / 1024) = 1.35 %
         Assert.InRange(result.Resident[0], (0.75 * total) - (4 * sd), (0.75 * total) + (4 * sd));
         Assert.Equal(total, result.Resident[0] + result.Resident[1], 6);
+        Assert.Equal(0, result.DominantBytes[0]); // 75 % is not dominant: its WSS is a blend
+        Assert.Equal(0, result.DominantBytes[1]);
         Assert.Equal(1024, result.Reads);
     }
 
