@@ -15,6 +15,7 @@
  *   kpage rawcost PAGES_TOTAL         pread cost on kpagecgroup/kpageflags: batch 1, 8, 64, 512
  *   kpage maps PID [REPEAT]           cost of /proc/PID/{maps,smaps_rollup,numa_maps} and of the
  *                                     pagemap of every VMA (resident pages)
+ *   kpage readcost FILE [N]           CPU per open+read+close of a small file (memory.stat)
  *   kpage mkmaps N SECONDS            a process with N separate mappings (one page touched in
  *                                     each), sleeping SECONDS; prints its pid
  * Output lines start with "R " (key=value) so scripts can grep them.
@@ -314,7 +315,7 @@ static int eval(int argc, char **argv)
 	int NM = 2 + nidle;
 	double *exact = calloc((size_t)NO * NM, sizeof(double));
 	double free_exact = 0, free_buddy_heads = 0, anon_pages = 0, file_pages = 0;
-	/* Purity: an owner's bytes in regions where it holds >= 90 % of the region's pages. There its
+	/* Purity: an owner's bytes in regions where it holds >= 90 % of the region's owned pages. There its
 	 * WSS and idle times are its own; elsewhere a region's access count blends several owners. */
 	double *pure = calloc((size_t)NO, sizeof(double));
 	double *region_cnt = calloc((size_t)NO, sizeof(double));
@@ -340,8 +341,14 @@ static int eval(int argc, char **argv)
 			}
 			region_cnt[o] += 1;
 		}
+		/* Shares among pages owned by some memcg: free and kernel pages are never found accessed,
+		 * so they dilute a region's count but do not lend another owner's accesses. */
+		double owned_in_region = 0;
+		for (int o = 0; o < NO; o++)
+			if (owner_ino[o])
+				owned_in_region += region_cnt[o];
 		for (int o = 0; o < NO; o++) {
-			if (region_cnt[o] >= 0.9 * reg->npages)
+			if (owner_ino[o] && region_cnt[o] >= 0.9 * owned_in_region)
 				pure[o] += region_cnt[o] * PAGE;
 			region_cnt[o] = 0;
 		}
@@ -609,6 +616,24 @@ static int maps(int argc, char **argv)
 	return 0;
 }
 
+/* CPU cost of reading a small file whole (e.g. a cgroup's memory.stat), open + read + close. */
+static int readcost(int argc, char **argv)
+{
+	if (argc < 3) return 2;
+	int n = argc > 3 ? atoi(argv[3]) : 1000;
+	static char buf[1 << 16];
+	double c0 = cpu_ms();
+	for (int i = 0; i < n; i++) {
+		int fd = open(argv[2], O_RDONLY);
+		if (fd < 0) { perror(argv[2]); return 1; }
+		while (read(fd, buf, sizeof(buf)) > 0)
+			;
+		close(fd);
+	}
+	printf("R readcost file=%s reads=%d cpu_us_per_read=%.1f\n", argv[2], n, (cpu_ms() - c0) * 1e3 / n);
+	return 0;
+}
+
 static int mkmaps(int argc, char **argv)
 {
 	if (argc < 4) return 2;
@@ -637,6 +662,7 @@ int main(int argc, char **argv)
 	if (argc >= 2 && !strcmp(argv[1], "rawcost")) return rawcost(argc, argv);
 	if (argc >= 2 && !strcmp(argv[1], "maps")) return maps(argc, argv);
 	if (argc >= 2 && !strcmp(argv[1], "mkmaps")) return mkmaps(argc, argv);
+	if (argc >= 2 && !strcmp(argv[1], "readcost")) return readcost(argc, argv);
 	fprintf(stderr, "usage: kpage cgmap ROOT | eval REGIONS CGMAP AGGR_US [opts] | rawcost PAGES [CALLS] | maps PID [REPEAT] | mkmaps N SECONDS\n");
 	return 2;
 }

@@ -48,7 +48,8 @@ public sealed class KpageAttribution
     public double[] WorkingSet { get; private set; } = [];
 
     /// <summary>
-    /// Bytes of the cgroup in regions where it holds at least 90 % of the sampled pages. A region's
+    /// Bytes of the cgroup in regions where it holds at least 90 % of the sampled pages owned by any
+    /// memory cgroup (free and kernel pages do not count: they are never found accessed). A region's
     /// access count and age describe all its pages, so only there are the cgroup's WSS and idle
     /// times its own; in mixed regions they blend the owners' pages (physically interleaved
     /// memory). <c>DominantBytes / Resident</c> is the attribution's purity: export it.

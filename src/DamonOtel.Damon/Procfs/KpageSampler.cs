@@ -209,7 +209,9 @@ public sealed class KpageSampler : IDisposable
                     into.WorkingSet[o] += b;
                 }
 
-                if (hits[o] * 10 >= sampled * 9)
+                // Among pages owned by some memcg: free and kernel pages are never found accessed,
+                // so they dilute the region's count without lending another owner's accesses.
+                if (hits[o] * 10 >= (sampled - free - kernel) * 9)
                 {
                     into.DominantBytes[o] += b;
                 }
