@@ -2,7 +2,7 @@
 # PromQL assertions for the real-kernel VM test (agent mode), run by tests/vm/run at each
 # phase checkpoint against Debian's prometheus, which scrapes damon-otel inside the VM.
 #
-#   assert.sh --prom URL --phase N --true-bytes B --total-bytes T --cold-bytes C --cold-age S
+#   assert.sh [--kernel TAG] --prom URL --phase N --true-bytes B --total-bytes T --cold-bytes C --cold-age S
 #             [--time UNIX_TS] [--tolerance PCT] [--report FILE]
 #             [--snapshot FILE --snapshot-time UNIX_TS --ownership FILE]
 #
@@ -12,12 +12,14 @@
 # truth, never from the agent. --time evaluates every query at that instant (the checkpoint),
 # so a slow host cannot mix the next phase into this one. --snapshot is the output of
 # `damon-otel snapshot --format json` in the VM, --ownership the agent's
-# /run/damon-otel/kdamonds.json (kdamond index -> name). Exit 0 when every check passes.
+# /run/damon-otel/kdamonds.json (kdamond index -> name). --kernel names the guest kernel on
+# every PASS/FAIL line (the VM test runs on several). Exit 0 when every check passes.
 set -uo pipefail # no -e: an absent series is a FAIL line, never a silent exit
 
-PROM="" PHASE="" TRUE_B="" TOTAL_B="" COLD_B="" COLD_AGE="" TOL=25 SNAPSHOT="" OWNERSHIP="" REPORT=/dev/null AT="" SNAP_AT="" SNAP_RSS=0
+PROM="" PHASE="" TRUE_B="" TOTAL_B="" COLD_B="" COLD_AGE="" TOL=25 SNAPSHOT="" OWNERSHIP="" REPORT=/dev/null AT="" SNAP_AT="" SNAP_RSS=0 KTAG=""
 while (($#)); do
 	case $1 in
+	--kernel) KTAG=$2 ;;
 	--prom) PROM=$2 ;;
 	--phase) PHASE=$2 ;;
 	--true-bytes) TRUE_B=$2 ;;
@@ -49,8 +51,8 @@ TRIED_KDAMONDS=(wsgen_tr system)     # the kdamonds `damon-otel snapshot` report
 WINDOW=30s   # medians over this window: one aggregation with a starved vCPU must not decide
 
 FAILED=0
-pass() { printf '  PASS  %s\n' "$*"; }
-failc() { printf '  FAIL  %s\n' "$*"; FAILED=$((FAILED + 1)); }
+pass() { printf '  PASS  %s%s\n' "${KTAG:+[$KTAG] }" "$*"; }
+failc() { printf '  FAIL  %s%s\n' "${KTAG:+[$KTAG] }" "$*"; FAILED=$((FAILED + 1)); }
 # Instant query (at --time when given); prints one line per series: "<k=v,...> <value>".
 q() {
 	local out args=(--data-urlencode "query=$1")
@@ -79,7 +81,7 @@ samples() {
 sel() { echo "kdamond=\"$1\",target=\"${TARGET_OF[$1]}\""; }
 
 # --- health of every kdamond and of the collection ----------------------------------------------
-echo "phase $PHASE  true hot set $(mib "$TRUE_B")" >>"$REPORT"
+echo "phase $PHASE  true hot set $(mib "$TRUE_B")${KTAG:+  (kernel $KTAG)}" >>"$REPORT"
 for k in "${ALL_KDAMONDS[@]}"; do
 	v=$(q1 "$(last "damon_kdamond_up{kdamond=\"$k\"}")")
 	[[ $v == 1 ]] && pass "kdamond $k up" || failc "kdamond $k up (damon_kdamond_up=${v:-absent})"

@@ -3,7 +3,8 @@
 # Everything this prints to the console that starts with "VM-" is read by the host script:
 #   VM-NET-READY, VM-WSS ..., VM-PADDR ..., VM-TRACE-BEGIN/END, VM-KDAMOND-CPU ...,
 #   VM-AGENT-READY, VM-CHECKPOINT phase=N, VM-SNAPSHOT-BEGIN/END, VM-AGENT-STAT ...,
-#   VM-ERROR <why>, VM-DONE rc=<n>
+#   VM-KMOD name=<module> enabled=Y|N kdamond_pid=<pid>, VM-KMOD-OFF ..., VM-AGENT-KDAMONDS-FAILED <why>,
+#   VM-FACT-BEGIN/END name=<file> (explore mode, explore.sh), VM-ERROR <why>, VM-DONE rc=<n>
 # Parameters come from the kernel command line as vm_<name>=<value> (see tests/vm/run).
 
 export PATH=/bin:/sbin:/usr/bin:/usr/sbin
@@ -18,7 +19,7 @@ mount -t tmpfs tmpfs /run
 mount -t tmpfs tmpfs /tmp
 
 # Defaults; overridden by vm_* words on the kernel command line.
-vm_mode=kernel            # kernel | agent
+vm_mode=kernel            # kernel | agent | explore
 vm_total=1G               # wsgen allocation
 vm_hot1=128M@0            # phase 1 hot set SIZE@OFFSET
 vm_hot2=384M@512M         # phase 2 hot set SIZE@OFFSET
@@ -64,6 +65,28 @@ w() {
 
 echo # the firmware's escape sequences end without a newline
 echo "VM-BOOTED uptime=$(uptime_s) kernel=$(uname -r) mode=$vm_mode"
+
+# The kernel's own DAMON users (built-in modules; DAMON_STAT is on by default on 6.17+). The
+# kdamond_pid parameter is missing from damon_stat before 7.2: then the pid is the kdamond
+# thread no sysfs kdamond owns (the only kdamond thread at boot).
+kdamond_threads() { # "pid comm" of every kdamond thread
+	local p c
+	for p in /proc/[0-9]*; do
+		read -r c < "$p/comm" 2>/dev/null || continue
+		case "$c" in kdamond*) echo "${p#/proc/} $c" ;; esac
+	done
+}
+kmod_report() { # $1 = line prefix
+	local m P en kp
+	for m in damon_stat damon_reclaim damon_lru_sort; do
+		P=/sys/module/$m/parameters
+		[ -d $P ] || continue
+		en=$(cat $P/enabled 2>/dev/null)
+		if [ -f $P/kdamond_pid ]; then kp=$(cat $P/kdamond_pid 2>/dev/null); else kp="none($(kdamond_threads | awk '{ printf "%s%s", s, $1; s = "," }'))"; fi
+		echo "$1 name=$m enabled=$en kdamond_pid=$kp uptime=$(uptime_s)"
+	done
+}
+kmod_report VM-KMOD
 
 # Networking: virtio_net and its dependencies, in the order the host resolved.
 for m in $(cat /lib/modules/load-order); do
@@ -111,6 +134,11 @@ while [ ! -s /run/wsgen.status ]; do
 	sleep 0.1
 done
 
+if [ "$vm_mode" = explore ]; then
+	. /explore.sh   # gathers facts (VM-FACT blocks) about this kernel's DAMON
+	finish 0
+fi
+
 status_field() { awk -v k="$1" '{ for (i = 1; i <= NF; i++) { split($i, a, "="); if (a[1] == k) print a[2] } }' /run/wsgen.status; }
 next_phase() {
 	local before
@@ -151,10 +179,20 @@ if [ "$vm_mode" = agent ]; then
 	echo "VM-AGENT-SERVING uptime=$(uptime_s)"
 	# /metrics answers before the kdamonds run: wait for the ownership record the agent writes
 	# once it started them (the snapshot command reads it too).
+	# Not starting them is a result (the host fails a check and names the reason), not a setup
+	# error: e.g. an exclusive DAMON module (VM-KMOD) makes every `on` answer EBUSY.
+	kdamonds_failed() {
+		echo "VM-AGENT-KDAMONDS-FAILED $*"
+		kmod_report VM-KMOD-NOW
+		agent_log 40
+		finish 1
+	}
 	i=0
 	while [ "$(grep -c '"index"' /run/damon-otel/kdamonds.json 2>/dev/null)" != 3 ] || grep -q '"kdamond_pid": *-1' /run/damon-otel/kdamonds.json; do
-		kill -0 $AGENT 2>/dev/null || agent_die "agent exited before starting its kdamonds"
-		i=$((i + 1)); [ $i -gt 120 ] && agent_die "no ownership record with 3 kdamonds in /run/damon-otel after 120s"
+		kill -0 $AGENT 2>/dev/null || kdamonds_failed "agent exited before starting its kdamonds"
+		err=$(grep -m1 "state command 'on'" /tmp/agent.log)
+		[ -n "$err" ] && kdamonds_failed "agent log: $(echo "$err" | cut -c1-400)"
+		i=$((i + 1)); [ $i -gt 120 ] && kdamonds_failed "no ownership record with 3 running kdamonds in /run/damon-otel after 120s"
 		sleep 1
 	done
 	echo "VM-AGENT-READY pid=$AGENT uptime=$(uptime_s)"
@@ -211,6 +249,13 @@ fi
 # Kernel-only mode: drive DAMON from the shell, the way the agent will.
 D=/sys/kernel/mm/damon/admin/kdamonds
 [ "$(cat $D/nr_kdamonds)" = 0 ] || die "expected no kdamonds at boot, found $(cat $D/nr_kdamonds)"
+# A module context runs exclusively (every sysfs `on` answers EBUSY): this mode measures DAMON
+# itself, so it switches them off. Agent mode never does (it tests the kernel as shipped).
+for m in damon_stat damon_reclaim damon_lru_sort; do
+	[ "$(cat /sys/module/$m/parameters/enabled 2>/dev/null)" = Y ] || continue
+	w /sys/module/$m/parameters/enabled N
+	echo "VM-KMOD-OFF name=$m: kernel-only mode switched it off to run its own kdamonds"
+done
 w $D/nr_kdamonds 2
 
 match_everything() { # $1 = scheme dir
