@@ -9,7 +9,6 @@ using DamonOtel.Telemetry.Otlp;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
-using OpenTelemetry.Metrics;
 
 namespace DamonOtel.Agent.Hosting;
 
