@@ -32,173 +32,25 @@ public sealed class DamonInstruments : IDisposable
         selection ??= MetricSelection.Default;
         Meter = new Meter(new MeterOptions(meterName) { Version = MeterVersion });
 
-        bool On(MetricDefinition d) => selection.IsEnabled(d);
-
-        void Observable<T>(MetricDefinition d, Func<StoreSnapshot, List<Measurement<T>>, bool> fill)
-            where T : struct
-        {
-            if (!On(d))
-            {
-                return;
-            }
-
-            var lastCount = 0;
-            IEnumerable<Measurement<T>> Callback()
-            {
-                // Sized from the previous collection: no growth copies in the steady state.
-                var list = new List<Measurement<T>>(Volatile.Read(ref lastCount));
-                fill(_store.Current, list);
-                Volatile.Write(ref lastCount, list.Count);
-                return list;
-            }
-
-            _ = d.Kind switch
-            {
-                MetricKind.Gauge => (Instrument)Meter.CreateObservableGauge(d.Name, Callback, d.Unit, d.Description),
-                MetricKind.UpDownCounter => Meter.CreateObservableUpDownCounter(d.Name, Callback, d.Unit, d.Description),
-                MetricKind.ObservableCounter => Meter.CreateObservableCounter(d.Name, Callback, d.Unit, d.Description),
-                _ => throw new InvalidOperationException($"{d.Name}: {d.Kind} is not observable"),
-            };
-        }
-
-        Observable<long>(MetricCatalog.KdamondUp, (s, m) => ForKdamonds(s, m, (k, list) => list.Add(new(k.Up ? 1 : 0, KTag(k)))));
-        Observable<double>(MetricCatalog.MonitoringInterval, (s, m) => ForKdamonds(s, m, (k, list) =>
-        {
-            if (k.Intervals is { } iv)
-            {
-                list.Add(new(iv.SampleUs / 1e6, KTag(k), new("interval", "sample")));
-                list.Add(new(iv.AggrUs / 1e6, KTag(k), new("interval", "aggregation")));
-                list.Add(new(iv.UpdateUs / 1e6, KTag(k), new("interval", "update")));
-            }
-        }));
-        Observable<double>(MetricCatalog.KdamondCpuTime, (s, m) => ForKdamonds(s, m, (k, list) =>
-        {
-            if (k.CpuSeconds is { } cpu)
-            {
-                list.Add(new(cpu, KTag(k)));
-            }
-        }));
-
-        Observable<long>(MetricCatalog.RegionCount, (s, m) => ForAccess(s, m, (k, t, a, list) => list.Add(new(a.RegionCount, KTag(k), TTag(t)))));
-        Observable<long>(MetricCatalog.MemoryMonitored, (s, m) => ForAccess(s, m, (k, t, a, list) => list.Add(new(ToLong(a.MonitoredBytes), KTag(k), TTag(t)))));
-        Observable<long>(MetricCatalog.WorkingSet, (s, m) => ForAccess(s, m, (k, t, a, list) => list.Add(new(ToLong(a.WorkingSetBytes), KTag(k), TTag(t)))));
-        Observable<long>(MetricCatalog.MemoryIdle, (s, m) => ForAccess(s, m, (k, t, a, list) =>
-        {
-            var labels = AttributeCache.GetValue(a.Options, o => new AttributeValues(o));
-            for (var i = 0; i < a.IdleBytesAtMost.Length && i < labels.Le.Length; i++)
-            {
-                list.Add(new(ToLong(a.IdleBytesAtMost[i]), KTag(k), TTag(t), new("le", labels.Le[i])));
-            }
-        }));
-        Observable<double>(MetricCatalog.IdleTime, (s, m) => ForAccess(s, m, (k, t, a, list) =>
-            Quantiles(a, list, k, t, i => a.IdleTimePercentilesUs[i] / 1e6, a.IdleTimePercentilesUs.Length)));
-        Observable<double>(MetricCatalog.IdleTimeSigned, (s, m) => ForAccess(s, m, (k, t, a, list) =>
-            Quantiles(a, list, k, t, i => a.SignedIdleTimePercentilesUs[i] / 1e6, a.SignedIdleTimePercentilesUs.Length)));
-        Observable<double>(MetricCatalog.Temperature, (s, m) => ForAccess(s, m, (k, t, a, list) =>
-            Quantiles(a, list, k, t, i => a.TemperaturePercentiles[i], a.TemperaturePercentiles.Length)));
-        Observable<double>(MetricCatalog.AccessBandwidth, (s, m) => ForAccess(s, m, (k, t, a, list) => list.Add(new(a.BandwidthBytesPerSecond, KTag(k), TTag(t)))));
-        Observable<double>(MetricCatalog.AccessRatio, (s, m) => ForAccess(s, m, (k, t, a, list) => list.Add(new(a.ObservedAccessRatio, KTag(k), TTag(t)))));
-        Observable<double>(MetricCatalog.HeatmapAccessRate, (s, m) => ForAccess(s, m, (k, t, a, list) =>
-        {
-            var labels = AttributeCache.GetValue(a.Options, o => new AttributeValues(o));
-            for (var i = 0; i < a.HeatmapAccessRatePercent.Length && i < labels.Column.Length; i++)
-            {
-                list.Add(new(a.HeatmapAccessRatePercent[i], KTag(k), TTag(t), new("column", labels.Column[i])));
-            }
-        }));
-        Observable<long>(MetricCatalog.TargetRss, (s, m) => ForKdamonds(s, m, (k, list) =>
-        {
-            foreach (var t in k.Targets)
-            {
-                if (t.RssBytes is { } rss)
-                {
-                    list.Add(new(ToLong(rss), KTag(k), TTag(t)));
-                }
-            }
-        }));
-
-        Observable<long>(MetricCatalog.SchemeTried, (s, m) => ForSchemes(s, m, (k, sc, list) => list.Add(new(ToLong(sc.Stats.NrTried), SchemeTags(k, sc)))));
-        Observable<long>(MetricCatalog.SchemeApplied, (s, m) => ForSchemes(s, m, (k, sc, list) => list.Add(new(ToLong(sc.Stats.NrApplied), SchemeTags(k, sc)))));
-        Observable<long>(MetricCatalog.SchemeTriedSize, (s, m) => ForSchemes(s, m, (k, sc, list) => list.Add(new(ToLong(sc.Stats.SzTried), SchemeTags(k, sc)))));
-        Observable<long>(MetricCatalog.SchemeAppliedSize, (s, m) => ForSchemes(s, m, (k, sc, list) => list.Add(new(ToLong(sc.Stats.SzApplied), SchemeTags(k, sc)))));
-        Observable<long>(MetricCatalog.SchemeFilterPassedSize, (s, m) => ForSchemes(s, m, (k, sc, list) =>
-        {
-            if (sc.Stats.SzOpsFilterPassed is { } passed)
-            {
-                list.Add(new(ToLong(passed), SchemeTags(k, sc)));
-            }
-        }));
-        Observable<long>(MetricCatalog.SchemeQuotaExceeds, (s, m) => ForSchemes(s, m, (k, sc, list) => list.Add(new(ToLong(sc.Stats.QtExceeds), SchemeTags(k, sc)))));
-        Observable<long>(MetricCatalog.SchemeQuotaEffective, (s, m) => ForSchemes(s, m, (k, sc, list) =>
-        {
-            if (sc.EffectiveQuotaBytes is { } q)
-            {
-                list.Add(new(ToLong(q), SchemeTags(k, sc)));
-            }
-        }));
-
-        Observable<double>(MetricCatalog.SnapshotAge, (s, m) =>
-        {
-            foreach (var src in s.Sources.Values.OrderBy(x => x.Source, StringComparer.Ordinal))
-            {
-                if (_store.SnapshotAgeSeconds(src) is { } age)
-                {
-                    m.Add(new(age, new KeyValuePair<string, object?>("source", src.Source)));
-                }
-            }
-
-            return true;
-        });
-        Observable<long>(MetricCatalog.SourceUp, (s, m) =>
-        {
-            foreach (var src in s.Sources.Values.OrderBy(x => x.Source, StringComparer.Ordinal))
-            {
-                m.Add(new(src.LastCollectionSucceeded ? 1 : 0, new KeyValuePair<string, object?>("source", src.Source)));
-            }
-
-            return true;
-        });
-
-        // Each callback reads only its own half: getrusage for CPU, /proc/self/statm for RSS.
-        Func<(double User, double System)> cpuSeconds = processUsage is null ? ProcessUsage.CpuSeconds : () =>
-        {
-            var u = processUsage();
-            return (u.UserSeconds, u.SystemSeconds);
-        };
-        Func<long> residentBytes = processUsage is null ? ProcessUsage.ReadResidentBytes : () => processUsage().ResidentBytes;
-        if (On(MetricCatalog.ProcessCpuTime))
-        {
-            var d = MetricCatalog.ProcessCpuTime;
-            KeyValuePair<string, object?>[] user = [new("cpu.mode", "user")];
-            KeyValuePair<string, object?>[] system = [new("cpu.mode", "system")];
-            Meter.CreateObservableCounter(d.Name, () =>
-            {
-                var (u, sys) = cpuSeconds();
-                return new Measurement<double>[] { new(u, user), new(sys, system) };
-            }, d.Unit, d.Description);
-        }
-
-        if (On(MetricCatalog.ProcessMemoryUsage))
-        {
-            var d = MetricCatalog.ProcessMemoryUsage;
-            Meter.CreateObservableUpDownCounter(d.Name, residentBytes, d.Unit, d.Description);
-        }
-
-        if (On(MetricCatalog.WorkingSetDistribution))
+        RegisterKdamondInstruments(selection);
+        RegisterAccessInstruments(selection);
+        RegisterSchemeInstruments(selection);
+        RegisterAgentInstruments(selection, processUsage);
+        if (selection.IsEnabled(MetricCatalog.WorkingSetDistribution))
         {
             var d = MetricCatalog.WorkingSetDistribution;
             _wss = Meter.CreateHistogram(d.Name, d.Unit, d.Description, tags: null,
                 new InstrumentAdvice<long> { HistogramBucketBoundaries = [.. MetricCatalog.WorkingSetBucketsBytes.Select(b => (long)b)] });
         }
 
-        if (On(MetricCatalog.CollectionDuration))
+        if (selection.IsEnabled(MetricCatalog.CollectionDuration))
         {
             var d = MetricCatalog.CollectionDuration;
             _collectionDuration = Meter.CreateHistogram(d.Name, d.Unit, d.Description, tags: null,
                 new InstrumentAdvice<double> { HistogramBucketBoundaries = MetricCatalog.CollectionDurationBucketsSeconds });
         }
 
-        if (On(MetricCatalog.CollectionErrors))
+        if (selection.IsEnabled(MetricCatalog.CollectionErrors))
         {
             var d = MetricCatalog.CollectionErrors;
             _collectionErrors = Meter.CreateCounter<long>(d.Name, d.Unit, d.Description);
@@ -217,6 +69,173 @@ public sealed class DamonInstruments : IDisposable
     {
         _store.RemoveSink(_sink);
         Meter.Dispose();
+    }
+
+    /// <summary>One observable instrument whose callback fills its measurements from the store's current snapshot.</summary>
+    private void Observable<T>(MetricSelection selection, MetricDefinition d, Func<StoreSnapshot, List<Measurement<T>>, bool> fill)
+        where T : struct
+    {
+        if (!selection.IsEnabled(d))
+        {
+            return;
+        }
+
+        var lastCount = 0;
+        IEnumerable<Measurement<T>> Callback()
+        {
+            // Sized from the previous collection: no growth copies in the steady state.
+            var list = new List<Measurement<T>>(Volatile.Read(ref lastCount));
+            fill(_store.Current, list);
+            Volatile.Write(ref lastCount, list.Count);
+            return list;
+        }
+
+        _ = d.Kind switch
+        {
+            MetricKind.Gauge => (Instrument)Meter.CreateObservableGauge(d.Name, Callback, d.Unit, d.Description),
+            MetricKind.UpDownCounter => Meter.CreateObservableUpDownCounter(d.Name, Callback, d.Unit, d.Description),
+            MetricKind.ObservableCounter => Meter.CreateObservableCounter(d.Name, Callback, d.Unit, d.Description),
+            _ => throw new InvalidOperationException($"{d.Name}: {d.Kind} is not observable"),
+        };
+    }
+
+    /// <summary>Per kdamond: up, its intervals, its CPU time.</summary>
+    private void RegisterKdamondInstruments(MetricSelection selection)
+    {
+        Observable<long>(selection, MetricCatalog.KdamondUp, (s, m) => ForKdamonds(s, m, (k, list) => list.Add(new(k.Up ? 1 : 0, KTag(k)))));
+        Observable<double>(selection, MetricCatalog.MonitoringInterval, (s, m) => ForKdamonds(s, m, (k, list) =>
+        {
+            if (k.Intervals is { } iv)
+            {
+                list.Add(new(iv.SampleUs / 1e6, KTag(k), new("interval", "sample")));
+                list.Add(new(iv.AggrUs / 1e6, KTag(k), new("interval", "aggregation")));
+                list.Add(new(iv.UpdateUs / 1e6, KTag(k), new("interval", "update")));
+            }
+        }));
+        Observable<double>(selection, MetricCatalog.KdamondCpuTime, (s, m) => ForKdamonds(s, m, (k, list) =>
+        {
+            if (k.CpuSeconds is { } cpu)
+            {
+                list.Add(new(cpu, KTag(k)));
+            }
+        }));
+    }
+
+    /// <summary>Per target: the access summary (regions, bytes, idle time, temperature, bandwidth, heatmap) and RSS.</summary>
+    private void RegisterAccessInstruments(MetricSelection selection)
+    {
+        Observable<long>(selection, MetricCatalog.RegionCount, (s, m) => ForAccess(s, m, (k, t, a, list) => list.Add(new(a.RegionCount, KTag(k), TTag(t)))));
+        Observable<long>(selection, MetricCatalog.MemoryMonitored, (s, m) => ForAccess(s, m, (k, t, a, list) => list.Add(new(ToLong(a.MonitoredBytes), KTag(k), TTag(t)))));
+        Observable<long>(selection, MetricCatalog.WorkingSet, (s, m) => ForAccess(s, m, (k, t, a, list) => list.Add(new(ToLong(a.WorkingSetBytes), KTag(k), TTag(t)))));
+        Observable<long>(selection, MetricCatalog.MemoryIdle, (s, m) => ForAccess(s, m, (k, t, a, list) =>
+        {
+            var labels = AttributeCache.GetValue(a.Options, o => new AttributeValues(o));
+            for (var i = 0; i < a.IdleBytesAtMost.Length && i < labels.Le.Length; i++)
+            {
+                list.Add(new(ToLong(a.IdleBytesAtMost[i]), KTag(k), TTag(t), new("le", labels.Le[i])));
+            }
+        }));
+        Observable<double>(selection, MetricCatalog.IdleTime, (s, m) => ForAccess(s, m, (k, t, a, list) =>
+            Quantiles(a, list, k, t, i => a.IdleTimePercentilesUs[i] / 1e6, a.IdleTimePercentilesUs.Length)));
+        Observable<double>(selection, MetricCatalog.IdleTimeSigned, (s, m) => ForAccess(s, m, (k, t, a, list) =>
+            Quantiles(a, list, k, t, i => a.SignedIdleTimePercentilesUs[i] / 1e6, a.SignedIdleTimePercentilesUs.Length)));
+        Observable<double>(selection, MetricCatalog.Temperature, (s, m) => ForAccess(s, m, (k, t, a, list) =>
+            Quantiles(a, list, k, t, i => a.TemperaturePercentiles[i], a.TemperaturePercentiles.Length)));
+        Observable<double>(selection, MetricCatalog.AccessBandwidth, (s, m) => ForAccess(s, m, (k, t, a, list) => list.Add(new(a.BandwidthBytesPerSecond, KTag(k), TTag(t)))));
+        Observable<double>(selection, MetricCatalog.AccessRatio, (s, m) => ForAccess(s, m, (k, t, a, list) => list.Add(new(a.ObservedAccessRatio, KTag(k), TTag(t)))));
+        Observable<double>(selection, MetricCatalog.HeatmapAccessRate, (s, m) => ForAccess(s, m, (k, t, a, list) =>
+        {
+            var labels = AttributeCache.GetValue(a.Options, o => new AttributeValues(o));
+            for (var i = 0; i < a.HeatmapAccessRatePercent.Length && i < labels.Column.Length; i++)
+            {
+                list.Add(new(a.HeatmapAccessRatePercent[i], KTag(k), TTag(t), new("column", labels.Column[i])));
+            }
+        }));
+        Observable<long>(selection, MetricCatalog.TargetRss, (s, m) => ForKdamonds(s, m, (k, list) =>
+        {
+            foreach (var t in k.Targets)
+            {
+                if (t.RssBytes is { } rss)
+                {
+                    list.Add(new(ToLong(rss), KTag(k), TTag(t)));
+                }
+            }
+        }));
+    }
+
+    /// <summary>Per DAMOS scheme: its counters and the effective quota.</summary>
+    private void RegisterSchemeInstruments(MetricSelection selection)
+    {
+        Observable<long>(selection, MetricCatalog.SchemeTried, (s, m) => ForSchemes(s, m, (k, sc, list) => list.Add(new(ToLong(sc.Stats.NrTried), SchemeTags(k, sc)))));
+        Observable<long>(selection, MetricCatalog.SchemeApplied, (s, m) => ForSchemes(s, m, (k, sc, list) => list.Add(new(ToLong(sc.Stats.NrApplied), SchemeTags(k, sc)))));
+        Observable<long>(selection, MetricCatalog.SchemeTriedSize, (s, m) => ForSchemes(s, m, (k, sc, list) => list.Add(new(ToLong(sc.Stats.SzTried), SchemeTags(k, sc)))));
+        Observable<long>(selection, MetricCatalog.SchemeAppliedSize, (s, m) => ForSchemes(s, m, (k, sc, list) => list.Add(new(ToLong(sc.Stats.SzApplied), SchemeTags(k, sc)))));
+        Observable<long>(selection, MetricCatalog.SchemeFilterPassedSize, (s, m) => ForSchemes(s, m, (k, sc, list) =>
+        {
+            if (sc.Stats.SzOpsFilterPassed is { } passed)
+            {
+                list.Add(new(ToLong(passed), SchemeTags(k, sc)));
+            }
+        }));
+        Observable<long>(selection, MetricCatalog.SchemeQuotaExceeds, (s, m) => ForSchemes(s, m, (k, sc, list) => list.Add(new(ToLong(sc.Stats.QtExceeds), SchemeTags(k, sc)))));
+        Observable<long>(selection, MetricCatalog.SchemeQuotaEffective, (s, m) => ForSchemes(s, m, (k, sc, list) =>
+        {
+            if (sc.EffectiveQuotaBytes is { } q)
+            {
+                list.Add(new(ToLong(q), SchemeTags(k, sc)));
+            }
+        }));
+    }
+
+    /// <summary>The agent itself: snapshot age and up per source, its own CPU time and memory.</summary>
+    private void RegisterAgentInstruments(MetricSelection selection, Func<ProcessUsage>? processUsage)
+    {
+        Observable<double>(selection, MetricCatalog.SnapshotAge, (s, m) =>
+        {
+            foreach (var src in s.Sources.Values.OrderBy(x => x.Source, StringComparer.Ordinal))
+            {
+                if (_store.SnapshotAgeSeconds(src) is { } age)
+                {
+                    m.Add(new(age, new KeyValuePair<string, object?>("source", src.Source)));
+                }
+            }
+
+            return true;
+        });
+        Observable<long>(selection, MetricCatalog.SourceUp, (s, m) =>
+        {
+            foreach (var src in s.Sources.Values.OrderBy(x => x.Source, StringComparer.Ordinal))
+            {
+                m.Add(new(src.LastCollectionSucceeded ? 1 : 0, new KeyValuePair<string, object?>("source", src.Source)));
+            }
+
+            return true;
+        });
+
+        // Each callback reads only its own half: getrusage for CPU, /proc/self/statm for RSS.
+        Func<(double User, double System)> cpuSeconds = processUsage is null ? ProcessUsage.CpuSeconds : () =>
+        {
+            var u = processUsage();
+            return (u.UserSeconds, u.SystemSeconds);
+        };
+        Func<long> residentBytes = processUsage is null ? ProcessUsage.ReadResidentBytes : () => processUsage().ResidentBytes;
+        if (selection.IsEnabled(MetricCatalog.ProcessCpuTime))
+        {
+            var d = MetricCatalog.ProcessCpuTime;
+            KeyValuePair<string, object?>[] user = [new("cpu.mode", "user")];
+            KeyValuePair<string, object?>[] system = [new("cpu.mode", "system")];
+            Meter.CreateObservableCounter(d.Name, () =>
+            {
+                var (u, sys) = cpuSeconds();
+                return new Measurement<double>[] { new(u, user), new(sys, system) };
+            }, d.Unit, d.Description);
+        }
+
+        if (selection.IsEnabled(MetricCatalog.ProcessMemoryUsage))
+        {
+            var d = MetricCatalog.ProcessMemoryUsage;
+            Meter.CreateObservableUpDownCounter(d.Name, residentBytes, d.Unit, d.Description);
+        }
     }
 
     private bool ForKdamonds<T>(StoreSnapshot s, List<Measurement<T>> m, Action<KdamondObservation, List<Measurement<T>>> each)
