@@ -1,5 +1,6 @@
 using DamonOtel.Analysis;
 using DamonOtel.Damon.IO;
+using DamonOtel.Telemetry.Http;
 
 namespace DamonOtel.Agent.Configuration;
 
@@ -92,6 +93,9 @@ internal sealed record PrometheusConfig
     public string Listen { get; init; } = ":9464";
 
     public string? WebConfigFile { get; init; }
+
+    /// <summary>TLS and basic auth read from <see cref="WebConfigFile"/>; null when there is none.</summary>
+    public WebConfig? WebConfig { get; init; }
 }
 
 internal sealed record OtlpConfig

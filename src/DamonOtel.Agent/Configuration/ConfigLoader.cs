@@ -81,11 +81,15 @@ internal static partial class ConfigLoader
 
         YamlNodeReader exporters = r.Mapping("exporters");
         YamlNodeReader prom = exporters.Mapping("prometheus");
+        bool promEnabled = prom.Bool("enabled", true);
+        string listen = Listen(prom, "listen") ?? defaults.Prometheus.Listen;
+        string? webConfigFile = prom.String("web_config");
         var prometheus = new PrometheusConfig
         {
-            Enabled = prom.Bool("enabled", true),
-            Listen = Listen(prom, "listen") ?? defaults.Prometheus.Listen,
-            WebConfigFile = prom.String("web_config"),
+            Enabled = promEnabled,
+            Listen = listen,
+            WebConfigFile = webConfigFile,
+            WebConfig = webConfigFile is null ? null : WebConfigLoader.Load(webConfigFile, prom, "web_config"),
         };
         prom.RejectUnknownKeys();
         YamlNodeReader otlpNode = exporters.Mapping("otlp");

@@ -80,7 +80,7 @@ internal sealed partial class AgentHost(AgentConfig config, KernelEnvironment en
         if (config.Prometheus.Enabled)
         {
             endpoint = MetricsEndpoint.Create(
-                new MetricsEndpointOptions { ListenAddress = config.Prometheus.Listen, WebConfigFile = config.Prometheus.WebConfigFile },
+                new MetricsEndpointOptions { ListenAddress = config.Prometheus.Listen, WebConfig = config.Prometheus.WebConfig },
                 pipeline.Scrape,
                 app =>
                 {

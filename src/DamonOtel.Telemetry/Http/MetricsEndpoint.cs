@@ -25,16 +25,13 @@ public sealed class MetricsEndpointOptions
 
     public string MetricsPath { get; init; } = "/metrics";
 
-    /// <summary>Path of an exporter-toolkit web_config file (TLS, basic auth), or null.</summary>
-    public string? WebConfigFile { get; init; }
-
-    /// <summary>Already-parsed web config (wins over <see cref="WebConfigFile"/>).</summary>
+    /// <summary>TLS and basic auth from a web_config file, as the agent's configuration read it; null = neither.</summary>
     public WebConfig? WebConfig { get; init; }
 }
 
 /// <summary>
 /// Kestrel host serving GET /metrics from a <see cref="PrometheusScrapeHandler"/>, with optional TLS
-/// and basic auth from a web_config file. The agent adds /healthz and /readyz through
+/// and basic auth from a <see cref="WebConfig"/>. The agent adds /healthz and /readyz through
 /// <c>mapEndpoints</c> (and may tune the builder, e.g. logging, through <c>configureBuilder</c>).
 /// </summary>
 public sealed class MetricsEndpoint : IAsyncDisposable
@@ -61,7 +58,7 @@ public sealed class MetricsEndpoint : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(scrape);
-        var web = options.WebConfig ?? (options.WebConfigFile is { } f ? WebConfig.Load(f) : WebConfig.None);
+        var web = options.WebConfig ?? WebConfig.None;
         var (address, port) = ParseListenAddress(options.ListenAddress);
         var certificate = web.Tls is { } tls ? WebConfig.LoadCertificate(tls) : null;
         var clientCas = web.Tls?.ClientCaFile is { } caFile ? LoadCas(caFile) : null;
