@@ -22,6 +22,8 @@ public sealed class EndpointTests
             ProcfsRoot = Fixtures.ProcRoot(),
             UseEnvironment = false,
             MeterName = "test." + Guid.NewGuid().ToString("N"),
+            // Fixed: two collections (an expired 1 s cache) must differ only in snapshot ages.
+            ProcessUsage = () => new(1.25, 0.5, 50_331_648),
         });
         store.Publish(Fixtures.Web(store));
         store.RecordCollection("kdamond/web", TimeSpan.FromMilliseconds(1), null);
