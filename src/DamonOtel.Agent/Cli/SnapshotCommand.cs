@@ -13,6 +13,12 @@ namespace DamonOtel.Agent.Cli;
 /// <summary>`damon-otel snapshot`: print access summaries of the running kdamonds' tried_regions, like damo report access.</summary>
 internal static class SnapshotCommand
 {
+    // --simulate: 5 s of simulated time (about 50 aggregations) before the first snapshot,
+    // waited for in 100 ms steps, for at most 60 s of wall-clock time.
+    private static readonly TimeSpan SimulatedWarmUp = TimeSpan.FromSeconds(5);
+    private static readonly TimeSpan WarmUpPoll = TimeSpan.FromMilliseconds(100);
+    private const int MaxWarmUpPolls = 600;
+
     public static Command Create()
     {
         var noRefresh = new Option<bool>("--no-refresh") { Description = "Read the tried_regions already in sysfs; write nothing at all" };
@@ -54,10 +60,10 @@ internal static class SnapshotCommand
 
                 // Let the simulated kdamonds refine their regions first (about 50 aggregations),
                 // by simulated time: on a loaded machine the Simulator runs behind the wall clock.
-                TimeSpan warmUp = env.Simulator!.Now + TimeSpan.FromSeconds(5);
-                for (int i = 0; i < 600 && env.Simulator.Now < warmUp; i++)
+                TimeSpan warmUp = env.Simulator!.Now + SimulatedWarmUp;
+                for (int i = 0; i < MaxWarmUpPolls && env.Simulator.Now < warmUp; i++)
                 {
-                    await Task.Delay(TimeSpan.FromMilliseconds(100), cancellationToken).ConfigureAwait(false);
+                    await Task.Delay(WarmUpPoll, cancellationToken).ConfigureAwait(false);
                 }
             }
             else

@@ -15,9 +15,9 @@ internal static partial class ConfigLoader
         YamlNodeReader iv = k.Mapping("intervals");
         var intervals = new IntervalsConfig
         {
-            SampleUs = iv.TimeUs("sample") ?? 5_000,
-            AggrUs = iv.TimeUs("aggregation") ?? 100_000,
-            UpdateUs = iv.TimeUs("update") ?? 1_000_000,
+            SampleUs = iv.TimeUs("sample") ?? IntervalsConfig.DefaultSampleUs,
+            AggrUs = iv.TimeUs("aggregation") ?? IntervalsConfig.DefaultAggrUs,
+            UpdateUs = iv.TimeUs("update") ?? IntervalsConfig.DefaultUpdateUs,
             Goal = ReadGoal(iv),
         };
         if (intervals.SampleUs == 0)
@@ -38,8 +38,8 @@ internal static partial class ConfigLoader
         iv.RejectUnknownKeys();
 
         YamlNodeReader nr = k.Mapping("nr_regions");
-        ulong min = (ulong)(nr.Integer("min", 0, uint.MaxValue) ?? 10);
-        ulong max = (ulong)(nr.Integer("max", 0, uint.MaxValue) ?? 1000);
+        ulong min = (ulong?)nr.Integer("min", 0, uint.MaxValue) ?? KdamondConfig.DefaultMinNrRegions;
+        ulong max = (ulong?)nr.Integer("max", 0, uint.MaxValue) ?? KdamondConfig.DefaultMaxNrRegions;
         if (min < 3)
         {
             nr.Error(nr.Raw("min"), "min", $"{min} is below 3 (the kernel needs at least 3 regions)");
@@ -105,7 +105,7 @@ internal static partial class ConfigLoader
             Intervals = intervals,
             MinNrRegions = min,
             MaxNrRegions = max,
-            RefreshMs = refreshUs is null ? 1000 : (uint)Math.Min(uint.MaxValue, refreshUs.Value / 1000),
+            RefreshMs = refreshUs is null ? KdamondConfig.DefaultRefreshMs : (uint)Math.Min(uint.MaxValue, refreshUs.Value / 1000),
             Schemes = schemes,
         };
     }

@@ -7,6 +7,9 @@ namespace DamonOtel.Agent.Configuration;
 // metrics: percentiles, idle buckets, temperature weights and the metric on/off lists.
 internal static partial class ConfigLoader
 {
+    // Every column is one series per target: a bound on cardinality.
+    private const long MaxHeatmapColumns = 1024;
+
     private static MetricsConfig ReadMetrics(YamlNodeReader m)
     {
         AccessOptions d = AccessOptions.Default;
@@ -85,7 +88,7 @@ internal static partial class ConfigLoader
             IdleBucketsSeconds = buckets,
             TemperatureWeights = weights,
             WorkingSetAccessThreshold = (uint)(m.Integer("working_set_access_threshold", 1, uint.MaxValue) ?? d.WorkingSetAccessThreshold),
-            HeatmapColumns = (int)(m.Integer("heatmap_columns", 0, 1024) ?? d.HeatmapColumns),
+            HeatmapColumns = (int)(m.Integer("heatmap_columns", 0, MaxHeatmapColumns) ?? d.HeatmapColumns),
         };
 
         var enable = new HashSet<string>(StringComparer.Ordinal);

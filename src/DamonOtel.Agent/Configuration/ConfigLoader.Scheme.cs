@@ -16,6 +16,9 @@ internal static partial class ConfigLoader
         "active_mem_bp", "inactive_mem_bp", "node_eligible_mem_bp",
     ];
 
+    // A sanity bound on NUMA node ids, far above any real machine's.
+    private const long MaxNodeId = 1 << 20;
+
     private static readonly string[] VaddrOnlyActions = ["willneed", "cold", "hugepage", "nohugepage", "collapse"];
     private static readonly string[] PaddrOnlyActions = ["lru_prio", "lru_deprio"];
 
@@ -42,7 +45,7 @@ internal static partial class ConfigLoader
             filters.Add(ReadFilter(f));
         }
 
-        long? nid2 = s.Integer("target_nid", 0, 1 << 20);
+        long? nid2 = s.Integer("target_nid", 0, MaxNodeId);
         List<DestConfig> dests = ReadDests(s);
         if (action is "migrate_hot" or "migrate_cold" && nid2 is null && dests.Count == 0)
         {
@@ -120,7 +123,7 @@ internal static partial class ConfigLoader
                 g.Error(g.Raw("target"), "target", "a goal needs a target value above 0 (the kernel ignores 0)");
             }
 
-            long? nid = g.Integer("nid", 0, 1 << 20);
+            long? nid = g.Integer("nid", 0, MaxNodeId);
             string? path = g.String("path");
             if (metric.StartsWith("node_", StringComparison.Ordinal) && nid is null)
             {
@@ -140,7 +143,7 @@ internal static partial class ConfigLoader
         {
             TimeMs = (q.TimeUs("time", 1_000) ?? 0) / 1_000,
             SizeBytes = q.Size("size") ?? 0,
-            ResetIntervalMs = (q.TimeUs("reset_interval", 1_000) ?? 1_000_000) / 1_000,
+            ResetIntervalMs = q.TimeUs("reset_interval", 1_000) / 1_000 ?? QuotaConfig.DefaultResetIntervalMs,
             WeightSizePermil = Permil(w, "size") ?? 0,
             WeightAccessRatePermil = Permil(w, "access_rate") ?? 0,
             WeightAgePermil = Permil(w, "age") ?? 0,
@@ -172,7 +175,7 @@ internal static partial class ConfigLoader
             wm.Error(wm.Raw("mid"), "mid", $"watermarks must satisfy high >= mid >= low (got {high}, {mid}, {low} per-mille)");
         }
 
-        var watermarks = new WatermarksConfig(metric, wm.TimeUs("interval") ?? 5_000_000, high, mid, low);
+        var watermarks = new WatermarksConfig(metric, wm.TimeUs("interval") ?? WatermarksConfig.DefaultIntervalUs, high, mid, low);
         wm.RejectUnknownKeys();
         return watermarks;
     }
@@ -182,7 +185,7 @@ internal static partial class ConfigLoader
         var dests = new List<DestConfig>();
         foreach (YamlNodeReader d in s.MappingList("dests"))
         {
-            long? node = d.Integer("node", 0, 1 << 20);
+            long? node = d.Integer("node", 0, MaxNodeId);
             if (node is null)
             {
                 d.Error(null, "node", "a destination needs its NUMA node");

@@ -18,6 +18,9 @@ namespace DamonOtel.Agent.Kdamonds;
 /// </summary>
 internal sealed partial class KdamondManager : IDisposable
 {
+    // DAMON_STAT's ops update interval (also the kernel's default): paddr has no mappings to follow.
+    private const ulong DamonStatUpdateUs = 60_000_000;
+
     private readonly KernelEnvironment env;
     private readonly ILogger logger;
     private readonly DamonSysfsReader reader;
@@ -95,9 +98,7 @@ internal sealed partial class KdamondManager : IDisposable
                 Targets = [new TargetConfig { Name = "memory", Memory = PhysicalRange.LargestBlock }],
                 Intervals = new IntervalsConfig
                 {
-                    SampleUs = 5_000,
-                    AggrUs = 100_000,
-                    UpdateUs = 60_000_000,
+                    UpdateUs = DamonStatUpdateUs,
                     Goal = features.IntervalsGoal == true ? IntervalsGoalConfig.Recommended : null,
                 },
             },

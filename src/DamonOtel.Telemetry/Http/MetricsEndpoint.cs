@@ -223,6 +223,9 @@ public sealed class MetricsEndpoint : IAsyncDisposable
     /// <summary>Basic auth against bcrypt hashes; successful checks are remembered (bcrypt is slow on purpose).</summary>
     private sealed class BasicAuth(IReadOnlyDictionary<string, string> users)
     {
+        // Bounds the memory a flood of distinct valid logins could take.
+        private const int MaxRememberedLogins = 1024;
+
         private readonly ConcurrentDictionary<string, bool> _verified = new(StringComparer.Ordinal);
 
         public bool Check(string? header)
@@ -261,7 +264,7 @@ public sealed class MetricsEndpoint : IAsyncDisposable
                 return false;
             }
 
-            if (_verified.Count < 1024)
+            if (_verified.Count < MaxRememberedLogins)
             {
                 _verified[key] = true;
             }
