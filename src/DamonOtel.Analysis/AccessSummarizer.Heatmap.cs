@@ -28,17 +28,17 @@ public sealed partial class AccessSummarizer
             }
         }
 
-        var cols = _heatmapColumns;
-        var sum = _heatSum;
-        var covered = _heatCovered;
+        var cols = heatmapColumns;
+        var sum = heatSum;
+        var covered = heatCovered;
         Array.Clear(sum);
         Array.Clear(covered);
-        if (_heatBounds.Length < cols + 1)
+        if (heatBounds.Length < cols + 1)
         {
-            _heatBounds = new ulong[cols + 1];
+            heatBounds = new ulong[cols + 1];
         }
 
-        var bounds = _heatBounds;
+        var bounds = heatBounds;
         var span = max - min;
         // floor(c x span / cols) = c x q + floor(c x rem / cols) with span = q x cols + rem: two
         // 64-bit divisions instead of a 128-bit one per slice (c x rem < cols^2 cannot overflow).
@@ -73,9 +73,9 @@ public sealed partial class AccessSummarizer
     /// </summary>
     private void HeatmapMerge(ReadOnlySpan<DamonRegion> regions, ulong[] bounds)
     {
-        var rates = _rates;
-        var sum = _heatSum;
-        var covered = _heatCovered;
+        var rates = this.rates;
+        var sum = heatSum;
+        var covered = heatCovered;
         var c = 0;
         var hi = bounds[1];
         ulong cov = 0, sumLo = 0, sumHi = 0;
@@ -122,9 +122,9 @@ public sealed partial class AccessSummarizer
 
     private void HeatmapSearch(ReadOnlySpan<DamonRegion> regions, ulong[] bounds, int cols)
     {
-        var rates = _rates;
-        var sum = _heatSum;
-        var covered = _heatCovered;
+        var rates = this.rates;
+        var sum = heatSum;
+        var covered = heatCovered;
         for (var i = 0; i < regions.Length; i++)
         {
             var r = regions[i];

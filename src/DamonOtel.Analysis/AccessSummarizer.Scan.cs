@@ -142,12 +142,12 @@ public sealed partial class AccessSummarizer
     {
         ulong hSum = 0;
         var rateMask = (1UL << rateShift) - 1;
-        var sizes = _sizes;
-        var zSizes = _zSizes;
-        var zAges = _zAges;
-        var hSizes = _hSizes;
-        var hAges = _hAges;
-        var hRates = _hRates;
+        var sizes = this.sizes;
+        var zSizes = this.zSizes;
+        var zAges = this.zAges;
+        var hSizes = this.hSizes;
+        var hAges = this.hAges;
+        var hRates = this.hRates;
         int zc = 0, hc = 0;
         for (var k = 0; k < keys.Length; k++)
         {
@@ -162,7 +162,7 @@ public sealed partial class AccessSummarizer
                 zAges[zc] = age;
                 if (idleButAccessed)
                 {
-                    _zNrZero[zc] = regions[i].NrAccesses == 0;
+                    zNrZero[zc] = regions[i].NrAccesses == 0;
                 }
 
                 zc++;
@@ -187,38 +187,38 @@ public sealed partial class AccessSummarizer
     {
         hBytes = 0;
         var n = regions.Length;
-        var keys = _keys.AsSpan(0, n);
-        var order = _order.AsSpan(0, n);
+        var keys = this.keys.AsSpan(0, n);
+        var order = this.order.AsSpan(0, n);
         for (var i = 0; i < n; i++)
         {
-            keys[i] = ((ulong)regions[i].Age << 32) | Math.Min(_rates[i], uint.MaxValue);
+            keys[i] = ((ulong)regions[i].Age << 32) | Math.Min(rates[i], uint.MaxValue);
             order[i] = i;
         }
 
-        RadixSort.Sort(keys, order, _keysTmp.AsSpan(0, n), _orderTmp.AsSpan(0, n), _radixCounts.AsSpan(0, 256));
+        RadixSort.Sort(keys, order, keysTmp.AsSpan(0, n), orderTmp.AsSpan(0, n), radixCounts.AsSpan(0, 256));
         int zc = 0, hc = 0;
         for (var k = 0; k < n; k++)
         {
             var i = order[k];
             var r = regions[i];
-            var rate = _rates[i];
+            var rate = rates[i];
             if (rate == 0)
             {
-                _zSizes[zc] = _sizes[i];
-                _zAges[zc] = r.Age;
+                zSizes[zc] = sizes[i];
+                zAges[zc] = r.Age;
                 if (idleButAccessed)
                 {
-                    _zNrZero[zc] = r.NrAccesses == 0;
+                    zNrZero[zc] = r.NrAccesses == 0;
                 }
 
                 zc++;
             }
             else
             {
-                _hSizes[hc] = _sizes[i];
-                _hAges[hc] = r.Age;
-                _hRates[hc] = rate;
-                hBytes += _sizes[i];
+                hSizes[hc] = sizes[i];
+                hAges[hc] = r.Age;
+                hRates[hc] = rate;
+                hBytes += sizes[i];
                 hc++;
             }
         }

@@ -11,7 +11,7 @@ public sealed partial class AccessSummarizer
     /// </summary>
     private ulong Reach<T>(ulong cum, ref int next, T[] output, T value)
     {
-        var t = _thresholds;
+        var t = thresholds;
         while (next < t.Length && cum >= t[next])
         {
             output[next++] = value;
@@ -20,7 +20,7 @@ public sealed partial class AccessSummarizer
         return next < t.Length ? t[next] : ulong.MaxValue;
     }
 
-    private ulong FirstThreshold => _thresholds.Length > 0 ? _thresholds[0] : ulong.MaxValue;
+    private ulong FirstThreshold => thresholds.Length > 0 ? thresholds[0] : ulong.MaxValue;
 
     /// <summary>
     /// damo idle time: all rate &gt; 0 bytes are one run at 0, then Z by age ascending; the same
@@ -44,8 +44,8 @@ public sealed partial class AccessSummarizer
         var buckets = into.IdleBytesAtMost;
         var bucket = 0;
         var nextLimit = limits.Length > 0 ? limits[0] : ulong.MaxValue;
-        var zSizes = _zSizes;
-        var zAges = _zAges;
+        var zSizes = this.zSizes;
+        var zAges = this.zAges;
         for (var k = 0; k < zCount; k++)
         {
             var age = zAges[k];
@@ -74,15 +74,15 @@ public sealed partial class AccessSummarizer
     /// <summary>floor(T / aggr) per idle bucket bound (all-max when aggr is 0: every idle time is then 0).</summary>
     private ReadOnlySpan<ulong> BucketAgeLimits(ulong aggr)
     {
-        var limits = _bucketAgeLimits;
-        if (_bucketLimitsAggrUs != aggr)
+        var limits = bucketAgeLimits;
+        if (bucketLimitsAggrUs != aggr)
         {
             for (var b = 0; b < limits.Length; b++)
             {
-                limits[b] = aggr == 0 ? ulong.MaxValue : _idleBucketUs[b] / aggr;
+                limits[b] = aggr == 0 ? ulong.MaxValue : idleBucketUs[b] / aggr;
             }
 
-            _bucketLimitsAggrUs = aggr;
+            bucketLimitsAggrUs = aggr;
         }
 
         return limits;
@@ -98,11 +98,11 @@ public sealed partial class AccessSummarizer
     private void SignedWalk(int zCount, int hCount, ulong aggr, int idleButAccessed, AccessSummary into)
     {
         var signedP = into.SignedIdleTimePercentilesUs;
-        var hSizes = _hSizes;
-        var hAges = _hAges;
-        var zSizes = _zSizes;
-        var zAges = _zAges;
-        var nrZero = _zNrZero;
+        var hSizes = this.hSizes;
+        var hAges = this.hAges;
+        var zSizes = this.zSizes;
+        var zAges = this.zAges;
+        var nrZero = zNrZero;
         ulong cum = 0;
         var next = 0;
         var nextT = FirstThreshold;
@@ -185,8 +185,8 @@ public sealed partial class AccessSummarizer
         ulong cum = 0;
         var next = 0;
         var nextT = FirstThreshold;
-        var zSizes = _zSizes;
-        var zAges = _zAges;
+        var zSizes = this.zSizes;
+        var zAges = this.zAges;
         for (var k = zCount - 1; k >= 0; k--)
         {
             cum += zSizes[k];
@@ -196,9 +196,9 @@ public sealed partial class AccessSummarizer
             }
         }
 
-        var hSizes = _hSizes;
-        var hAges = _hAges;
-        var hRates = _hRates;
+        var hSizes = this.hSizes;
+        var hAges = this.hAges;
+        var hRates = this.hRates;
         for (var k = 0; k < hCount; k++)
         {
             cum += hSizes[k];
@@ -218,19 +218,19 @@ public sealed partial class AccessSummarizer
     /// </summary>
     private void TemperatureSorted(int zCount, int hCount, ulong aggr, double[] tempP)
     {
-        var hKeys = _tempKeys.AsSpan(0, hCount);
-        var hSizes = _tempSizes.AsSpan(0, hCount);
+        var hKeys = tempKeys.AsSpan(0, hCount);
+        var hSizes = tempSizes.AsSpan(0, hCount);
         for (var k = 0; k < hCount; k++)
         {
-            hKeys[k] = Temperature(_hRates[k], _hAges[k], aggr);
-            hSizes[k] = _hSizes[k];
+            hKeys[k] = Temperature(hRates[k], hAges[k], aggr);
+            hSizes[k] = this.hSizes[k];
         }
 
         hKeys.Sort(hSizes);
 
-        var zAges = _zAges;
-        var zSizes = _zSizes;
-        var zStep = _weights.Age >= 0 ? -1 : 1;
+        var zAges = this.zAges;
+        var zSizes = this.zSizes;
+        var zStep = weights.Age >= 0 ? -1 : 1;
         var z = zStep < 0 ? zCount - 1 : 0;
         var zLeft = zCount;
         var zTemp = zLeft > 0 ? Temperature(0, zAges[z], aggr) : 0;
@@ -282,7 +282,7 @@ public sealed partial class AccessSummarizer
     private double Temperature(ulong rate, uint age, ulong aggr)
     {
         // Integer arithmetic like damo's Python ints, so age 0 idle gives 0, not -0.0.
-        var score = (Int128)rate * _weights.AccessRate + (Int128)age * aggr * _weights.Age;
+        var score = (Int128)rate * weights.AccessRate + (Int128)age * aggr * weights.Age;
         return (double)(rate > 0 ? score : -score);
     }
 

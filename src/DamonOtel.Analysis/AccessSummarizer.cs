@@ -31,43 +31,43 @@ namespace DamonOtel.Analysis;
 /// </remarks>
 public sealed partial class AccessSummarizer
 {
-    private readonly double[] _percentiles;
-    private readonly bool[] _percentileIsInteger;
-    private readonly ulong[] _idleBucketUs;
-    private readonly TemperatureWeights _weights;
-    private readonly uint _wssThreshold;
-    private readonly int _heatmapColumns;
+    private readonly double[] percentiles;
+    private readonly bool[] percentileIsInteger;
+    private readonly ulong[] idleBucketUs;
+    private readonly TemperatureWeights weights;
+    private readonly uint wssThreshold;
+    private readonly int heatmapColumns;
 
     // Per-call scratch, grown on demand and reused. In region order: sizes, rates and sort keys.
-    private ulong[] _sizes = [];
-    private ulong[] _rates = [];
-    private ulong[] _keys = [];
-    private ulong[] _keysTmp = [];
-    private int[] _order = [];
-    private int[] _orderTmp = [];
+    private ulong[] sizes = [];
+    private ulong[] rates = [];
+    private ulong[] keys = [];
+    private ulong[] keysTmp = [];
+    private int[] order = [];
+    private int[] orderTmp = [];
 
     // Sorted by (age, rate) and split by access rate: Z = rate 0 (idle for damo), H = rate > 0.
-    private ulong[] _zSizes = [];
-    private uint[] _zAges = [];
-    private bool[] _zNrZero = [];
-    private ulong[] _hSizes = [];
-    private uint[] _hAges = [];
-    private ulong[] _hRates = [];
+    private ulong[] zSizes = [];
+    private uint[] zAges = [];
+    private bool[] zNrZero = [];
+    private ulong[] hSizes = [];
+    private uint[] hAges = [];
+    private ulong[] hRates = [];
 
-    private double[] _tempKeys = [];
-    private ulong[] _tempSizes = [];
-    private ulong[] _rateByNr = [];
-    private ulong _rateTableSampleUs = ulong.MaxValue;
-    private ulong _rateTableAggrUs = ulong.MaxValue;
-    private readonly ulong[] _bucketAgeLimits;
-    private ulong _bucketLimitsAggrUs = ulong.MaxValue;
-    private ulong[] _heatBounds = [];
+    private double[] tempKeys = [];
+    private ulong[] tempSizes = [];
+    private ulong[] rateByNr = [];
+    private ulong rateTableSampleUs = ulong.MaxValue;
+    private ulong rateTableAggrUs = ulong.MaxValue;
+    private readonly ulong[] bucketAgeLimits;
+    private ulong bucketLimitsAggrUs = ulong.MaxValue;
+    private ulong[] heatBounds = [];
     // Digit histograms: 4 x 256 counts, then a second lane of the three low digits (see ScanKeys).
-    private readonly int[] _radixCounts = new int[(4 * 256) + (3 * 256)];
-    private readonly ulong[] _thresholds;
+    private readonly int[] radixCounts = new int[(4 * 256) + (3 * 256)];
+    private readonly ulong[] thresholds;
     // Per slice: covered bytes and the exact sum of bytes x rate (at most span x max rate < 2^128).
-    private readonly UInt128[] _heatSum;
-    private readonly ulong[] _heatCovered;
+    private readonly UInt128[] heatSum;
+    private readonly ulong[] heatCovered;
 
     public AccessSummarizer(AccessOptions options)
     {
@@ -75,8 +75,8 @@ public sealed partial class AccessSummarizer
         Options = options;
 
         var ps = options.Percentiles;
-        _percentiles = new double[ps.Count];
-        _percentileIsInteger = new bool[ps.Count];
+        this.percentiles = new double[ps.Count];
+        percentileIsInteger = new bool[ps.Count];
         for (var i = 0; i < ps.Count; i++)
         {
             var p = ps[i];
@@ -90,12 +90,12 @@ public sealed partial class AccessSummarizer
                 throw new ArgumentException(string.Create(CultureInfo.InvariantCulture, $"AccessOptions.Percentiles[{i}] = {p}: percentiles must be ascending (previous is {ps[i - 1]})"), nameof(options));
             }
 
-            _percentiles[i] = p;
-            _percentileIsInteger[i] = p == Math.Floor(p);
+            this.percentiles[i] = p;
+            percentileIsInteger[i] = p == Math.Floor(p);
         }
 
         var bs = options.IdleBucketsSeconds;
-        _idleBucketUs = new ulong[bs.Count];
+        idleBucketUs = new ulong[bs.Count];
         for (var i = 0; i < bs.Count; i++)
         {
             var s = bs[i];
@@ -110,7 +110,7 @@ public sealed partial class AccessSummarizer
             }
 
             // decimal keeps 0.1 s = 100000 us exact (double 0.1 x 1e6 is not guaranteed to be).
-            _idleBucketUs[i] = (ulong)decimal.Floor((decimal)s * 1_000_000m);
+            idleBucketUs[i] = (ulong)decimal.Floor((decimal)s * 1_000_000m);
         }
 
         if (options.HeatmapColumns < 0)
@@ -118,13 +118,13 @@ public sealed partial class AccessSummarizer
             throw new ArgumentException(string.Create(CultureInfo.InvariantCulture, $"AccessOptions.HeatmapColumns = {options.HeatmapColumns}: must be >= 0"), nameof(options));
         }
 
-        _weights = options.TemperatureWeights;
-        _wssThreshold = options.WorkingSetAccessThreshold;
-        _heatmapColumns = options.HeatmapColumns;
-        _thresholds = new ulong[ps.Count];
-        _bucketAgeLimits = new ulong[bs.Count];
-        _heatSum = new UInt128[_heatmapColumns];
-        _heatCovered = new ulong[_heatmapColumns];
+        weights = options.TemperatureWeights;
+        wssThreshold = options.WorkingSetAccessThreshold;
+        heatmapColumns = options.HeatmapColumns;
+        thresholds = new ulong[ps.Count];
+        bucketAgeLimits = new ulong[bs.Count];
+        heatSum = new UInt128[heatmapColumns];
+        heatCovered = new ulong[heatmapColumns];
     }
 
     public AccessOptions Options { get; }
@@ -155,9 +155,9 @@ public sealed partial class AccessSummarizer
     public void SummarizeInto(ReadOnlySpan<DamonRegion> regions, Intervals intervals, ulong addrUnit, AccessSummary into)
     {
         ArgumentNullException.ThrowIfNull(into);
-        if (into.IdleTimePercentilesUs.Length != _percentiles.Length
-            || into.IdleBytesAtMost.Length != _idleBucketUs.Length + 1
-            || into.HeatmapAccessRatePercent.Length != _heatmapColumns)
+        if (into.IdleTimePercentilesUs.Length != this.percentiles.Length
+            || into.IdleBytesAtMost.Length != idleBucketUs.Length + 1
+            || into.HeatmapAccessRatePercent.Length != heatmapColumns)
         {
             throw new ArgumentException("the summary was not created by this summarizer's CreateSummary (array sizes differ from its options)", nameof(into));
         }
@@ -179,10 +179,10 @@ public sealed partial class AccessSummarizer
 
         // Two short passes over the regions rather than one long one: each keeps its running
         // values in registers (one loop carrying all of them spilled most to the stack).
-        var sizes = _sizes.AsSpan(0, n);
-        var keys = _keys.AsSpan(0, n);
-        var (monitored, wss, accessBytes) = SumBytes(regions, addrUnit, _wssThreshold, sizes);
-        var scan = ScanKeys(regions, rateTable, intervals, rateShift, keys, _rates, _radixCounts);
+        var sizes = this.sizes.AsSpan(0, n);
+        var keys = this.keys.AsSpan(0, n);
+        var (monitored, wss, accessBytes) = SumBytes(regions, addrUnit, wssThreshold, sizes);
+        var scan = ScanKeys(regions, rateTable, intervals, rateShift, keys, rates, radixCounts);
         var hotRateMax = scan.MaxRate;
         var hotRateMin = scan.MinNonZeroRate;
         var idleButAccessed = scan.IdleButAccessed;
@@ -214,7 +214,7 @@ public sealed partial class AccessSummarizer
         ulong ratedBytes;
         if (packable)
         {
-            RadixSort.SortHigh32(keys, _keysTmp.AsSpan(0, n), _radixCounts, (((ulong)maxAge << rateShift) | hotRateMax) >> 24 != 0);
+            RadixSort.SortHigh32(keys, keysTmp.AsSpan(0, n), radixCounts, (((ulong)maxAge << rateShift) | hotRateMax) >> 24 != 0);
             zCount = GatherPacked(regions, keys, rateShift, idleButAccessed > 0, out ratedBytes);
         }
         else
@@ -223,7 +223,7 @@ public sealed partial class AccessSummarizer
         }
 
         var hCount = n - zCount;
-        var w = _weights;
+        var w = weights;
         var lexicographic = w.Age > 0 && w.AccessRate >= 0 && rateFits
             && (hotRateMax < hotRateMin || (Int128)w.Age * aggr > (Int128)w.AccessRate * (hotRateMax - hotRateMin));
         IdleWalk(zCount, aggr, ratedBytes, hCount > 0, into);
@@ -237,7 +237,7 @@ public sealed partial class AccessSummarizer
             TemperatureSorted(zCount, hCount, aggr, into.TemperaturePercentiles);
         }
 
-        if (_heatmapColumns > 0)
+        if (heatmapColumns > 0)
         {
             Heatmap(regions, into.HeatmapAccessRatePercent);
         }
@@ -245,26 +245,26 @@ public sealed partial class AccessSummarizer
 
     private void EnsureCapacity(int n)
     {
-        if (_sizes.Length >= n)
+        if (sizes.Length >= n)
         {
             return;
         }
 
-        var cap = Math.Max(n, _sizes.Length * 2);
-        _sizes = new ulong[cap];
-        _rates = new ulong[cap];
-        _keys = new ulong[cap];
-        _keysTmp = new ulong[cap];
-        _order = new int[cap];
-        _orderTmp = new int[cap];
-        _zSizes = new ulong[cap];
-        _zAges = new uint[cap];
-        _zNrZero = new bool[cap];
-        _hSizes = new ulong[cap];
-        _hAges = new uint[cap];
-        _hRates = new ulong[cap];
-        _tempKeys = new double[cap];
-        _tempSizes = new ulong[cap];
+        var cap = Math.Max(n, sizes.Length * 2);
+        sizes = new ulong[cap];
+        rates = new ulong[cap];
+        keys = new ulong[cap];
+        keysTmp = new ulong[cap];
+        order = new int[cap];
+        orderTmp = new int[cap];
+        zSizes = new ulong[cap];
+        zAges = new uint[cap];
+        zNrZero = new bool[cap];
+        hSizes = new ulong[cap];
+        hAges = new uint[cap];
+        hRates = new ulong[cap];
+        tempKeys = new double[cap];
+        tempSizes = new ulong[cap];
     }
 
     /// <summary>Access rate % for nr_accesses 0..max_nr_accesses (divisions are the costly part of pass 1).</summary>
@@ -277,20 +277,20 @@ public sealed partial class AccessSummarizer
         }
 
         var len = (int)max + 1;
-        if (_rateByNr.Length >= len && _rateTableSampleUs == intervals.SampleUs && _rateTableAggrUs == intervals.AggrUs)
+        if (rateByNr.Length >= len && rateTableSampleUs == intervals.SampleUs && rateTableAggrUs == intervals.AggrUs)
         {
             // Same intervals as the previous call (the usual case): the table still holds.
-            return _rateByNr.AsSpan(0, len);
+            return rateByNr.AsSpan(0, len);
         }
 
-        if (_rateByNr.Length < len)
+        if (rateByNr.Length < len)
         {
-            _rateByNr = new ulong[Math.Max(len, 32)];
+            rateByNr = new ulong[Math.Max(len, 32)];
         }
 
-        _rateTableSampleUs = intervals.SampleUs;
-        _rateTableAggrUs = intervals.AggrUs;
-        var table = _rateByNr.AsSpan(0, len);
+        rateTableSampleUs = intervals.SampleUs;
+        rateTableAggrUs = intervals.AggrUs;
+        var table = rateByNr.AsSpan(0, len);
         for (var nr = 0; nr < len; nr++)
         {
             table[nr] = AccessRatePercent((uint)nr, intervals);
@@ -302,18 +302,18 @@ public sealed partial class AccessSummarizer
     /// <summary>Bytes needed for each percentile: the least c with c x 100 &gt;= p x total.</summary>
     private void PrepareThresholds(ulong total)
     {
-        for (var j = 0; j < _percentiles.Length; j++)
+        for (var j = 0; j < percentiles.Length; j++)
         {
-            var p = _percentiles[j];
-            if (_percentileIsInteger[j])
+            var p = percentiles[j];
+            if (percentileIsInteger[j])
             {
                 var prod = (UInt128)(ulong)p * total;
-                _thresholds[j] = (ulong)((prod + 99u) / 100u);
+                thresholds[j] = (ulong)((prod + 99u) / 100u);
             }
             else
             {
                 // Fractional p (not in damo's or DAMON_STAT's lists): decimal keeps 99.9 exact.
-                _thresholds[j] = (ulong)decimal.Ceiling((decimal)p * total / 100m);
+                thresholds[j] = (ulong)decimal.Ceiling((decimal)p * total / 100m);
             }
         }
     }

@@ -226,7 +226,7 @@ public sealed class MetricsEndpoint : IAsyncDisposable
         // Bounds the memory a flood of distinct valid logins could take.
         private const int MaxRememberedLogins = 1024;
 
-        private readonly ConcurrentDictionary<string, bool> _verified = new(StringComparer.Ordinal);
+        private readonly ConcurrentDictionary<string, bool> verified = new(StringComparer.Ordinal);
 
         public bool Check(string? header)
         {
@@ -254,7 +254,7 @@ public sealed class MetricsEndpoint : IAsyncDisposable
             var password = decoded[(colon + 1)..];
             // Cache key: hash + SHA-256 of the password, never the password itself.
             var key = hash + ":" + Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(password)));
-            if (_verified.ContainsKey(key))
+            if (verified.ContainsKey(key))
             {
                 return true;
             }
@@ -264,9 +264,9 @@ public sealed class MetricsEndpoint : IAsyncDisposable
                 return false;
             }
 
-            if (_verified.Count < MaxRememberedLogins)
+            if (verified.Count < MaxRememberedLogins)
             {
-                _verified[key] = true;
+                verified[key] = true;
             }
 
             return true;

@@ -16,11 +16,11 @@ public sealed class DamonInstruments : IDisposable
 {
     private static readonly ConditionalWeakTable<AccessOptions, AttributeValues> AttributeCache = [];
 
-    private readonly ObservationStore _store;
-    private readonly Sink _sink;
-    private readonly Histogram<long>? _wss;
-    private readonly Histogram<double>? _collectionDuration;
-    private readonly Counter<long>? _collectionErrors;
+    private readonly ObservationStore store;
+    private readonly Sink sink;
+    private readonly Histogram<long>? wss;
+    private readonly Histogram<double>? collectionDuration;
+    private readonly Counter<long>? collectionErrors;
 
     /// <param name="meterName">The meter name; only tests change it (to isolate parallel providers).</param>
     /// <param name="processUsage">Reads the agent's own CPU and memory; null reads this process
@@ -28,7 +28,7 @@ public sealed class DamonInstruments : IDisposable
     public DamonInstruments(ObservationStore store, MetricSelection? selection = null, string meterName = MetricCatalog.MeterName, Func<ProcessUsage>? processUsage = null)
     {
         ArgumentNullException.ThrowIfNull(store);
-        _store = store;
+        this.store = store;
         selection ??= MetricSelection.Default;
         Meter = new Meter(new MeterOptions(meterName) { Version = MeterVersion });
 
@@ -39,25 +39,25 @@ public sealed class DamonInstruments : IDisposable
         if (selection.IsEnabled(MetricCatalog.WorkingSetDistribution))
         {
             var d = MetricCatalog.WorkingSetDistribution;
-            _wss = Meter.CreateHistogram(d.Name, d.Unit, d.Description, tags: null,
+            wss = Meter.CreateHistogram(d.Name, d.Unit, d.Description, tags: null,
                 new InstrumentAdvice<long> { HistogramBucketBoundaries = [.. MetricCatalog.WorkingSetBucketsBytes.Select(b => (long)b)] });
         }
 
         if (selection.IsEnabled(MetricCatalog.CollectionDuration))
         {
             var d = MetricCatalog.CollectionDuration;
-            _collectionDuration = Meter.CreateHistogram(d.Name, d.Unit, d.Description, tags: null,
+            collectionDuration = Meter.CreateHistogram(d.Name, d.Unit, d.Description, tags: null,
                 new InstrumentAdvice<double> { HistogramBucketBoundaries = MetricCatalog.CollectionDurationBucketsSeconds });
         }
 
         if (selection.IsEnabled(MetricCatalog.CollectionErrors))
         {
             var d = MetricCatalog.CollectionErrors;
-            _collectionErrors = Meter.CreateCounter<long>(d.Name, d.Unit, d.Description);
+            collectionErrors = Meter.CreateCounter<long>(d.Name, d.Unit, d.Description);
         }
 
-        _sink = new Sink(this);
-        _store.AddSink(_sink);
+        sink = new Sink(this);
+        this.store.AddSink(sink);
     }
 
     /// <summary>"major.minor.build" of this assembly (no commit hash, so outputs are reproducible).</summary>
@@ -67,7 +67,7 @@ public sealed class DamonInstruments : IDisposable
 
     public void Dispose()
     {
-        _store.RemoveSink(_sink);
+        store.RemoveSink(sink);
         Meter.Dispose();
     }
 
@@ -85,7 +85,7 @@ public sealed class DamonInstruments : IDisposable
         {
             // Sized from the previous collection: no growth copies in the steady state.
             var list = new List<Measurement<T>>(Volatile.Read(ref lastCount));
-            fill(_store.Current, list);
+            fill(store.Current, list);
             Volatile.Write(ref lastCount, list.Count);
             return list;
         }
@@ -194,7 +194,7 @@ public sealed class DamonInstruments : IDisposable
         {
             foreach (var src in s.Sources.Values.OrderBy(x => x.Source, StringComparer.Ordinal))
             {
-                if (_store.SnapshotAgeSeconds(src) is { } age)
+                if (store.SnapshotAgeSeconds(src) is { } age)
                 {
                     m.Add(new(age, new KeyValuePair<string, object?>("source", src.Source)));
                 }
@@ -243,7 +243,7 @@ public sealed class DamonInstruments : IDisposable
     {
         foreach (var k in s.Kdamonds)
         {
-            if (!_store.IsStale(k))
+            if (!store.IsStale(k))
             {
                 each(k, m);
             }
@@ -307,16 +307,16 @@ public sealed class DamonInstruments : IDisposable
     private sealed class Sink(DamonInstruments owner) : IObservationSink
     {
         public void OnNewAccessSnapshot(KdamondObservation kdamond, TargetObservation target) =>
-            owner._wss?.Record(ToLong(target.Access!.WorkingSetBytes), new("kdamond", kdamond.Kdamond), new("target", target.Target));
+            owner.wss?.Record(ToLong(target.Access!.WorkingSetBytes), new("kdamond", kdamond.Kdamond), new("target", target.Target));
 
         public void OnCollection(string source, TimeSpan duration, bool failed, bool firstSeen)
         {
             var tag = new KeyValuePair<string, object?>("source", source);
-            owner._collectionDuration?.Record(duration.TotalSeconds, tag);
+            owner.collectionDuration?.Record(duration.TotalSeconds, tag);
             if (failed || firstSeen)
             {
                 // Adding 0 on first sight creates the series, so increase() works from the first error.
-                owner._collectionErrors?.Add(failed ? 1 : 0, tag);
+                owner.collectionErrors?.Add(failed ? 1 : 0, tag);
             }
         }
     }
