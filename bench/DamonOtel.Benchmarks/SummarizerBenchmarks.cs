@@ -15,13 +15,13 @@ namespace DamonOtel.Benchmarks;
 public class SummarizerBenchmarks
 {
     private static readonly Intervals Intervals = new(5_000, 100_000, 60_000_000);
-    private DamonRegion[] _regions = [];
-    private AccessSummarizer _defaults = null!;
-    private AccessSummarizer _customWeights = null!;
-    private AccessSummarizer _noHeatmap = null!;
-    private AccessSummary _noHeatmapSummary = null!;
-    private AccessSummary _summary = null!;
-    private AccessSummary _customSummary = null!;
+    private DamonRegion[] regions = [];
+    private AccessSummarizer defaults = null!;
+    private AccessSummarizer customWeights = null!;
+    private AccessSummarizer noHeatmap = null!;
+    private AccessSummary noHeatmapSummary = null!;
+    private AccessSummary summary = null!;
+    private AccessSummary customSummary = null!;
 
     [GlobalSetup]
     public void Setup()
@@ -29,47 +29,47 @@ public class SummarizerBenchmarks
         // Realistic mix: ~70 % of regions idle with ages spread over hours, ~30 % accessed with
         // nr_accesses 1..20 and young ages; region sizes 4 KiB .. 8 MiB.
         var rnd = new Random(12345);
-        _regions = new DamonRegion[1000];
+        this.regions = new DamonRegion[1000];
         ulong addr = 0x1_0000_0000;
-        for (var i = 0; i < _regions.Length; i++)
+        for (var i = 0; i < this.regions.Length; i++)
         {
             var size = (ulong)rnd.Next(1, 2048) * 4096;
             var hot = rnd.NextDouble() < 0.3;
             var nr = hot ? (uint)rnd.Next(1, 21) : 0;
             var age = hot ? (uint)rnd.Next(0, 50) : (uint)rnd.Next(0, 72_000);
-            _regions[i] = new DamonRegion(addr, addr + size, nr, age);
+            this.regions[i] = new DamonRegion(addr, addr + size, nr, age);
             addr += size;
         }
 
-        _defaults = new AccessSummarizer(new AccessOptions { HeatmapColumns = 80 });
-        _summary = _defaults.CreateSummary();
-        _noHeatmap = new AccessSummarizer(new AccessOptions { HeatmapColumns = 0 });
-        _noHeatmapSummary = _noHeatmap.CreateSummary();
-        _customWeights = new AccessSummarizer(new AccessOptions { TemperatureWeights = new(0, 100, 0) });
-        _customSummary = _customWeights.CreateSummary();
+        defaults = new AccessSummarizer(new AccessOptions { HeatmapColumns = 80 });
+        summary = defaults.CreateSummary();
+        noHeatmap = new AccessSummarizer(new AccessOptions { HeatmapColumns = 0 });
+        noHeatmapSummary = noHeatmap.CreateSummary();
+        customWeights = new AccessSummarizer(new AccessOptions { TemperatureWeights = new(0, 100, 0) });
+        customSummary = customWeights.CreateSummary();
     }
 
     /// <summary>Default options plus an 80-column heatmap.</summary>
     [Benchmark(Baseline = true)]
     public ulong Summarize1000Regions()
     {
-        _defaults.SummarizeInto(_regions, Intervals, 1, _summary);
-        return _summary.WorkingSetBytes;
+        defaults.SummarizeInto(regions, Intervals, 1, summary);
+        return summary.WorkingSetBytes;
     }
 
     /// <summary>Default options without the heatmap: the difference to the baseline is the heatmap's cost.</summary>
     [Benchmark]
     public ulong Summarize1000RegionsNoHeatmap()
     {
-        _noHeatmap.SummarizeInto(_regions, Intervals, 1, _noHeatmapSummary);
-        return _noHeatmapSummary.WorkingSetBytes;
+        noHeatmap.SummarizeInto(regions, Intervals, 1, noHeatmapSummary);
+        return noHeatmapSummary.WorkingSetBytes;
     }
 
     /// <summary>Weights that force the general path (a full sort by temperature).</summary>
     [Benchmark]
     public ulong Summarize1000RegionsCustomWeights()
     {
-        _customWeights.SummarizeInto(_regions, Intervals, 1, _customSummary);
-        return _customSummary.WorkingSetBytes;
+        customWeights.SummarizeInto(regions, Intervals, 1, customSummary);
+        return customSummary.WorkingSetBytes;
     }
 }

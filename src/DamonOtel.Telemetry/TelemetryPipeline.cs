@@ -1,4 +1,6 @@
 using System.Runtime.InteropServices;
+using DamonOtel.Damon.IO;
+using DamonOtel.Damon.Procfs;
 using DamonOtel.Telemetry.Catalog;
 using DamonOtel.Telemetry.Instruments;
 using DamonOtel.Telemetry.Observations;
@@ -19,6 +21,9 @@ public sealed class TelemetryPipelineOptions
 
     /// <summary>procfs root (kernel release and host name are read under it).</summary>
     public string ProcfsRoot { get; init; } = "/proc";
+
+    /// <summary>The file interface <see cref="ProcfsRoot"/> is read through.</summary>
+    public IKernelFs KernelFs { get; init; } = LinuxKernelFs.Instance;
 
     /// <summary>Overrides the host name read from procfs.</summary>
     public string? HostName { get; init; }
@@ -83,8 +88,9 @@ public sealed class TelemetryPipeline : IDisposable
     public static ResourceBuilder CreateResource(TelemetryPipelineOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
-        var release = ReadProc(options.ProcfsRoot, "sys", "kernel", "osrelease");
-        var host = options.HostName ?? ReadProc(options.ProcfsRoot, "sys", "kernel", "hostname") ?? Environment.MachineName;
+        var proc = new ProcReader(options.KernelFs, KernelRoots.Default with { Procfs = options.ProcfsRoot });
+        var release = ReadOrNull(proc.ReadKernelRelease);
+        var host = options.HostName ?? ReadOrNull(proc.ReadHostName) ?? Environment.MachineName;
         var attributes = new Dictionary<string, object>
         {
             ["host.name"] = host,
@@ -120,18 +126,14 @@ public sealed class TelemetryPipeline : IDisposable
         Scrape.Dispose();
     }
 
-    private static string? ReadProc(string root, params string[] parts)
+    // An unreadable procfs (permissions, another OS) only leaves the attributes out.
+    private static string? ReadOrNull(Func<string?> read)
     {
         try
         {
-            var text = File.ReadAllText(Path.Combine([root, .. parts])).Trim();
-            return text.Length == 0 ? null : text;
+            return read();
         }
         catch (IOException)
-        {
-            return null;
-        }
-        catch (UnauthorizedAccessException)
         {
             return null;
         }

@@ -206,4 +206,19 @@ public class FeatureModuleProcTests
         Assert.Equal([4321], proc.FindPidsByCmdline(new Regex("--vm-bytes 512M$")));
         Assert.Empty(proc.FindPidsByCmdline(new Regex("kdamond")));
     }
+
+    [Fact]
+    public void Proc_kernel_release_and_host_name_are_trimmed_and_null_when_absent_or_empty()
+    {
+        string root = Directory.CreateTempSubdirectory().FullName;
+        Directory.CreateDirectory(Path.Combine(root, "sys", "kernel"));
+        var proc = new ProcReader(LinuxKernelFs.Instance, KernelRoots.Default with { Procfs = root });
+        Assert.Null(proc.ReadKernelRelease());
+        Assert.Null(proc.ReadHostName());
+
+        File.WriteAllText(Path.Combine(root, "sys", "kernel", "osrelease"), "6.12.38+deb13-amd64\n");
+        File.WriteAllText(Path.Combine(root, "sys", "kernel", "hostname"), "\n");
+        Assert.Equal("6.12.38+deb13-amd64", proc.ReadKernelRelease());
+        Assert.Null(proc.ReadHostName());
+    }
 }

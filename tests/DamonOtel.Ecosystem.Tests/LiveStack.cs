@@ -21,16 +21,16 @@ public sealed class LiveStack : IDisposable
     private static readonly TimeSpan PublishTimeout = TimeSpan.FromMinutes(10);
     private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(60);
 
-    private readonly string _work;
-    private readonly OwnedProcess? _agent;
-    private readonly OwnedProcess? _prometheus;
+    private readonly string work;
+    private readonly OwnedProcess? agent;
+    private readonly OwnedProcess? prometheus;
 
     public LiveStack()
     {
-        _work = Tools.TempDir("damon-otel-live");
+        work = Tools.TempDir("damon-otel-live");
         try
         {
-            (_agent, _prometheus) = Start();
+            (agent, prometheus) = Start();
         }
         catch
         {
@@ -74,7 +74,7 @@ public sealed class LiveStack : IDisposable
             throw new InvalidOperationException("live test command line does not match the documented CLI: " + string.Join("; ", errors));
         }
 
-        var agent = OwnedProcess.Start("damon-otel agent", AgentBinary, args, _work);
+        var agent = OwnedProcess.Start("damon-otel agent", AgentBinary, args, work);
         agentOut = agent;
         Agent = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{AgentPort}"), Timeout = TimeSpan.FromSeconds(10) };
         WaitFor(agent, "the agent's /readyz to answer 200", () => Status(Agent, "/readyz") == HttpStatusCode.OK);
@@ -83,7 +83,7 @@ public sealed class LiveStack : IDisposable
         var prometheusBinary = Tools.Find("prometheus")
             ?? throw new InvalidOperationException("'prometheus' is not installed: the live tests need Debian's prometheus package (apt-get install -y prometheus).");
         PrometheusPort = FreePort();
-        var config = Path.Combine(_work, "prometheus.yml");
+        var config = Path.Combine(work, "prometheus.yml");
         File.WriteAllText(config, $"""
             global:
               scrape_interval: 1s
@@ -97,7 +97,7 @@ public sealed class LiveStack : IDisposable
                   - targets: ['127.0.0.1:{AgentPort}']
             """);
         var prometheus = OwnedProcess.Start("prometheus", prometheusBinary,
-            [$"--config.file={config}", $"--storage.tsdb.path={Dir("tsdb")}", $"--web.listen-address=127.0.0.1:{PrometheusPort}", "--log.level=warn"], _work);
+            [$"--config.file={config}", $"--storage.tsdb.path={Dir("tsdb")}", $"--web.listen-address=127.0.0.1:{PrometheusPort}", "--log.level=warn"], work);
         Prometheus = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{PrometheusPort}"), Timeout = TimeSpan.FromSeconds(10) };
         try
         {
@@ -132,7 +132,7 @@ public sealed class LiveStack : IDisposable
 
     public HttpClient Prometheus { get; private set; } = null!;
 
-    public string AgentOutput => _agent?.Output ?? "";
+    public string AgentOutput => agent?.Output ?? "";
 
     /// <summary>Runs an instant query; throws with Prometheus' error message when it fails.</summary>
     public JsonArray Query(string promql)
@@ -171,11 +171,11 @@ public sealed class LiveStack : IDisposable
     }
 
     /// <summary>Runs the published agent with arguments (for check-config and --help).</summary>
-    internal Tools.Result RunAgent(params string[] args) => Tools.Run(AgentBinary, args, _work, TimeSpan.FromSeconds(60));
+    internal Tools.Result RunAgent(params string[] args) => Tools.Run(AgentBinary, args, work, TimeSpan.FromSeconds(60));
 
     public string Dir(string name)
     {
-        var d = Path.Combine(_work, name);
+        var d = Path.Combine(work, name);
         Directory.CreateDirectory(d);
         return d;
     }
@@ -184,11 +184,11 @@ public sealed class LiveStack : IDisposable
     {
         Agent?.Dispose();
         Prometheus?.Dispose();
-        _prometheus?.Dispose();
-        _agent?.Dispose();
+        prometheus?.Dispose();
+        agent?.Dispose();
         try
         {
-            Directory.Delete(_work, recursive: true);
+            Directory.Delete(work, recursive: true);
         }
         catch (IOException)
         {
@@ -287,28 +287,28 @@ public sealed class LiveStack : IDisposable
 
         private static readonly TimeSpan StopGrace = TimeSpan.FromSeconds(10);
 
-        private readonly Process _process;
-        private readonly StringBuilder _output = new();
+        private readonly Process process;
+        private readonly StringBuilder output = new();
 
         private OwnedProcess(string name, Process process)
         {
             Name = name;
-            _process = process;
+            this.process = process;
         }
 
         public string Name { get; }
 
-        public bool HasExited => _process.HasExited;
+        public bool HasExited => this.process.HasExited;
 
-        public int ExitCode => _process.ExitCode;
+        public int ExitCode => this.process.ExitCode;
 
         public string Output
         {
             get
             {
-                lock (_output)
+                lock (output)
                 {
-                    return _output.ToString();
+                    return output.ToString();
                 }
             }
         }
@@ -350,14 +350,14 @@ public sealed class LiveStack : IDisposable
         {
             try
             {
-                if (!_process.HasExited)
+                if (!this.process.HasExited)
                 {
                     // An orderly stop first (the watchdog sends SIGTERM), then by force.
-                    _process.StandardInput.Close();
-                    if (!_process.WaitForExit(StopGrace))
+                    this.process.StandardInput.Close();
+                    if (!this.process.WaitForExit(StopGrace))
                     {
-                        _process.Kill(entireProcessTree: true);
-                        _process.WaitForExit(StopGrace);
+                        this.process.Kill(entireProcessTree: true);
+                        this.process.WaitForExit(StopGrace);
                     }
                 }
             }
@@ -366,7 +366,7 @@ public sealed class LiveStack : IDisposable
                 // Already gone.
             }
 
-            _process.Dispose();
+            this.process.Dispose();
         }
 
         private void Append(string? line)
@@ -376,9 +376,9 @@ public sealed class LiveStack : IDisposable
                 return;
             }
 
-            lock (_output)
+            lock (output)
             {
-                _output.AppendLine(line);
+                output.AppendLine(line);
             }
         }
     }

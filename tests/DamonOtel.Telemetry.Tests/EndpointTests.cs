@@ -22,6 +22,8 @@ public sealed class EndpointTests
             ProcfsRoot = Fixtures.ProcRoot(),
             UseEnvironment = false,
             MeterName = "test." + Guid.NewGuid().ToString("N"),
+            // Fixed: two collections (an expired 1 s cache) must differ only in snapshot ages.
+            ProcessUsage = () => new(1.25, 0.5, 50_331_648),
         });
         store.Publish(Fixtures.Web(store));
         store.RecordCollection("kdamond/web", TimeSpan.FromMilliseconds(1), null);
@@ -77,7 +79,7 @@ public sealed class EndpointTests
     public async Task Basic_auth_from_web_config()
     {
         // htpasswd -bnBC 4 alice 'correct horse'
-        var web = WebConfig.Parse("basic_auth_users:\n  alice: $2y$04$CjHuyxLYzk8yl6lW8UWezuQ6C3/V4tZKdQz2cWwCgEGE0N.dir8sq\n", "web.yml", ".");
+        var web = new WebConfig(null, new Dictionary<string, string> { ["alice"] = "$2y$04$CjHuyxLYzk8yl6lW8UWezuQ6C3/V4tZKdQz2cWwCgEGE0N.dir8sq" });
         var (endpoint, pipeline) = await StartAsync(web);
         await using var _e = endpoint;
         using var _p = pipeline;
@@ -131,9 +133,9 @@ public sealed class EndpointTests
         var (ca, caDir) = WriteCert("test-ca", ca: true);
         var (client, _) = WriteCert("scraper", ca);
         var (rogue, _) = WriteCert("rogue");
-        File.WriteAllText(Path.Combine(dir, "web.yml"),
-            $"tls_server_config:\n  cert_file: cert.pem\n  key_file: key.pem\n  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: {Path.Combine(caDir, "cert.pem")}\n");
-        var web = WebConfig.Load(Path.Combine(dir, "web.yml"));
+        var tls = new TlsServerConfig(
+            Path.Combine(dir, "cert.pem"), Path.Combine(dir, "key.pem"), ClientAuthType.RequireAndVerifyClientCert, Path.Combine(caDir, "cert.pem"), null, null);
+        var web = new WebConfig(tls, new Dictionary<string, string>());
         var (endpoint, pipeline) = await StartAsync(web);
         await using var _e = endpoint;
         using var _p = pipeline;
@@ -173,21 +175,6 @@ public sealed class EndpointTests
 
         using var plain = Client(endpoint.Port);
         await Assert.ThrowsAnyAsync<HttpRequestException>(() => plain.GetAsync("metrics"));
-    }
-
-    [Theory]
-    [InlineData("tls_server_config:\n  cert_file: /nonexistent.pem\n  key_file: /nonexistent.key\n", "tls_server_config.cert_file: file not found")]
-    [InlineData("tls_server_config:\n  key_file: k.pem\n", "tls_server_config.cert_file: required")]
-    [InlineData("tls_server_config:\n  cert_file: c\n  key_file: k\n  client_auth_type: Sometimes\n", "tls_server_config.client_auth_type: 'Sometimes' is not one of")]
-    [InlineData("tls_server_config:\n  cipher_suites: [x]\n", "line 2: tls_server_config.cipher_suites")]
-    [InlineData("basic_auth_users:\n  alice: notahash\n", "line 2: basic_auth_users.alice: not a bcrypt hash")]
-    [InlineData("basic_auth:\n  x: y\n", "line 1: basic_auth: unknown key")]
-    [InlineData("tls_server_config: [\n", "invalid YAML")]
-    public void Web_config_errors_name_the_key(string yaml, string expected)
-    {
-        var e = Assert.Throws<WebConfigException>(() => WebConfig.Parse(yaml, "web.yml", "/"));
-        Assert.Contains(expected, e.Message);
-        Assert.StartsWith("web_config web.yml: ", e.Message);
     }
 
     [Theory]

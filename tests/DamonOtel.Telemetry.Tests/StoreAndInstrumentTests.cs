@@ -10,20 +10,20 @@ public sealed class StoreAndInstrumentTests
 {
     private sealed class Recorder : IDisposable
     {
-        private readonly MeterListener _listener = new();
+        private readonly MeterListener listener = new();
 
         public Recorder(Meter meter)
         {
-            _listener.InstrumentPublished = (i, l) =>
+            listener.InstrumentPublished = (i, l) =>
             {
                 if (ReferenceEquals(i.Meter, meter))
                 {
                     l.EnableMeasurementEvents(i);
                 }
             };
-            _listener.SetMeasurementEventCallback<long>((i, v, t, _) => Add(i.Name, v, t));
-            _listener.SetMeasurementEventCallback<double>((i, v, t, _) => Add(i.Name, v, t));
-            _listener.Start();
+            listener.SetMeasurementEventCallback<long>((i, v, t, _) => Add(i.Name, v, t));
+            listener.SetMeasurementEventCallback<double>((i, v, t, _) => Add(i.Name, v, t));
+            listener.Start();
         }
 
         public List<(string Name, double Value, Dictionary<string, string?> Tags)> Seen { get; } = [];
@@ -31,11 +31,11 @@ public sealed class StoreAndInstrumentTests
         public IReadOnlyList<(string Name, double Value, Dictionary<string, string?> Tags)> Observe()
         {
             Seen.Clear();
-            _listener.RecordObservableInstruments();
+            listener.RecordObservableInstruments();
             return [.. Seen];
         }
 
-        public void Dispose() => _listener.Dispose();
+        public void Dispose() => listener.Dispose();
 
         private void Add(string name, double v, ReadOnlySpan<KeyValuePair<string, object?>> tags)
         {

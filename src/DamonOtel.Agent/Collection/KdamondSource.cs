@@ -1,4 +1,3 @@
-using DamonOtel.Agent.Configuration;
 using DamonOtel.Agent.Hosting;
 using DamonOtel.Agent.Kdamonds;
 using DamonOtel.Analysis;

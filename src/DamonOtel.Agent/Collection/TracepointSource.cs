@@ -16,6 +16,10 @@ internal sealed class TracepointSource(KernelEnvironment env, Func<IReadOnlyList
     /// <summary>Fixed, so a restart after a crash finds and reuses (then removes) its instance.</summary>
     public const string InstanceName = "damon_otel";
 
+    /// <summary>How often trace_pipe is read, whatever the aggregation intervals: each read takes
+    /// what the kernel buffered since the previous one.</summary>
+    public static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(250);
+
     private readonly AccessSummarizer summarizer = new(access);
     private readonly Dictionary<int, KdamondState> byKey = [];
     private TraceInstance? instance;
@@ -24,7 +28,7 @@ internal sealed class TracepointSource(KernelEnvironment env, Func<IReadOnlyList
 
     public string Name => "tracepoint";
 
-    public TimeSpan Interval { get; } = TimeSpan.FromMilliseconds(250);
+    public TimeSpan Interval { get; } = PollInterval;
 
     public long Lines => reader?.Lines ?? 0;
 

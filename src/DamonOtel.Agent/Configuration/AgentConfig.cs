@@ -1,5 +1,6 @@
 using DamonOtel.Analysis;
 using DamonOtel.Damon.IO;
+using DamonOtel.Telemetry.Http;
 
 namespace DamonOtel.Agent.Configuration;
 
@@ -92,6 +93,9 @@ internal sealed record PrometheusConfig
     public string Listen { get; init; } = ":9464";
 
     public string? WebConfigFile { get; init; }
+
+    /// <summary>TLS and basic auth read from <see cref="WebConfigFile"/>; null when there is none.</summary>
+    public WebConfig? WebConfig { get; init; }
 }
 
 internal sealed record OtlpConfig
@@ -126,6 +130,13 @@ internal sealed record AttachConfig
 
 internal sealed record KdamondConfig
 {
+    /// <summary>DAMON's own defaults for nr_regions min and max.</summary>
+    public const ulong DefaultMinNrRegions = 10;
+    public const ulong DefaultMaxNrRegions = 1000;
+
+    /// <summary>refresh_ms when the config does not say: stats refreshed once a second.</summary>
+    public const uint DefaultRefreshMs = 1000;
+
     public required string Name { get; init; }
 
     public int Line { get; init; }
@@ -138,12 +149,12 @@ internal sealed record KdamondConfig
 
     public IntervalsConfig Intervals { get; init; } = new();
 
-    public ulong MinNrRegions { get; init; } = 10;
+    public ulong MinNrRegions { get; init; } = DefaultMinNrRegions;
 
-    public ulong MaxNrRegions { get; init; } = 1000;
+    public ulong MaxNrRegions { get; init; } = DefaultMaxNrRegions;
 
     /// <summary>refresh_ms for kernels that have it (6.17+); 0 = off.</summary>
-    public uint RefreshMs { get; init; } = 1000;
+    public uint RefreshMs { get; init; } = DefaultRefreshMs;
 
     public IReadOnlyList<SchemeConfig> Schemes { get; init; } = [];
 }
@@ -170,13 +181,21 @@ internal sealed record TargetConfig
     public bool IsProcess => Pid is not null || PidFile is not null || ProcessName is not null || CmdlinePattern is not null;
 }
 
+/// <summary>A kdamond's monitoring intervals; the defaults are the ones every config starts from.</summary>
 internal sealed record IntervalsConfig
 {
-    public ulong SampleUs { get; init; } = 5_000;
+    /// <summary>DAMON's default sampling (5 ms) and aggregation (100 ms) intervals.</summary>
+    public const ulong DefaultSampleUs = 5_000;
+    public const ulong DefaultAggrUs = 100_000;
 
-    public ulong AggrUs { get; init; } = 100_000;
+    /// <summary>1 s rather than DAMON's 60 s, so vaddr follows new mappings of the process soon.</summary>
+    public const ulong DefaultUpdateUs = 1_000_000;
 
-    public ulong UpdateUs { get; init; } = 1_000_000;
+    public ulong SampleUs { get; init; } = DefaultSampleUs;
+
+    public ulong AggrUs { get; init; } = DefaultAggrUs;
+
+    public ulong UpdateUs { get; init; } = DefaultUpdateUs;
 
     /// <summary>intervals_goal (6.15+); null = no auto-tuning.</summary>
     public IntervalsGoalConfig? Goal { get; init; }
@@ -210,11 +229,13 @@ internal sealed record QuotaGoalConfig(string Metric, ulong TargetValue, ulong C
 
 internal sealed record QuotaConfig
 {
+    public const ulong DefaultResetIntervalMs = 1000;
+
     public ulong TimeMs { get; init; }
 
     public ulong SizeBytes { get; init; }
 
-    public ulong ResetIntervalMs { get; init; } = 1000;
+    public ulong ResetIntervalMs { get; init; } = DefaultResetIntervalMs;
 
     public uint WeightSizePermil { get; init; }
 
@@ -225,7 +246,11 @@ internal sealed record QuotaConfig
     public IReadOnlyList<QuotaGoalConfig> Goals { get; init; } = [];
 }
 
-internal sealed record WatermarksConfig(string Metric, ulong IntervalUs, ulong HighPermil, ulong MidPermil, ulong LowPermil);
+internal sealed record WatermarksConfig(string Metric, ulong IntervalUs, ulong HighPermil, ulong MidPermil, ulong LowPermil)
+{
+    /// <summary>How often the watermark metric is checked when the config does not say.</summary>
+    public const ulong DefaultIntervalUs = 5_000_000;
+}
 
 internal sealed record FilterConfig
 {

@@ -12,6 +12,7 @@ internal sealed class YamlNodeReader
 {
     private readonly YamlMappingNode? node;
     private readonly HashSet<string> seen = new(StringComparer.Ordinal);
+    private readonly HashSet<string> unsupported = new(StringComparer.Ordinal);
 
     public YamlNodeReader(string file, string path, YamlMappingNode? node, List<ConfigError> errors)
     {
@@ -48,6 +49,32 @@ internal sealed class YamlNodeReader
     }
 
     public bool Has(string key) => node is not null && node.Children.ContainsKey(new YamlScalarNode(key));
+
+    /// <summary>The keys of this mapping, in file order (for mappings whose keys are data, like user names).</summary>
+    public IReadOnlyList<string> Keys =>
+        node is null ? [] : [.. node.Children.Keys.Select(k => (k as YamlScalarNode)?.Value ?? "?")];
+
+    /// <summary>
+    /// Reports <paramref name="key"/>, if present, as a known key this program does not support,
+    /// with <paramref name="why"/>; it is then neither unknown nor listed among the known keys.
+    /// </summary>
+    public void RejectUnsupported(string key, string why)
+    {
+        seen.Add(key);
+        unsupported.Add(key);
+        if (node is null)
+        {
+            return;
+        }
+
+        foreach (KeyValuePair<YamlNode, YamlNode> kv in node.Children)
+        {
+            if ((kv.Key as YamlScalarNode)?.Value == key)
+            {
+                Error(kv.Key, key, why);
+            }
+        }
+    }
 
     public string? String(string key, string? fallback = null)
     {
@@ -306,7 +333,7 @@ internal sealed class YamlNodeReader
             string name = (kv.Key as YamlScalarNode)?.Value ?? "?";
             if (!seen.Contains(name))
             {
-                var known = string.Join(", ", seen.Order(StringComparer.Ordinal));
+                var known = string.Join(", ", seen.Except(unsupported).Order(StringComparer.Ordinal));
                 Error(kv.Key, name, $"unknown key (known here: {known})");
             }
         }

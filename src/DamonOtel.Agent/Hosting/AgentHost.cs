@@ -9,7 +9,6 @@ using DamonOtel.Telemetry.Otlp;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
-using OpenTelemetry.Metrics;
 
 namespace DamonOtel.Agent.Hosting;
 
@@ -21,6 +20,12 @@ namespace DamonOtel.Agent.Hosting;
 /// </summary>
 internal sealed partial class AgentHost(AgentConfig config, KernelEnvironment env, string? configPath, ILoggerFactory loggers) : IDisposable
 {
+    // On SIGTERM: time to stop our kdamonds and the endpoint (the last OTLP export follows).
+    private static readonly TimeSpan StopDeadline = TimeSpan.FromSeconds(20);
+
+    // Editors write a file in several steps: a reload waits this long for it to settle.
+    private static readonly TimeSpan ConfigSettleDelay = TimeSpan.FromMilliseconds(200);
+
     private readonly ILogger logger = loggers.CreateLogger<AgentHost>();
     private readonly SemaphoreSlim reloadRequests = new(0, 1);
 
@@ -81,7 +86,7 @@ internal sealed partial class AgentHost(AgentConfig config, KernelEnvironment en
         if (config.Prometheus.Enabled)
         {
             endpoint = MetricsEndpoint.Create(
-                new MetricsEndpointOptions { ListenAddress = config.Prometheus.Listen, WebConfigFile = config.Prometheus.WebConfigFile },
+                new MetricsEndpointOptions { ListenAddress = config.Prometheus.Listen, WebConfig = config.Prometheus.WebConfig },
                 pipeline.Scrape,
                 app =>
                 {
@@ -151,7 +156,7 @@ internal sealed partial class AgentHost(AgentConfig config, KernelEnvironment en
         finally
         {
             LogStopping();
-            using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+            using var deadline = new CancellationTokenSource(StopDeadline);
             await runner.StopAsync(deadline.Token).ConfigureAwait(false);
             // Disposing the pipeline (below, `using`) shuts the OTLP reader down, which exports once more.
             if (endpoint is not null)
@@ -221,8 +226,7 @@ internal sealed partial class AgentHost(AgentConfig config, KernelEnvironment en
             return;
         }
 
-        // Editors write in several steps: let the file settle.
-        await Task.Delay(TimeSpan.FromMilliseconds(200), cancellationToken).ConfigureAwait(false);
+        await Task.Delay(ConfigSettleDelay, cancellationToken).ConfigureAwait(false);
         AgentConfig next;
         try
         {

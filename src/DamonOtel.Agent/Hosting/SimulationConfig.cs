@@ -20,7 +20,7 @@ internal static class SimulationConfig
                 Operations = "vaddr",
                 RegionSource = RegionSource.Tracepoint,
                 Targets = [new TargetConfig { Name = workload, ProcessName = workload }],
-                Intervals = new IntervalsConfig { SampleUs = 5_000, AggrUs = 100_000, UpdateUs = 1_000_000 },
+                Intervals = new IntervalsConfig(),
             },
             new KdamondConfig
             {
@@ -28,7 +28,7 @@ internal static class SimulationConfig
                 Operations = "paddr",
                 RegionSource = RegionSource.TriedRegions,
                 Targets = [new TargetConfig { Name = "memory", Memory = PhysicalRange.LargestBlock }],
-                Intervals = new IntervalsConfig { SampleUs = 5_000, AggrUs = 100_000, UpdateUs = 1_000_000 },
+                Intervals = new IntervalsConfig(),
                 Schemes =
                 [
                     new SchemeConfig
@@ -36,7 +36,7 @@ internal static class SimulationConfig
                         Name = "cold-pageout",
                         Action = "pageout",
                         Pattern = new PatternConfig { SizeMin = 4096, AccessRateMinPercent = 0, AccessRateMaxPercent = 0, AgeMinUs = 5_000_000 },
-                        Quotas = new QuotaConfig { SizeBytes = 64UL << 20, ResetIntervalMs = 1000, WeightAgePermil = 1000 },
+                        Quotas = new QuotaConfig { SizeBytes = 64UL << 20, WeightAgePermil = 1000 },
                     },
                 ],
             },

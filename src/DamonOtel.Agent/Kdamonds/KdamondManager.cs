@@ -18,6 +18,9 @@ namespace DamonOtel.Agent.Kdamonds;
 /// </summary>
 internal sealed partial class KdamondManager : IDisposable
 {
+    // DAMON_STAT's ops update interval (also the kernel's default): paddr has no mappings to follow.
+    private const ulong DamonStatUpdateUs = 60_000_000;
+
     private readonly KernelEnvironment env;
     private readonly ILogger logger;
     private readonly DamonSysfsReader reader;
@@ -95,9 +98,7 @@ internal sealed partial class KdamondManager : IDisposable
                 Targets = [new TargetConfig { Name = "memory", Memory = PhysicalRange.LargestBlock }],
                 Intervals = new IntervalsConfig
                 {
-                    SampleUs = 5_000,
-                    AggrUs = 100_000,
-                    UpdateUs = 60_000_000,
+                    UpdateUs = DamonStatUpdateUs,
                     Goal = features.IntervalsGoal == true ? IntervalsGoalConfig.Recommended : null,
                 },
             },
@@ -510,43 +511,4 @@ internal sealed partial class KdamondManager : IDisposable
     }
 
     private static string Hash(KdamondSpec spec) => Convert.ToHexString(SHA256.HashData(JsonSerializer.SerializeToUtf8Bytes(spec)))[..16];
-
-    [LoggerMessage(EventId = 200, Level = LogLevel.Information, Message = "Started kdamond {Name} as kdamonds/{Index} (regions from {Source}, thread pid {Pid})")]
-    private partial void LogStarted(string name, int index, string source, int pid);
-
-    [LoggerMessage(EventId = 201, Level = LogLevel.Error, Message = "Kdamond {Name}: {Reason}")]
-    private partial void LogStartFailed(string name, string reason);
-
-    [LoggerMessage(EventId = 202, Level = LogLevel.Information, Message = "Kdamond {Name} waits: {Reason}")]
-    private partial void LogWaiting(string name, string reason);
-
-    [LoggerMessage(EventId = 203, Level = LogLevel.Warning, Message = "Kdamond {Name} (kdamonds/{Index}) stopped by itself (its target processes exited?); restarting when they return")]
-    private partial void LogStoppedByItself(string name, int index);
-
-    [LoggerMessage(EventId = 204, Level = LogLevel.Information, Message = "Re-adopted {Count} kdamond(s) started by a previous run of this agent")]
-    private partial void LogAdopted(int count);
-
-    [LoggerMessage(EventId = 205, Level = LogLevel.Error, Message = "Cannot start the configured kdamonds: kdamond(s) {Others} run and are not ours")]
-    private partial void LogCannotStart(string others);
-
-    [LoggerMessage(EventId = 206, Level = LogLevel.Warning, Message = "Rewriting nr_kdamonds replaces {Count} idle kdamond dir(s) not started by this agent")]
-    private partial void LogOverwritingIdle(int count);
-
-    [LoggerMessage(EventId = 207, Level = LogLevel.Information, Message = "Committed new settings to kdamond {Name} (kdamonds/{Index}); monitoring continues")]
-    private partial void LogCommitted(string name, int index);
-
-    [LoggerMessage(EventId = 208, Level = LogLevel.Information, Message = "Stopped kdamond {Name} (kdamonds/{Index})")]
-    private partial void LogStopped(string name, int index);
-
-    [LoggerMessage(EventId = 209, Level = LogLevel.Warning, Message = "Stopping kdamond {Name} failed: {Reason}")]
-    private partial void LogStopFailed(string name, string reason);
-
-    [LoggerMessage(EventId = 210, Level = LogLevel.Information, Message = "Config reloaded: {Count} kdamond(s) updated in place")]
-    private partial void LogReloaded(int count);
-
-    [LoggerMessage(EventId = 211, Level = LogLevel.Information, Message = "Config reload changes the set of kdamonds ({Old} -> {New}): restarting ours")]
-    private partial void LogRestartingForReload(int old, int @new);
-
-    [LoggerMessage(EventId = 212, Level = LogLevel.Warning, Message = "Could not record owned kdamonds in {File}: {Reason}")]
-    private partial void LogOwnershipNotSaved(string file, string reason);
 }

@@ -8,7 +8,8 @@ namespace DamonOtel.Damon.Procfs;
 
 /// <summary>
 /// The few /proc facts DamonOtel needs, all under <see cref="KernelRoots.Procfs"/>: kdamond
-/// CPU time, process RSS, System RAM ranges (paddr targets) and pid lookup by name/cmdline.
+/// CPU time, process RSS, System RAM ranges (paddr targets), pid lookup by name/cmdline, and
+/// the kernel release and host name (the telemetry resource).
 /// </summary>
 public sealed class ProcReader(IKernelFs fs, KernelRoots roots, int? pageSize = null)
 {
@@ -39,6 +40,12 @@ public sealed class ProcReader(IKernelFs fs, KernelRoots roots, int? pageSize = 
         string path = roots.Proc("iomem");
         return SysfsParsers.ParseIomemSystemRam(fs.ReadText(path), path);
     }
+
+    /// <summary>The kernel release (/proc/sys/kernel/osrelease); null when absent or empty.</summary>
+    public string? ReadKernelRelease() => NonEmptyLine(Optional(roots.Proc("sys", "kernel", "osrelease")));
+
+    /// <summary>The host name (/proc/sys/kernel/hostname); null when absent or empty.</summary>
+    public string? ReadHostName() => NonEmptyLine(Optional(roots.Proc("sys", "kernel", "hostname")));
 
     /// <summary>
     /// Pids whose /proc/&lt;pid&gt;/comm equals <paramref name="name"/> (compared on the
@@ -104,6 +111,8 @@ public sealed class ProcReader(IKernelFs fs, KernelRoots roots, int? pageSize = 
 
     // A process that exits between open and read answers ESRCH (not in the shared Errno enum).
     private const int Esrch = 3;
+
+    private static string? NonEmptyLine(string? text) => text?.Trim() is { Length: > 0 } t ? t : null;
 
     private static string Pid(int pid) => pid.ToString(CultureInfo.InvariantCulture);
 

@@ -4,6 +4,9 @@ using System.Globalization;
 using DamonOtel.Damon.IO;
 using DamonOtel.Damon.Model;
 
+// One file on purpose (over 500 lines): a single reader of one tree, kdamond down to tried
+// region, whose levels share its path caches and the feature checks learnt along the way.
+
 namespace DamonOtel.Damon.Sysfs;
 
 /// <summary>

@@ -1,6 +1,9 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
+// One file on purpose (over 500 lines): a single cohesive parser of one line format, whose
+// field readers share the cursor conventions and overflow checks of this class.
+
 namespace DamonOtel.Damon.Tracefs;
 
 /// <summary>

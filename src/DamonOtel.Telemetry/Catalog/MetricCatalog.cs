@@ -222,7 +222,7 @@ public static class MetricCatalog
 /// <summary>Which metrics are exported: catalog defaults, overridden by name.</summary>
 public sealed class MetricSelection
 {
-    private readonly HashSet<string> _enabled;
+    private readonly HashSet<string> enabled;
 
     public static MetricSelection Default { get; } = new([], []);
 
@@ -233,10 +233,10 @@ public sealed class MetricSelection
     {
         var on = Resolve(enable, nameof(enable));
         var off = Resolve(disable, nameof(disable));
-        _enabled = [.. MetricCatalog.All.Where(d => !off.Contains(d.Name) && (d.EnabledByDefault || on.Contains(d.Name))).Select(d => d.Name)];
+        enabled = [.. MetricCatalog.All.Where(d => !off.Contains(d.Name) && (d.EnabledByDefault || on.Contains(d.Name))).Select(d => d.Name)];
     }
 
-    public bool IsEnabled(MetricDefinition definition) => _enabled.Contains(definition.Name);
+    public bool IsEnabled(MetricDefinition definition) => enabled.Contains(definition.Name);
 
     private static HashSet<string> Resolve(IEnumerable<string> names, string what)
     {

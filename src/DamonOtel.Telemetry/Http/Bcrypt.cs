@@ -183,22 +183,22 @@ internal static class Bcrypt
     /// <summary>Blowfish state initialised with the digits of pi.</summary>
     private sealed class Blowfish
     {
-        private readonly uint[] _p = new uint[18];
-        private readonly uint[] _s = new uint[1024];
+        private readonly uint[] p = new uint[18];
+        private readonly uint[] s = new uint[1024];
 
         public Blowfish()
         {
             var pi = BlowfishPi.Words;
-            pi[..18].CopyTo(_p);
-            pi[18..].CopyTo(_s);
+            pi[..18].CopyTo(this.p);
+            pi[18..].CopyTo(this.s);
         }
 
         public void Encrypt(ref uint left, ref uint right)
         {
             var l = left;
             var r = right;
-            var p = _p;
-            var s = _s;
+            var p = this.p;
+            var s = this.s;
             for (var i = 0; i < 16; i += 2)
             {
                 l ^= p[i];
@@ -217,7 +217,7 @@ internal static class Bcrypt
             var kpos = 0;
             for (var i = 0; i < 18; i++)
             {
-                _p[i] ^= NextWord(key, ref kpos);
+                this.p[i] ^= NextWord(key, ref kpos);
             }
 
             uint l = 0, r = 0;
@@ -231,8 +231,8 @@ internal static class Bcrypt
                 }
 
                 Encrypt(ref l, ref r);
-                _p[i] = l;
-                _p[i + 1] = r;
+                this.p[i] = l;
+                this.p[i + 1] = r;
             }
 
             for (var i = 0; i < 1024; i += 2)
@@ -244,8 +244,8 @@ internal static class Bcrypt
                 }
 
                 Encrypt(ref l, ref r);
-                _s[i] = l;
-                _s[i + 1] = r;
+                this.s[i] = l;
+                this.s[i + 1] = r;
             }
         }
 

@@ -25,16 +25,13 @@ public sealed class MetricsEndpointOptions
 
     public string MetricsPath { get; init; } = "/metrics";
 
-    /// <summary>Path of an exporter-toolkit web_config file (TLS, basic auth), or null.</summary>
-    public string? WebConfigFile { get; init; }
-
-    /// <summary>Already-parsed web config (wins over <see cref="WebConfigFile"/>).</summary>
+    /// <summary>TLS and basic auth from a web_config file, as the agent's configuration read it; null = neither.</summary>
     public WebConfig? WebConfig { get; init; }
 }
 
 /// <summary>
 /// Kestrel host serving GET /metrics from a <see cref="PrometheusScrapeHandler"/>, with optional TLS
-/// and basic auth from a web_config file. The agent adds /healthz and /readyz through
+/// and basic auth from a <see cref="WebConfig"/>. The agent adds /healthz and /readyz through
 /// <c>mapEndpoints</c> (and may tune the builder, e.g. logging, through <c>configureBuilder</c>).
 /// </summary>
 public sealed class MetricsEndpoint : IAsyncDisposable
@@ -61,7 +58,7 @@ public sealed class MetricsEndpoint : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(scrape);
-        var web = options.WebConfig ?? (options.WebConfigFile is { } f ? WebConfig.Load(f) : WebConfig.None);
+        var web = options.WebConfig ?? WebConfig.None;
         var (address, port) = ParseListenAddress(options.ListenAddress);
         var certificate = web.Tls is { } tls ? WebConfig.LoadCertificate(tls) : null;
         var clientCas = web.Tls?.ClientCaFile is { } caFile ? LoadCas(caFile) : null;
@@ -226,7 +223,10 @@ public sealed class MetricsEndpoint : IAsyncDisposable
     /// <summary>Basic auth against bcrypt hashes; successful checks are remembered (bcrypt is slow on purpose).</summary>
     private sealed class BasicAuth(IReadOnlyDictionary<string, string> users)
     {
-        private readonly ConcurrentDictionary<string, bool> _verified = new(StringComparer.Ordinal);
+        // Bounds the memory a flood of distinct valid logins could take.
+        private const int MaxRememberedLogins = 1024;
+
+        private readonly ConcurrentDictionary<string, bool> verified = new(StringComparer.Ordinal);
 
         public bool Check(string? header)
         {
@@ -254,7 +254,7 @@ public sealed class MetricsEndpoint : IAsyncDisposable
             var password = decoded[(colon + 1)..];
             // Cache key: hash + SHA-256 of the password, never the password itself.
             var key = hash + ":" + Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(password)));
-            if (_verified.ContainsKey(key))
+            if (verified.ContainsKey(key))
             {
                 return true;
             }
@@ -264,9 +264,9 @@ public sealed class MetricsEndpoint : IAsyncDisposable
                 return false;
             }
 
-            if (_verified.Count < 1024)
+            if (verified.Count < MaxRememberedLogins)
             {
-                _verified[key] = true;
+                verified[key] = true;
             }
 
             return true;

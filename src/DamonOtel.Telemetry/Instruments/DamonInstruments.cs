@@ -16,11 +16,11 @@ public sealed class DamonInstruments : IDisposable
 {
     private static readonly ConditionalWeakTable<AccessOptions, AttributeValues> AttributeCache = [];
 
-    private readonly ObservationStore _store;
-    private readonly Sink _sink;
-    private readonly Histogram<long>? _wss;
-    private readonly Histogram<double>? _collectionDuration;
-    private readonly Counter<long>? _collectionErrors;
+    private readonly ObservationStore store;
+    private readonly Sink sink;
+    private readonly Histogram<long>? wss;
+    private readonly Histogram<double>? collectionDuration;
+    private readonly Counter<long>? collectionErrors;
 
     /// <param name="meterName">The meter name; only tests change it (to isolate parallel providers).</param>
     /// <param name="processUsage">Reads the agent's own CPU and memory; null reads this process
@@ -28,41 +28,82 @@ public sealed class DamonInstruments : IDisposable
     public DamonInstruments(ObservationStore store, MetricSelection? selection = null, string meterName = MetricCatalog.MeterName, Func<ProcessUsage>? processUsage = null)
     {
         ArgumentNullException.ThrowIfNull(store);
-        _store = store;
+        this.store = store;
         selection ??= MetricSelection.Default;
         Meter = new Meter(new MeterOptions(meterName) { Version = MeterVersion });
 
-        bool On(MetricDefinition d) => selection.IsEnabled(d);
-
-        void Observable<T>(MetricDefinition d, Func<StoreSnapshot, List<Measurement<T>>, bool> fill)
-            where T : struct
+        RegisterKdamondInstruments(selection);
+        RegisterAccessInstruments(selection);
+        RegisterSchemeInstruments(selection);
+        RegisterAgentInstruments(selection, processUsage);
+        if (selection.IsEnabled(MetricCatalog.WorkingSetDistribution))
         {
-            if (!On(d))
-            {
-                return;
-            }
-
-            var lastCount = 0;
-            IEnumerable<Measurement<T>> Callback()
-            {
-                // Sized from the previous collection: no growth copies in the steady state.
-                var list = new List<Measurement<T>>(Volatile.Read(ref lastCount));
-                fill(_store.Current, list);
-                Volatile.Write(ref lastCount, list.Count);
-                return list;
-            }
-
-            _ = d.Kind switch
-            {
-                MetricKind.Gauge => (Instrument)Meter.CreateObservableGauge(d.Name, Callback, d.Unit, d.Description),
-                MetricKind.UpDownCounter => Meter.CreateObservableUpDownCounter(d.Name, Callback, d.Unit, d.Description),
-                MetricKind.ObservableCounter => Meter.CreateObservableCounter(d.Name, Callback, d.Unit, d.Description),
-                _ => throw new InvalidOperationException($"{d.Name}: {d.Kind} is not observable"),
-            };
+            var d = MetricCatalog.WorkingSetDistribution;
+            wss = Meter.CreateHistogram(d.Name, d.Unit, d.Description, tags: null,
+                new InstrumentAdvice<long> { HistogramBucketBoundaries = [.. MetricCatalog.WorkingSetBucketsBytes.Select(b => (long)b)] });
         }
 
-        Observable<long>(MetricCatalog.KdamondUp, (s, m) => ForKdamonds(s, m, (k, list) => list.Add(new(k.Up ? 1 : 0, KTag(k)))));
-        Observable<double>(MetricCatalog.MonitoringInterval, (s, m) => ForKdamonds(s, m, (k, list) =>
+        if (selection.IsEnabled(MetricCatalog.CollectionDuration))
+        {
+            var d = MetricCatalog.CollectionDuration;
+            collectionDuration = Meter.CreateHistogram(d.Name, d.Unit, d.Description, tags: null,
+                new InstrumentAdvice<double> { HistogramBucketBoundaries = MetricCatalog.CollectionDurationBucketsSeconds });
+        }
+
+        if (selection.IsEnabled(MetricCatalog.CollectionErrors))
+        {
+            var d = MetricCatalog.CollectionErrors;
+            collectionErrors = Meter.CreateCounter<long>(d.Name, d.Unit, d.Description);
+        }
+
+        sink = new Sink(this);
+        this.store.AddSink(sink);
+    }
+
+    /// <summary>"major.minor.build" of this assembly (no commit hash, so outputs are reproducible).</summary>
+    public static string MeterVersion { get; } = typeof(DamonInstruments).Assembly.GetName().Version?.ToString(3) ?? "0.0.0";
+
+    public Meter Meter { get; }
+
+    public void Dispose()
+    {
+        store.RemoveSink(sink);
+        Meter.Dispose();
+    }
+
+    /// <summary>One observable instrument whose callback fills its measurements from the store's current snapshot.</summary>
+    private void Observable<T>(MetricSelection selection, MetricDefinition d, Func<StoreSnapshot, List<Measurement<T>>, bool> fill)
+        where T : struct
+    {
+        if (!selection.IsEnabled(d))
+        {
+            return;
+        }
+
+        var lastCount = 0;
+        IEnumerable<Measurement<T>> Callback()
+        {
+            // Sized from the previous collection: no growth copies in the steady state.
+            var list = new List<Measurement<T>>(Volatile.Read(ref lastCount));
+            fill(store.Current, list);
+            Volatile.Write(ref lastCount, list.Count);
+            return list;
+        }
+
+        _ = d.Kind switch
+        {
+            MetricKind.Gauge => (Instrument)Meter.CreateObservableGauge(d.Name, Callback, d.Unit, d.Description),
+            MetricKind.UpDownCounter => Meter.CreateObservableUpDownCounter(d.Name, Callback, d.Unit, d.Description),
+            MetricKind.ObservableCounter => Meter.CreateObservableCounter(d.Name, Callback, d.Unit, d.Description),
+            _ => throw new InvalidOperationException($"{d.Name}: {d.Kind} is not observable"),
+        };
+    }
+
+    /// <summary>Per kdamond: up, its intervals, its CPU time.</summary>
+    private void RegisterKdamondInstruments(MetricSelection selection)
+    {
+        Observable<long>(selection, MetricCatalog.KdamondUp, (s, m) => ForKdamonds(s, m, (k, list) => list.Add(new(k.Up ? 1 : 0, KTag(k)))));
+        Observable<double>(selection, MetricCatalog.MonitoringInterval, (s, m) => ForKdamonds(s, m, (k, list) =>
         {
             if (k.Intervals is { } iv)
             {
@@ -71,18 +112,22 @@ public sealed class DamonInstruments : IDisposable
                 list.Add(new(iv.UpdateUs / 1e6, KTag(k), new("interval", "update")));
             }
         }));
-        Observable<double>(MetricCatalog.KdamondCpuTime, (s, m) => ForKdamonds(s, m, (k, list) =>
+        Observable<double>(selection, MetricCatalog.KdamondCpuTime, (s, m) => ForKdamonds(s, m, (k, list) =>
         {
             if (k.CpuSeconds is { } cpu)
             {
                 list.Add(new(cpu, KTag(k)));
             }
         }));
+    }
 
-        Observable<long>(MetricCatalog.RegionCount, (s, m) => ForAccess(s, m, (k, t, a, list) => list.Add(new(a.RegionCount, KTag(k), TTag(t)))));
-        Observable<long>(MetricCatalog.MemoryMonitored, (s, m) => ForAccess(s, m, (k, t, a, list) => list.Add(new(ToLong(a.MonitoredBytes), KTag(k), TTag(t)))));
-        Observable<long>(MetricCatalog.WorkingSet, (s, m) => ForAccess(s, m, (k, t, a, list) => list.Add(new(ToLong(a.WorkingSetBytes), KTag(k), TTag(t)))));
-        Observable<long>(MetricCatalog.MemoryIdle, (s, m) => ForAccess(s, m, (k, t, a, list) =>
+    /// <summary>Per target: the access summary (regions, bytes, idle time, temperature, bandwidth, heatmap) and RSS.</summary>
+    private void RegisterAccessInstruments(MetricSelection selection)
+    {
+        Observable<long>(selection, MetricCatalog.RegionCount, (s, m) => ForAccess(s, m, (k, t, a, list) => list.Add(new(a.RegionCount, KTag(k), TTag(t)))));
+        Observable<long>(selection, MetricCatalog.MemoryMonitored, (s, m) => ForAccess(s, m, (k, t, a, list) => list.Add(new(ToLong(a.MonitoredBytes), KTag(k), TTag(t)))));
+        Observable<long>(selection, MetricCatalog.WorkingSet, (s, m) => ForAccess(s, m, (k, t, a, list) => list.Add(new(ToLong(a.WorkingSetBytes), KTag(k), TTag(t)))));
+        Observable<long>(selection, MetricCatalog.MemoryIdle, (s, m) => ForAccess(s, m, (k, t, a, list) =>
         {
             var labels = AttributeCache.GetValue(a.Options, o => new AttributeValues(o));
             for (var i = 0; i < a.IdleBytesAtMost.Length && i < labels.Le.Length; i++)
@@ -90,15 +135,15 @@ public sealed class DamonInstruments : IDisposable
                 list.Add(new(ToLong(a.IdleBytesAtMost[i]), KTag(k), TTag(t), new("le", labels.Le[i])));
             }
         }));
-        Observable<double>(MetricCatalog.IdleTime, (s, m) => ForAccess(s, m, (k, t, a, list) =>
+        Observable<double>(selection, MetricCatalog.IdleTime, (s, m) => ForAccess(s, m, (k, t, a, list) =>
             Quantiles(a, list, k, t, i => a.IdleTimePercentilesUs[i] / 1e6, a.IdleTimePercentilesUs.Length)));
-        Observable<double>(MetricCatalog.IdleTimeSigned, (s, m) => ForAccess(s, m, (k, t, a, list) =>
+        Observable<double>(selection, MetricCatalog.IdleTimeSigned, (s, m) => ForAccess(s, m, (k, t, a, list) =>
             Quantiles(a, list, k, t, i => a.SignedIdleTimePercentilesUs[i] / 1e6, a.SignedIdleTimePercentilesUs.Length)));
-        Observable<double>(MetricCatalog.Temperature, (s, m) => ForAccess(s, m, (k, t, a, list) =>
+        Observable<double>(selection, MetricCatalog.Temperature, (s, m) => ForAccess(s, m, (k, t, a, list) =>
             Quantiles(a, list, k, t, i => a.TemperaturePercentiles[i], a.TemperaturePercentiles.Length)));
-        Observable<double>(MetricCatalog.AccessBandwidth, (s, m) => ForAccess(s, m, (k, t, a, list) => list.Add(new(a.BandwidthBytesPerSecond, KTag(k), TTag(t)))));
-        Observable<double>(MetricCatalog.AccessRatio, (s, m) => ForAccess(s, m, (k, t, a, list) => list.Add(new(a.ObservedAccessRatio, KTag(k), TTag(t)))));
-        Observable<double>(MetricCatalog.HeatmapAccessRate, (s, m) => ForAccess(s, m, (k, t, a, list) =>
+        Observable<double>(selection, MetricCatalog.AccessBandwidth, (s, m) => ForAccess(s, m, (k, t, a, list) => list.Add(new(a.BandwidthBytesPerSecond, KTag(k), TTag(t)))));
+        Observable<double>(selection, MetricCatalog.AccessRatio, (s, m) => ForAccess(s, m, (k, t, a, list) => list.Add(new(a.ObservedAccessRatio, KTag(k), TTag(t)))));
+        Observable<double>(selection, MetricCatalog.HeatmapAccessRate, (s, m) => ForAccess(s, m, (k, t, a, list) =>
         {
             var labels = AttributeCache.GetValue(a.Options, o => new AttributeValues(o));
             for (var i = 0; i < a.HeatmapAccessRatePercent.Length && i < labels.Column.Length; i++)
@@ -106,7 +151,7 @@ public sealed class DamonInstruments : IDisposable
                 list.Add(new(a.HeatmapAccessRatePercent[i], KTag(k), TTag(t), new("column", labels.Column[i])));
             }
         }));
-        Observable<long>(MetricCatalog.TargetRss, (s, m) => ForKdamonds(s, m, (k, list) =>
+        Observable<long>(selection, MetricCatalog.TargetRss, (s, m) => ForKdamonds(s, m, (k, list) =>
         {
             foreach (var t in k.Targets)
             {
@@ -116,32 +161,40 @@ public sealed class DamonInstruments : IDisposable
                 }
             }
         }));
+    }
 
-        Observable<long>(MetricCatalog.SchemeTried, (s, m) => ForSchemes(s, m, (k, sc, list) => list.Add(new(ToLong(sc.Stats.NrTried), SchemeTags(k, sc)))));
-        Observable<long>(MetricCatalog.SchemeApplied, (s, m) => ForSchemes(s, m, (k, sc, list) => list.Add(new(ToLong(sc.Stats.NrApplied), SchemeTags(k, sc)))));
-        Observable<long>(MetricCatalog.SchemeTriedSize, (s, m) => ForSchemes(s, m, (k, sc, list) => list.Add(new(ToLong(sc.Stats.SzTried), SchemeTags(k, sc)))));
-        Observable<long>(MetricCatalog.SchemeAppliedSize, (s, m) => ForSchemes(s, m, (k, sc, list) => list.Add(new(ToLong(sc.Stats.SzApplied), SchemeTags(k, sc)))));
-        Observable<long>(MetricCatalog.SchemeFilterPassedSize, (s, m) => ForSchemes(s, m, (k, sc, list) =>
+    /// <summary>Per DAMOS scheme: its counters and the effective quota.</summary>
+    private void RegisterSchemeInstruments(MetricSelection selection)
+    {
+        Observable<long>(selection, MetricCatalog.SchemeTried, (s, m) => ForSchemes(s, m, (k, sc, list) => list.Add(new(ToLong(sc.Stats.NrTried), SchemeTags(k, sc)))));
+        Observable<long>(selection, MetricCatalog.SchemeApplied, (s, m) => ForSchemes(s, m, (k, sc, list) => list.Add(new(ToLong(sc.Stats.NrApplied), SchemeTags(k, sc)))));
+        Observable<long>(selection, MetricCatalog.SchemeTriedSize, (s, m) => ForSchemes(s, m, (k, sc, list) => list.Add(new(ToLong(sc.Stats.SzTried), SchemeTags(k, sc)))));
+        Observable<long>(selection, MetricCatalog.SchemeAppliedSize, (s, m) => ForSchemes(s, m, (k, sc, list) => list.Add(new(ToLong(sc.Stats.SzApplied), SchemeTags(k, sc)))));
+        Observable<long>(selection, MetricCatalog.SchemeFilterPassedSize, (s, m) => ForSchemes(s, m, (k, sc, list) =>
         {
             if (sc.Stats.SzOpsFilterPassed is { } passed)
             {
                 list.Add(new(ToLong(passed), SchemeTags(k, sc)));
             }
         }));
-        Observable<long>(MetricCatalog.SchemeQuotaExceeds, (s, m) => ForSchemes(s, m, (k, sc, list) => list.Add(new(ToLong(sc.Stats.QtExceeds), SchemeTags(k, sc)))));
-        Observable<long>(MetricCatalog.SchemeQuotaEffective, (s, m) => ForSchemes(s, m, (k, sc, list) =>
+        Observable<long>(selection, MetricCatalog.SchemeQuotaExceeds, (s, m) => ForSchemes(s, m, (k, sc, list) => list.Add(new(ToLong(sc.Stats.QtExceeds), SchemeTags(k, sc)))));
+        Observable<long>(selection, MetricCatalog.SchemeQuotaEffective, (s, m) => ForSchemes(s, m, (k, sc, list) =>
         {
             if (sc.EffectiveQuotaBytes is { } q)
             {
                 list.Add(new(ToLong(q), SchemeTags(k, sc)));
             }
         }));
+    }
 
-        Observable<double>(MetricCatalog.SnapshotAge, (s, m) =>
+    /// <summary>The agent itself: snapshot age and up per source, its own CPU time and memory.</summary>
+    private void RegisterAgentInstruments(MetricSelection selection, Func<ProcessUsage>? processUsage)
+    {
+        Observable<double>(selection, MetricCatalog.SnapshotAge, (s, m) =>
         {
             foreach (var src in s.Sources.Values.OrderBy(x => x.Source, StringComparer.Ordinal))
             {
-                if (_store.SnapshotAgeSeconds(src) is { } age)
+                if (store.SnapshotAgeSeconds(src) is { } age)
                 {
                     m.Add(new(age, new KeyValuePair<string, object?>("source", src.Source)));
                 }
@@ -149,7 +202,7 @@ public sealed class DamonInstruments : IDisposable
 
             return true;
         });
-        Observable<long>(MetricCatalog.SourceUp, (s, m) =>
+        Observable<long>(selection, MetricCatalog.SourceUp, (s, m) =>
         {
             foreach (var src in s.Sources.Values.OrderBy(x => x.Source, StringComparer.Ordinal))
             {
@@ -166,7 +219,7 @@ public sealed class DamonInstruments : IDisposable
             return (u.UserSeconds, u.SystemSeconds);
         };
         Func<long> residentBytes = processUsage is null ? ProcessUsage.ReadResidentBytes : () => processUsage().ResidentBytes;
-        if (On(MetricCatalog.ProcessCpuTime))
+        if (selection.IsEnabled(MetricCatalog.ProcessCpuTime))
         {
             var d = MetricCatalog.ProcessCpuTime;
             KeyValuePair<string, object?>[] user = [new("cpu.mode", "user")];
@@ -178,45 +231,11 @@ public sealed class DamonInstruments : IDisposable
             }, d.Unit, d.Description);
         }
 
-        if (On(MetricCatalog.ProcessMemoryUsage))
+        if (selection.IsEnabled(MetricCatalog.ProcessMemoryUsage))
         {
             var d = MetricCatalog.ProcessMemoryUsage;
             Meter.CreateObservableUpDownCounter(d.Name, residentBytes, d.Unit, d.Description);
         }
-
-        if (On(MetricCatalog.WorkingSetDistribution))
-        {
-            var d = MetricCatalog.WorkingSetDistribution;
-            _wss = Meter.CreateHistogram(d.Name, d.Unit, d.Description, tags: null,
-                new InstrumentAdvice<long> { HistogramBucketBoundaries = [.. MetricCatalog.WorkingSetBucketsBytes.Select(b => (long)b)] });
-        }
-
-        if (On(MetricCatalog.CollectionDuration))
-        {
-            var d = MetricCatalog.CollectionDuration;
-            _collectionDuration = Meter.CreateHistogram(d.Name, d.Unit, d.Description, tags: null,
-                new InstrumentAdvice<double> { HistogramBucketBoundaries = MetricCatalog.CollectionDurationBucketsSeconds });
-        }
-
-        if (On(MetricCatalog.CollectionErrors))
-        {
-            var d = MetricCatalog.CollectionErrors;
-            _collectionErrors = Meter.CreateCounter<long>(d.Name, d.Unit, d.Description);
-        }
-
-        _sink = new Sink(this);
-        _store.AddSink(_sink);
-    }
-
-    /// <summary>"major.minor.build" of this assembly (no commit hash, so outputs are reproducible).</summary>
-    public static string MeterVersion { get; } = typeof(DamonInstruments).Assembly.GetName().Version?.ToString(3) ?? "0.0.0";
-
-    public Meter Meter { get; }
-
-    public void Dispose()
-    {
-        _store.RemoveSink(_sink);
-        Meter.Dispose();
     }
 
     private bool ForKdamonds<T>(StoreSnapshot s, List<Measurement<T>> m, Action<KdamondObservation, List<Measurement<T>>> each)
@@ -224,7 +243,7 @@ public sealed class DamonInstruments : IDisposable
     {
         foreach (var k in s.Kdamonds)
         {
-            if (!_store.IsStale(k))
+            if (!store.IsStale(k))
             {
                 each(k, m);
             }
@@ -288,16 +307,16 @@ public sealed class DamonInstruments : IDisposable
     private sealed class Sink(DamonInstruments owner) : IObservationSink
     {
         public void OnNewAccessSnapshot(KdamondObservation kdamond, TargetObservation target) =>
-            owner._wss?.Record(ToLong(target.Access!.WorkingSetBytes), new("kdamond", kdamond.Kdamond), new("target", target.Target));
+            owner.wss?.Record(ToLong(target.Access!.WorkingSetBytes), new("kdamond", kdamond.Kdamond), new("target", target.Target));
 
         public void OnCollection(string source, TimeSpan duration, bool failed, bool firstSeen)
         {
             var tag = new KeyValuePair<string, object?>("source", source);
-            owner._collectionDuration?.Record(duration.TotalSeconds, tag);
+            owner.collectionDuration?.Record(duration.TotalSeconds, tag);
             if (failed || firstSeen)
             {
                 // Adding 0 on first sight creates the series, so increase() works from the first error.
-                owner._collectionErrors?.Add(failed ? 1 : 0, tag);
+                owner.collectionErrors?.Add(failed ? 1 : 0, tag);
             }
         }
     }

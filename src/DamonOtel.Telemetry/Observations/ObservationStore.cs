@@ -44,9 +44,9 @@ public sealed class ObservationStore
     /// <summary>Data older than this many expected intervals is stale and not reported.</summary>
     public const int StaleAfterIntervals = 3;
 
-    private readonly Lock _writeLock = new();
-    private volatile StoreSnapshot _current = StoreSnapshot.Empty;
-    private volatile IObservationSink[] _sinks = [];
+    private readonly Lock writeLock = new();
+    private volatile StoreSnapshot current = StoreSnapshot.Empty;
+    private volatile IObservationSink[] sinks = [];
 
     public ObservationStore(TimeProvider? timeProvider = null)
     {
@@ -55,7 +55,7 @@ public sealed class ObservationStore
 
     public TimeProvider TimeProvider { get; }
 
-    public StoreSnapshot Current => _current;
+    public StoreSnapshot Current => current;
 
     /// <summary>A timestamp for <see cref="KdamondObservation.ObservedAtTicks"/>.</summary>
     public long Now() => TimeProvider.GetTimestamp();
@@ -64,15 +64,15 @@ public sealed class ObservationStore
     public void Publish(KdamondObservation observation)
     {
         ArgumentNullException.ThrowIfNull(observation);
-        lock (_writeLock)
+        lock (writeLock)
         {
-            var current = _current;
+            var current = this.current;
             var key = (observation.Source, observation.Kdamond);
             current.KdamondsByKey.TryGetValue(key, out var previous);
             var kdamonds = new Dictionary<(string, string), KdamondObservation>(current.KdamondsByKey) { [key] = observation };
-            _current = new StoreSnapshot(kdamonds, current.Sources);
+            this.current = new StoreSnapshot(kdamonds, current.Sources);
 
-            var sinks = _sinks;
+            var sinks = this.sinks;
             if (sinks.Length == 0)
             {
                 return;
@@ -103,12 +103,12 @@ public sealed class ObservationStore
     /// <summary>Forgets every kdamond published by <paramref name="source"/> and the source itself.</summary>
     public void RemoveSource(string source)
     {
-        lock (_writeLock)
+        lock (writeLock)
         {
-            var current = _current;
+            var current = this.current;
             var kdamonds = current.KdamondsByKey.Where(kv => kv.Key.Source != source).ToDictionary(kv => kv.Key, kv => kv.Value);
             var sources = current.Sources.Where(kv => kv.Key != source).ToDictionary(kv => kv.Key, kv => kv.Value);
-            _current = new StoreSnapshot(kdamonds, sources);
+            this.current = new StoreSnapshot(kdamonds, sources);
         }
     }
 
@@ -116,16 +116,16 @@ public sealed class ObservationStore
     public void RecordCollection(string source, TimeSpan duration, Exception? error)
     {
         ArgumentNullException.ThrowIfNull(source);
-        lock (_writeLock)
+        lock (writeLock)
         {
-            var current = _current;
+            var current = this.current;
             var firstSeen = !current.Sources.TryGetValue(source, out var previous);
             var state = error is null
                 ? new SourceState(source, true, Now(), null)
                 : new SourceState(source, false, previous?.LastSuccessTicks, error);
             var sources = new Dictionary<string, SourceState>(current.Sources) { [source] = state };
-            _current = new StoreSnapshot(current.KdamondsByKey, sources);
-            foreach (var sink in _sinks)
+            this.current = new StoreSnapshot(current.KdamondsByKey, sources);
+            foreach (var sink in sinks)
             {
                 sink.OnCollection(source, duration, error is not null, firstSeen);
             }
@@ -149,17 +149,17 @@ public sealed class ObservationStore
 
     internal void AddSink(IObservationSink sink)
     {
-        lock (_writeLock)
+        lock (writeLock)
         {
-            _sinks = [.. _sinks, sink];
+            sinks = [.. sinks, sink];
         }
     }
 
     internal void RemoveSink(IObservationSink sink)
     {
-        lock (_writeLock)
+        lock (writeLock)
         {
-            _sinks = [.. _sinks.Where(s => !ReferenceEquals(s, sink))];
+            sinks = [.. sinks.Where(s => !ReferenceEquals(s, sink))];
         }
     }
 }

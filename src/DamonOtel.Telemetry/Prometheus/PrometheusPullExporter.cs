@@ -16,33 +16,33 @@ namespace DamonOtel.Telemetry.Prometheus;
 [ExportModes(ExportModes.Pull)]
 internal sealed class PrometheusPullExporter : BaseExporter<Metric>, IPullMetricExporter
 {
-    private readonly ConditionalWeakTable<Metric, MetricInfo> _infos = [];
-    private readonly Lock _exportLock = new();
+    private readonly ConditionalWeakTable<Metric, MetricInfo> infos = [];
+    private readonly Lock exportLock = new();
 
-    // Reused by every Export (under _exportLock): no per-collection growth of these buffers.
-    private readonly List<SortablePoint> _points = [];
-    private readonly List<SortablePoint> _sorting = [];
-    private readonly List<PendingFamily> _families = [];
-    private readonly TimeProvider _time;
-    private volatile ScrapeData? _latest;
-    private string? _targetInfo;
-    private bool _targetInfoResolved;
+    // Reused by every Export (under exportLock): no per-collection growth of these buffers.
+    private readonly List<SortablePoint> points = [];
+    private readonly List<SortablePoint> sorting = [];
+    private readonly List<PendingFamily> families = [];
+    private readonly TimeProvider time;
+    private volatile ScrapeData? latest;
+    private string? targetInfo;
+    private bool targetInfoResolved;
 
     public PrometheusPullExporter(TimeProvider? time = null)
     {
-        _time = time ?? TimeProvider.System;
+        this.time = time ?? TimeProvider.System;
     }
 
     public Func<int, bool>? Collect { get; set; }
 
     /// <summary>The data of the last Export, or null before the first collection.</summary>
-    public ScrapeData? Latest => _latest;
+    public ScrapeData? Latest => latest;
 
     public override ExportResult Export(in Batch<Metric> batch)
     {
         // The reader serializes collections, but the buffers below are reused across Exports:
         // make that explicit rather than rely on it.
-        lock (_exportLock)
+        lock (exportLock)
         {
             return ExportLocked(in batch);
         }
@@ -50,7 +50,7 @@ internal sealed class PrometheusPullExporter : BaseExporter<Metric>, IPullMetric
 
     private ExportResult ExportLocked(in Batch<Metric> batch)
     {
-        _families.Clear();
+        families.Clear();
         foreach (var metric in batch)
         {
             if (metric.MetricType == MetricType.ExponentialHistogram)
@@ -59,18 +59,18 @@ internal sealed class PrometheusPullExporter : BaseExporter<Metric>, IPullMetric
                 continue;
             }
 
-            var info = _infos.GetValue(metric, m => new MetricInfo(m));
+            var info = infos.GetValue(metric, m => new MetricInfo(m));
             info.BeginCollection();
-            var first = _points.Count;
+            var first = this.points.Count;
             var hasReservedLabel = false;
             foreach (ref readonly var p in metric.GetMetricPoints())
             {
                 var labels = info.LabelsFor(p.Tags);
                 hasReservedLabel |= labels.HasReservedLabel;
-                _points.Add(new SortablePoint(labels.SortKey, labels.SortNum, _points.Count, Copy(metric, info, in p, labels.Labels)));
+                this.points.Add(new SortablePoint(labels.SortKey, labels.SortNum, this.points.Count, Copy(metric, info, in p, labels.Labels)));
             }
 
-            if (_points.Count == first)
+            if (this.points.Count == first)
             {
                 continue;
             }
@@ -78,72 +78,72 @@ internal sealed class PrometheusPullExporter : BaseExporter<Metric>, IPullMetric
             var type = info.Type == PrometheusType.Gauge && (hasReservedLabel || PrometheusNaming.HasReservedSuffix(info.Names.Family))
                 ? PrometheusType.Unknown
                 : info.Type;
-            var range = (first, _points.Count - first);
-            var at = _families.FindIndex(f => f.Names.Family == info.Names.Family);
+            var range = (first, this.points.Count - first);
+            var at = families.FindIndex(f => f.Names.Family == info.Names.Family);
             if (at >= 0)
             {
                 // The spec: same family name with different types → drop the family.
-                var existing = _families[at];
+                var existing = families[at];
                 existing.Ranges.Add(range);
-                _families[at] = existing with { Conflict = existing.Conflict || existing.Type != type };
+                families[at] = existing with { Conflict = existing.Conflict || existing.Type != type };
             }
             else
             {
-                _families.Add(new PendingFamily(info.Names, type, info.Help, [range], false));
+                families.Add(new PendingFamily(info.Names, type, info.Help, [range], false));
             }
         }
 
-        _families.Sort(static (a, b) => string.CompareOrdinal(a.Names.Family, b.Names.Family));
+        families.Sort(static (a, b) => string.CompareOrdinal(a.Names.Family, b.Names.Family));
         var count = 0;
-        foreach (var f in _families)
+        foreach (var f in families)
         {
             count += f.Conflict ? 0 : 1;
         }
 
         var result = new FamilyData[count];
         var r = 0;
-        foreach (var f in _families)
+        foreach (var f in families)
         {
             if (f.Conflict)
             {
                 continue;
             }
 
-            _sorting.Clear();
+            sorting.Clear();
             foreach (var (start, length) in f.Ranges)
             {
-                _sorting.AddRange(CollectionsMarshal.AsSpan(_points).Slice(start, length));
+                sorting.AddRange(CollectionsMarshal.AsSpan(this.points).Slice(start, length));
             }
 
             // Labels (without le/quantile) ordinally, then le/quantile numerically; Position keeps
             // equal keys in arrival order (a stable sort).
-            CollectionsMarshal.AsSpan(_sorting).Sort(SortablePointComparer.Instance);
-            var points = new PointData[_sorting.Count];
+            CollectionsMarshal.AsSpan(sorting).Sort(SortablePointComparer.Instance);
+            var points = new PointData[sorting.Count];
             for (var i = 0; i < points.Length; i++)
             {
-                points[i] = _sorting[i].Point;
+                points[i] = sorting[i].Point;
             }
 
             result[r++] = new FamilyData(f.Names, f.Type, f.Help, points);
         }
 
-        _points.Clear();
-        _sorting.Clear();
-        _latest = new ScrapeData(TargetInfo(), result, _time.GetTimestamp());
+        this.points.Clear();
+        sorting.Clear();
+        latest = new ScrapeData(TargetInfo(), result, time.GetTimestamp());
         return ExportResult.Success;
     }
 
     private string? TargetInfo()
     {
-        if (!_targetInfoResolved)
+        if (!targetInfoResolved)
         {
             var resource = ParentProvider?.GetResource() ?? Resource.Empty;
             var labels = RenderLabels("", resource.Attributes.Select(a => new KeyValuePair<string, object?>(a.Key, a.Value)));
-            _targetInfo = labels.Length == 0 ? null : labels;
-            _targetInfoResolved = true;
+            targetInfo = labels.Length == 0 ? null : labels;
+            targetInfoResolved = true;
         }
 
-        return _targetInfo;
+        return targetInfo;
     }
 
     /// <summary>Rendered labels of one series and its sort key (what the text formats need of the tags).</summary>
@@ -304,12 +304,12 @@ internal sealed class PrometheusPullExporter : BaseExporter<Metric>, IPullMetric
     }
 
     [ThreadStatic]
-    private static StringBuilder? t_builder;
+    private static StringBuilder? ThreadBuilder;
 
     /// <summary>Renders `k="v",...` with sanitized keys (collisions merged with ';' in key order) and escaped values.</summary>
     internal static string RenderLabels(string prefix, IEnumerable<KeyValuePair<string, object?>> tags)
     {
-        var sb = t_builder ??= new StringBuilder(256);
+        var sb = ThreadBuilder ??= new StringBuilder(256);
         sb.Clear().Append(prefix);
         List<(string Original, string Key, string Value)>? merged = null;
         foreach (var t in tags)
@@ -429,30 +429,30 @@ internal sealed class PrometheusPullExporter : BaseExporter<Metric>, IPullMetric
 
         // Rendered labels by tag hash. Series seen in the previous collection are carried over,
         // the rest dropped, so the cache follows the live series set and cannot grow without bound.
-        private Dictionary<int, SeriesLabels> _previous = [];
-        private Dictionary<int, SeriesLabels> _current = [];
+        private Dictionary<int, SeriesLabels> previous = [];
+        private Dictionary<int, SeriesLabels> current = [];
 
         public void BeginCollection()
         {
-            (_previous, _current) = (_current, _previous);
-            _current.Clear();
+            (this.previous, current) = (current, this.previous);
+            current.Clear();
         }
 
         public SeriesLabels LabelsFor(ReadOnlyTagCollection tags)
         {
             var hash = SeriesLabels.Hash(tags);
-            if (_current.TryGetValue(hash, out var seen))
+            if (current.TryGetValue(hash, out var seen))
             {
                 // Two series of one collection with one hash (rare): the first keeps the slot.
                 return seen.Matches(tags) ? seen : SeriesLabels.Render(this, tags);
             }
 
-            if (!_previous.TryGetValue(hash, out var labels) || !labels.Matches(tags))
+            if (!this.previous.TryGetValue(hash, out var labels) || !labels.Matches(tags))
             {
                 labels = SeriesLabels.Render(this, tags);
             }
 
-            _current[hash] = labels;
+            current[hash] = labels;
             return labels;
         }
     }

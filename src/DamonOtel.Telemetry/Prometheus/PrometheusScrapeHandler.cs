@@ -29,17 +29,17 @@ public sealed class ScrapeResponse
 /// </summary>
 public sealed class PrometheusScrapeHandler : IDisposable
 {
-    private readonly PrometheusPullExporter _exporter;
-    private readonly TimeProvider _time;
-    private readonly SemaphoreSlim _gate = new(1, 1);
-    private volatile Rendered? _rendered;
+    private readonly PrometheusPullExporter exporter;
+    private readonly TimeProvider time;
+    private readonly SemaphoreSlim gate = new(1, 1);
+    private volatile Rendered? rendered;
 
     internal PrometheusScrapeHandler(PrometheusPullExporter exporter, TimeSpan cacheDuration, TimeSpan collectTimeout, TimeProvider? time = null)
     {
-        _exporter = exporter;
+        this.exporter = exporter;
         CacheDuration = cacheDuration;
         CollectTimeout = collectTimeout;
-        _time = time ?? TimeProvider.System;
+        this.time = time ?? TimeProvider.System;
     }
 
     public TimeSpan CacheDuration { get; }
@@ -50,78 +50,78 @@ public sealed class PrometheusScrapeHandler : IDisposable
     /// <exception cref="InvalidOperationException">The collection failed or timed out.</exception>
     public async Task<ScrapeResponse> ScrapeAsync(ExpositionFormat format, bool gzip, CancellationToken cancellationToken = default)
     {
-        var rendered = _rendered;
+        var rendered = this.rendered;
         if (rendered is null || !Fresh(rendered))
         {
             // Under heavy polling (previous collection younger than 2 x the cache duration), answer
             // with it while another request collects instead of queueing: only the collector waits.
-            var acquired = _gate.Wait(0, CancellationToken.None);
-            if (!acquired && rendered is not null && _time.GetElapsedTime(rendered.Timestamp) < 2 * CacheDuration)
+            var acquired = gate.Wait(0, CancellationToken.None);
+            if (!acquired && rendered is not null && time.GetElapsedTime(rendered.Timestamp) < 2 * CacheDuration)
             {
                 return rendered.Get(format, gzip);
             }
 
             if (!acquired)
             {
-                await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+                await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
             }
 
             try
             {
                 // Whoever waited behind a collection reuses its result.
-                rendered = _rendered;
+                rendered = this.rendered;
                 if (rendered is null || !Fresh(rendered))
                 {
-                    var collect = _exporter.Collect ?? throw new InvalidOperationException("the Prometheus exporter is not registered with a MeterProvider");
-                    var before = _exporter.Latest;
-                    if (!collect((int)CollectTimeout.TotalMilliseconds) || _exporter.Latest is null || ReferenceEquals(before, _exporter.Latest))
+                    var collect = this.exporter.Collect ?? throw new InvalidOperationException("the Prometheus exporter is not registered with a MeterProvider");
+                    var before = this.exporter.Latest;
+                    if (!collect((int)CollectTimeout.TotalMilliseconds) || this.exporter.Latest is null || ReferenceEquals(before, this.exporter.Latest))
                     {
                         throw new InvalidOperationException("metrics collection failed or timed out");
                     }
 
-                    rendered = new Rendered(_exporter.Latest, _time.GetTimestamp());
-                    _rendered = rendered;
+                    rendered = new Rendered(this.exporter.Latest, time.GetTimestamp());
+                    this.rendered = rendered;
                 }
             }
             finally
             {
-                _gate.Release();
+                gate.Release();
             }
         }
 
         return rendered.Get(format, gzip);
     }
 
-    public void Dispose() => _gate.Dispose();
+    public void Dispose() => gate.Dispose();
 
-    private bool Fresh(Rendered r) => CacheDuration > TimeSpan.Zero && _time.GetElapsedTime(r.Timestamp) < CacheDuration;
+    private bool Fresh(Rendered r) => CacheDuration > TimeSpan.Zero && time.GetElapsedTime(r.Timestamp) < CacheDuration;
 
     private sealed class Rendered(ScrapeData data, long timestamp)
     {
-        private readonly Lazy<ScrapeResponse>[] _responses =
+        private readonly Lazy<ScrapeResponse>[] responses =
         [
             new(() => new ScrapeResponse(ExpositionFormat.Text004, PrometheusSerializer.Serialize(data, ExpositionFormat.Text004), false)),
             new(() => new ScrapeResponse(ExpositionFormat.OpenMetrics100, PrometheusSerializer.Serialize(data, ExpositionFormat.OpenMetrics100), false)),
         ];
 
-        private readonly Lazy<ScrapeResponse>?[] _gzipped = new Lazy<ScrapeResponse>?[2];
+        private readonly Lazy<ScrapeResponse>?[] gzipped = new Lazy<ScrapeResponse>?[2];
 
         public long Timestamp { get; } = timestamp;
 
         public ScrapeResponse Get(ExpositionFormat format, bool gzip)
         {
             var i = (int)format;
-            var plain = _responses[i].Value;
+            var plain = responses[i].Value;
             if (!gzip)
             {
                 return plain;
             }
 
-            var lazy = Volatile.Read(ref _gzipped[i]);
+            var lazy = Volatile.Read(ref gzipped[i]);
             if (lazy is null)
             {
-                Interlocked.CompareExchange(ref _gzipped[i], new Lazy<ScrapeResponse>(() => new ScrapeResponse(format, Gzip(plain.Body), true)), null);
-                lazy = Volatile.Read(ref _gzipped[i])!;
+                Interlocked.CompareExchange(ref gzipped[i], new Lazy<ScrapeResponse>(() => new ScrapeResponse(format, Gzip(plain.Body), true)), null);
+                lazy = Volatile.Read(ref gzipped[i])!;
             }
 
             return lazy.Value;

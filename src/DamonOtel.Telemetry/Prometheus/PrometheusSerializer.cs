@@ -24,11 +24,11 @@ internal static class PrometheusSerializer
 
     // One builder kept between renders (taken with an exchange, so concurrent renders each get
     // their own): a ~300 KB body then costs its byte[] only, not builder growth + string + bytes.
-    private static StringBuilder? s_spare;
+    private static StringBuilder? SpareBuilder;
 
     public static byte[] Serialize(ScrapeData data, ExpositionFormat format)
     {
-        var sb = Interlocked.Exchange(ref s_spare, null) ?? new StringBuilder(4096 + (data.Families.Length * 512));
+        var sb = Interlocked.Exchange(ref SpareBuilder, null) ?? new StringBuilder(4096 + (data.Families.Length * 512));
         try
         {
             sb.Clear();
@@ -53,7 +53,7 @@ internal static class PrometheusSerializer
             // Don't pin a pathological builder forever.
             if (sb.Capacity <= 16 * 1024 * 1024)
             {
-                s_spare = sb;
+                SpareBuilder = sb;
             }
         }
     }

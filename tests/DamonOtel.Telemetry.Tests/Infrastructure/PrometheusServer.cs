@@ -12,17 +12,17 @@ namespace DamonOtel.Telemetry.Tests.Infrastructure;
 
 public sealed class PrometheusServer : IAsyncDisposable
 {
-    private readonly Process _process;
-    private readonly string _dir;
-    private readonly StringBuilder _log = new();
-    private readonly HttpClient _http;
+    private readonly Process process;
+    private readonly string dir;
+    private readonly StringBuilder log = new();
+    private readonly HttpClient http;
 
     private PrometheusServer(Process process, string dir, Uri baseAddress)
     {
-        _process = process;
-        _dir = dir;
+        this.process = process;
+        this.dir = dir;
         BaseAddress = baseAddress;
-        _http = new HttpClient { BaseAddress = baseAddress, Timeout = TimeSpan.FromSeconds(10) };
+        http = new HttpClient { BaseAddress = baseAddress, Timeout = TimeSpan.FromSeconds(10) };
     }
 
     public Uri BaseAddress { get; }
@@ -32,9 +32,9 @@ public sealed class PrometheusServer : IAsyncDisposable
     {
         get
         {
-            lock (_log)
+            lock (log)
             {
-                return _log.ToString();
+                return log.ToString();
             }
         }
     }
@@ -91,7 +91,7 @@ public sealed class PrometheusServer : IAsyncDisposable
 
             try
             {
-                using var r = await server._http.GetAsync("-/ready");
+                using var r = await server.http.GetAsync("-/ready");
                 if (r.StatusCode == HttpStatusCode.OK)
                 {
                     return server;
@@ -115,7 +115,7 @@ public sealed class PrometheusServer : IAsyncDisposable
     /// <summary>Instant query; returns data.result (an array of {metric, value}).</summary>
     public async Task<JsonElement> QueryAsync(string promql)
     {
-        var json = await _http.GetStringAsync("api/v1/query?query=" + Uri.EscapeDataString(promql));
+        var json = await http.GetStringAsync("api/v1/query?query=" + Uri.EscapeDataString(promql));
         using var doc = JsonDocument.Parse(json);
         if (doc.RootElement.GetProperty("status").GetString() != "success")
         {
@@ -141,7 +141,7 @@ public sealed class PrometheusServer : IAsyncDisposable
     /// <summary>data.activeTargets of /api/v1/targets (health, lastError, scrapeUrl...).</summary>
     public async Task<JsonElement> ActiveTargetsAsync()
     {
-        var json = await _http.GetStringAsync("api/v1/targets");
+        var json = await http.GetStringAsync("api/v1/targets");
         using var doc = JsonDocument.Parse(json);
         return doc.RootElement.GetProperty("data").GetProperty("activeTargets").Clone();
     }
@@ -166,21 +166,21 @@ public sealed class PrometheusServer : IAsyncDisposable
     {
         try
         {
-            if (!_process.HasExited)
+            if (!process.HasExited)
             {
-                _process.Kill(entireProcessTree: true);
-                await _process.WaitForExitAsync();
+                process.Kill(entireProcessTree: true);
+                await process.WaitForExitAsync();
             }
         }
         catch (InvalidOperationException)
         {
         }
 
-        _process.Dispose();
-        _http.Dispose();
+        process.Dispose();
+        http.Dispose();
         try
         {
-            Directory.Delete(_dir, recursive: true);
+            Directory.Delete(dir, recursive: true);
         }
         catch (IOException)
         {
@@ -201,9 +201,9 @@ public sealed class PrometheusServer : IAsyncDisposable
             return;
         }
 
-        lock (_log)
+        lock (log)
         {
-            _log.AppendLine(line);
+            log.AppendLine(line);
         }
     }
 }

@@ -8,15 +8,15 @@ namespace DamonOtel.Telemetry.Tests.Infrastructure;
 /// <summary>A TimeProvider whose clock only moves when told to.</summary>
 public sealed class ManualTimeProvider : TimeProvider
 {
-    private long _ticks = 1_000_000_000;
+    private long ticks = 1_000_000_000;
 
     public override long TimestampFrequency => Stopwatch.Frequency;
 
-    public override long GetTimestamp() => Interlocked.Read(ref _ticks);
+    public override long GetTimestamp() => Interlocked.Read(ref ticks);
 
-    public override DateTimeOffset GetUtcNow() => new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero).AddTicks(_ticks);
+    public override DateTimeOffset GetUtcNow() => new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero).AddTicks(ticks);
 
-    public void Advance(TimeSpan by) => Interlocked.Add(ref _ticks, (long)(by.TotalSeconds * Stopwatch.Frequency));
+    public void Advance(TimeSpan by) => Interlocked.Add(ref ticks, (long)(by.TotalSeconds * Stopwatch.Frequency));
 }
 
 public static class RepoPaths

@@ -57,7 +57,7 @@ internal sealed class DamonStatModule
             throw new KernelIoException(Errno.EBUSY, kernel.Options.Roots.ModuleParameters("damon_stat") + "/enabled", "write");
         }
 
-        var config = new ContextConfig("paddr", 1, 5000, 100_000, 60_000_000, new IntervalsGoal(400, 3, 5000, 10_000_000), 10, 1000, [new TargetConfig(0, [ram])], []);
+        var config = new CommittedContext("paddr", 1, 5000, 100_000, 60_000_000, new IntervalsGoal(400, 3, 5000, 10_000_000), 10, 1000, [new CommittedTarget(0, [ram])], []);
         thread = kernel.StartKernelThread();
         Context = kernel.NewContext(config, thread);
         nextRefreshUs = kernel.NowUs + RefreshUs;

@@ -2,10 +2,10 @@ using DamonOtel.Analysis;
 using DamonOtel.Damon.Model;
 using DamonOtel.Telemetry.Observations;
 
-namespace DamonOtel.Telemetry;
+namespace DamonOtel.MetricsLoadHost;
 
-/// <summary>Deterministic fake observations for benchmarks and demos (no kernel, no analysis run).</summary>
-public static class SyntheticObservations
+/// <summary>Deterministic fake observations for the /metrics load test (no kernel, no analysis run).</summary>
+internal static class SyntheticObservations
 {
     /// <summary>kdamonds x targets x schemes observations with plausible, distinct values, stamped now.</summary>
     public static IReadOnlyList<KdamondObservation> Create(int kdamonds, int targets, int schemes, ObservationStore? store = null, TimeSpan? expectedInterval = null)

@@ -3,13 +3,6 @@ using DamonOtel.Damon.IO;
 
 namespace DamonOtel.Simulator;
 
-internal enum KdamondRun
-{
-    NeverStarted,
-    Running,
-    Stopped,
-}
-
 /// <summary>kdamonds/&lt;K&gt;: the staged files plus the running kernel thread behind them.</summary>
 internal sealed class KdamondNode
 {
@@ -173,7 +166,7 @@ internal sealed class KdamondNode
 
     private KernelIoException Fail(Errno e) => new(e, StatePath, "write");
 
-    private ContextConfig BuildConfig(bool commit = false)
+    private CommittedContext BuildConfig(bool commit = false)
     {
         if (Contexts.Items.Count != 1)
         {
@@ -195,7 +188,7 @@ internal sealed class KdamondNode
             throw Fail(Errno.EBUSY);
         }
 
-        ContextConfig config = BuildConfig();
+        CommittedContext config = BuildConfig();
         Thread = kernel.StartKernelThread();
         Context = kernel.NewContext(config, Thread);
         Run = KdamondRun.Running;

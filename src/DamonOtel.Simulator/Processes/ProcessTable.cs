@@ -2,58 +2,6 @@ using DamonOtel.Damon.Model;
 
 namespace DamonOtel.Simulator;
 
-/// <summary>A simulated user process (or kdamond kernel thread when <see cref="Workload"/> is null).</summary>
-internal sealed class SimProcess
-{
-    public SimProcess(int pid, string name, IWorkload? workload, long startUs)
-    {
-        Pid = pid;
-        Name = name;
-        Workload = workload;
-        StartUs = startUs;
-    }
-
-    public int Pid { get; }
-
-    public string Name { get; }
-
-    public IWorkload? Workload { get; }
-
-    public long StartUs { get; }
-
-    public bool Alive { get; set; } = true;
-
-    /// <summary>Virtual ranges paged out by DAMOS pageout and not accessed since.</summary>
-    public RangeSet PagedOut { get; } = new();
-
-    /// <summary>Kernel CPU time (kdamond threads), nanoseconds.</summary>
-    public ulong CpuNs { get; set; }
-
-    /// <summary>Physical frames backing the mappings: (virtual start, physical start, size), one per VMA.</summary>
-    public List<(ulong Virt, ulong Phys, ulong Size)> Extents { get; } = [];
-
-    public ulong VirtualBytes
-    {
-        get
-        {
-            ulong t = 0;
-            if (Workload is not null)
-            {
-                foreach (AddressRange m in Workload.Mappings)
-                {
-                    t += m.Size;
-                }
-            }
-
-            return t;
-        }
-    }
-
-    public ulong ResidentBytes => VirtualBytes - PagedOut.TotalBytes;
-
-    public TimeSpan Relative(long nowUs) => TimeSpan.FromTicks((nowUs - StartUs) * 10);
-}
-
 /// <summary>
 /// Process table and physical memory: every process's VMAs are backed by contiguous physical
 /// extents carved (bump allocation) out of the largest System RAM block, so paddr monitoring

@@ -1,45 +1,4 @@
-using DamonOtel.Damon.Model;
-
 namespace DamonOtel.Simulator;
-
-// What `on`/`commit` read out of the staged sysfs files: the kernel's view of a context.
-internal sealed record TargetConfig(int Pid, AddressRange[] Regions);
-
-internal sealed record FilterConfig(string Type, bool Matching, bool Allow, bool CoreLayer, ulong AddrStart, ulong AddrEnd, int TargetIdx);
-
-internal sealed record GoalConfig(string Metric, ulong TargetValue, ulong CurrentValue);
-
-internal sealed record SchemeConfig(
-    string Action,
-    ulong ApplyIntervalUs,
-    ValueRange Size,
-    ValueRange NrAccesses,
-    ValueRange Age,
-    ulong QuotaMs,
-    ulong QuotaBytes,
-    ulong ResetIntervalMs,
-    uint WeightSz,
-    uint WeightNr,
-    uint WeightAge,
-    GoalConfig[] Goals,
-    string WmarkMetric,
-    ulong WmarkIntervalUs,
-    ulong WmarkHigh,
-    ulong WmarkMid,
-    ulong WmarkLow,
-    FilterConfig[] Filters);
-
-internal sealed record ContextConfig(
-    string Ops,
-    ulong AddrUnit,
-    ulong SampleUs,
-    ulong AggrUs,
-    ulong UpdateUs,
-    IntervalsGoal Goal,
-    ulong MinNrRegions,
-    ulong MaxNrRegions,
-    TargetConfig[] Targets,
-    SchemeConfig[] Schemes);
 
 internal static class ProfileTables
 {

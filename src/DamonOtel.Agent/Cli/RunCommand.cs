@@ -1,0 +1,83 @@
+using System.CommandLine;
+using DamonOtel.Agent.Configuration;
+using DamonOtel.Agent.Hosting;
+using DamonOtel.Simulator;
+using Microsoft.Extensions.Logging;
+
+namespace DamonOtel.Agent.Cli;
+
+/// <summary>`damon-otel run`: load the config (or the simulation one), resolve roots and listen address, run <see cref="AgentHost"/>.</summary>
+internal static class RunCommand
+{
+    public static Command Create()
+    {
+        var config = new Option<string?>("--config", "-c") { Description = $"YAML config file (default {CommandLine.DefaultConfigPath} when it exists)" };
+        var simulate = new Option<string?>("--simulate")
+        {
+            Description = $"Run on the built-in simulated DAMON kernel with a workload: {string.Join(", ", SimulatedWorkloads.Names)} (default steady)",
+            Arity = ArgumentArity.ZeroOrOne,
+        };
+        var listen = new Option<string?>("--listen") { Description = "ADDRESS:PORT of /metrics, /healthz, /readyz (overrides exporters.prometheus.listen; default :9464)" };
+        var stateDir = new Option<string?>("--state-dir") { Description = "Where owned kdamonds are recorded (default /run/damon-otel)" };
+        var cmd = new Command("run", "Run the agent: start the configured kdamonds, observe the others, export metrics")
+        {
+            config, simulate, listen, KernelRootOptions.Sysfs, KernelRootOptions.Tracefs, KernelRootOptions.Procfs, stateDir,
+        };
+        cmd.SetAction(async (parse, cancellationToken) =>
+        {
+            string? path = parse.GetValue(config) ?? (File.Exists(CommandLine.DefaultConfigPath) ? CommandLine.DefaultConfigPath : null);
+            AgentConfig cfg;
+            try
+            {
+                cfg = path is null ? new AgentConfig() : ConfigLoader.LoadFile(path);
+            }
+            catch (ConfigException e)
+            {
+                await Console.Error.WriteLineAsync(e.Message).ConfigureAwait(false);
+                return 2;
+            }
+
+            using ILoggerFactory loggers = CommandLine.CreateLoggers();
+            KernelEnvironment env;
+            if (parse.GetResult(simulate) is not null)
+            {
+                string workload = parse.GetValue(simulate) ?? "steady";
+                if (!SimulatedWorkloads.Names.Contains(workload))
+                {
+                    await Console.Error.WriteLineAsync($"--simulate: unknown workload '{workload}' (known: {string.Join(", ", SimulatedWorkloads.Names)})").ConfigureAwait(false);
+                    return 2;
+                }
+
+                env = KernelEnvironment.Simulate(workload);
+                cfg = (parse.GetValue(config) is null ? SimulationConfig.For(workload, cfg) : cfg) with
+                {
+                    Roots = env.Roots,
+                    StateDir = parse.GetValue(stateDir) ?? Path.Combine(Path.GetTempPath(), $"damon-otel-sim-{Environment.ProcessId}"),
+                };
+            }
+            else
+            {
+                cfg = cfg with { Roots = KernelRootOptions.Resolve(parse, cfg.Roots), StateDir = parse.GetValue(stateDir) ?? cfg.StateDir };
+                env = KernelEnvironment.Real(cfg.Roots);
+            }
+
+            if (parse.GetValue(listen) is string l)
+            {
+                if (!ListenAddress.TryValidate(l, out string error))
+                {
+                    await Console.Error.WriteLineAsync("--listen: " + error).ConfigureAwait(false);
+                    return 2;
+                }
+
+                cfg = cfg with { Prometheus = cfg.Prometheus with { Listen = l } };
+            }
+
+            await using (env.ConfigureAwait(false))
+            {
+                using var host = new AgentHost(cfg, env, path, loggers);
+                return await host.RunAsync(cancellationToken).ConfigureAwait(false);
+            }
+        });
+        return cmd;
+    }
+}

@@ -1,0 +1,126 @@
+using System.Globalization;
+using DamonOtel.Analysis;
+using YamlDotNet.RepresentationModel;
+
+namespace DamonOtel.Agent.Configuration;
+
+// metrics: percentiles, idle buckets, temperature weights and the metric on/off lists.
+internal static partial class ConfigLoader
+{
+    // Every column is one series per target: a bound on cardinality.
+    private const long MaxHeatmapColumns = 1024;
+
+    private static MetricsConfig ReadMetrics(YamlNodeReader m)
+    {
+        AccessOptions d = AccessOptions.Default;
+        IReadOnlyList<double> percentiles = d.Percentiles;
+        var pList = m.ScalarList("percentiles");
+        if (pList is not null)
+        {
+            var values = new List<double>();
+            foreach ((string value, YamlNode node) in pList)
+            {
+                if (!double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out double p) || p < 0 || p > 100)
+                {
+                    m.Error(node, "percentiles", $"'{value}' is not a percentile between 0 and 100");
+                }
+                else if (values.Count > 0 && p <= values[^1])
+                {
+                    m.Error(node, "percentiles", $"{value} must be larger than the previous percentile (list them in ascending order, no repeats)");
+                }
+                else
+                {
+                    values.Add(p);
+                }
+            }
+
+            if (values.Count == 0)
+            {
+                m.Error(m.Raw("percentiles"), "percentiles", "the list is empty");
+            }
+            else
+            {
+                percentiles = values;
+            }
+        }
+
+        IReadOnlyList<double> buckets = d.IdleBucketsSeconds;
+        var bList = m.ScalarList("idle_buckets");
+        if (bList is not null)
+        {
+            var values = new List<double>();
+            foreach ((string value, YamlNode node) in bList)
+            {
+                if (!Units.TryParseTimeUs(value, 1_000_000, out ulong us, out string error) || us == ulong.MaxValue)
+                {
+                    m.Error(node, "idle_buckets", error.Length > 0 ? error : "must be finite (+Inf is always added)");
+                }
+                else if (values.Count > 0 && us / 1e6 <= values[^1])
+                {
+                    m.Error(node, "idle_buckets", $"{value} must be longer than the previous bucket (ascending, no repeats)");
+                }
+                else
+                {
+                    values.Add(us / 1e6);
+                }
+            }
+
+            if (values.Count == 0)
+            {
+                m.Error(m.Raw("idle_buckets"), "idle_buckets", "the list is empty");
+            }
+            else
+            {
+                buckets = values;
+            }
+        }
+
+        YamlNodeReader w = m.Mapping("temperature_weights");
+        var weights = new TemperatureWeights(
+            w.Integer("size", 0, int.MaxValue) ?? d.TemperatureWeights.Size,
+            w.Integer("access_rate", 0, int.MaxValue) ?? d.TemperatureWeights.AccessRate,
+            w.Integer("age", 0, int.MaxValue) ?? d.TemperatureWeights.Age);
+        w.RejectUnknownKeys();
+
+        var access = new AccessOptions
+        {
+            Percentiles = percentiles,
+            IdleBucketsSeconds = buckets,
+            TemperatureWeights = weights,
+            WorkingSetAccessThreshold = (uint)(m.Integer("working_set_access_threshold", 1, uint.MaxValue) ?? d.WorkingSetAccessThreshold),
+            HeatmapColumns = (int)(m.Integer("heatmap_columns", 0, MaxHeatmapColumns) ?? d.HeatmapColumns),
+        };
+
+        var enable = new HashSet<string>(StringComparer.Ordinal);
+        var disable = new HashSet<string>(StringComparer.Ordinal);
+        foreach ((string v, YamlNode node) in m.ScalarList("enable") ?? [])
+        {
+            if (KnownMetric(m, node, "enable", v))
+            {
+                enable.Add(v);
+            }
+        }
+
+        foreach ((string v, YamlNode node) in m.ScalarList("disable") ?? [])
+        {
+            if (KnownMetric(m, node, "disable", v))
+            {
+                disable.Add(v);
+            }
+        }
+
+        m.RejectUnknownKeys();
+        return new MetricsConfig { Access = access, Enable = enable, Disable = disable };
+    }
+
+    private static bool KnownMetric(YamlNodeReader m, YamlNode node, string key, string name)
+    {
+        if (Telemetry.Catalog.MetricCatalog.Find(name) is not null)
+        {
+            return true;
+        }
+
+        m.Error(node, key, $"unknown metric '{name}' (docs/metrics.md lists them)");
+        return false;
+    }
+}

@@ -1,0 +1,8 @@
+namespace DamonOtel.Simulator;
+
+internal enum KdamondRun
+{
+    NeverStarted,
+    Running,
+    Stopped,
+}
