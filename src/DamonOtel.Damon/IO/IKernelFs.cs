@@ -40,4 +40,10 @@ public interface IKernelFs
     /// right now; the caller polls.
     /// </summary>
     Stream OpenPipe(string path);
+
+    /// <summary>
+    /// readlink(2): the target of a symbolic link, as the kernel prints it (/proc/&lt;pid&gt;/exe).
+    /// Implementations without links answer EINVAL, as readlink does for a file that is not a link.
+    /// </summary>
+    string ReadLink(string path) => throw new KernelIoException(Errno.EINVAL, path, "readlink");
 }
