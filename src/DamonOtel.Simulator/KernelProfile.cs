@@ -9,4 +9,7 @@ public enum KernelProfile
 
     /// <summary>6.18: everything up to addr_unit, DAMON_STAT with aggr_interval_us and signed idle percentiles; tried_regions named 1,3,5...</summary>
     V6_18,
+
+    /// <summary>7.3: 6.18 plus targets/&lt;T&gt;/obsolete_target (6.19), which removes one target from the middle of the list on commit.</summary>
+    V7_3,
 }

@@ -88,20 +88,37 @@ public sealed partial class SimulatedKernel : IKernelFs
     // ---- public control surface ----
 
     /// <summary>Starts a process running <paramref name="workload"/>; returns its pid.</summary>
-    public int SpawnProcess(string name, IWorkload workload)
+    public int SpawnProcess(string name, IWorkload workload, ProcessSpawn? spawn = null)
     {
         ArgumentNullException.ThrowIfNull(workload);
         lock (Gate)
         {
-            var p = new SimProcess(Processes.AllocatePid(), name, workload, NowUs);
+            int pid = spawn?.Pid ?? Processes.AllocatePid();
+            if (spawn?.Pid is int wanted && !Processes.IsFree(wanted))
+            {
+                throw new ArgumentException($"pid {wanted} is in use", nameof(spawn));
+            }
+
+            var p = new SimProcess(pid, name, workload, NowUs, spawn);
             Processes.Add(p);
             AddProcDir(p);
             return p.Pid;
         }
     }
 
+    /// <summary>Starts a child of <paramref name="parentPid"/> (same uid and executable unless <paramref name="spawn"/> says otherwise).</summary>
+    public int SpawnChild(int parentPid, string name, string workload, ProcessSpawn? spawn = null)
+    {
+        lock (Gate)
+        {
+            SimProcess parent = Processes.Get(parentPid) ?? throw new ArgumentException($"no simulated process with pid {parentPid}", nameof(parentPid));
+            ProcessSpawn s = (spawn ?? new ProcessSpawn { Uid = parent.Uid, Executable = parent.Executable }) with { ParentPid = parentPid };
+            return SpawnProcess(name, SimulatedWorkloads.Create(workload), s);
+        }
+    }
+
     /// <summary>Starts a process running the named workload (<see cref="SimulatedWorkloads.Names"/>).</summary>
-    public int SpawnProcess(string name, string workload) => SpawnProcess(name, SimulatedWorkloads.Create(workload));
+    public int SpawnProcess(string name, string workload, ProcessSpawn? spawn = null) => SpawnProcess(name, SimulatedWorkloads.Create(workload), spawn);
 
     /// <summary>Ends a simulated process; vaddr kdamonds whose targets all exited stop on their next sample.</summary>
     public void KillProcess(int pid)

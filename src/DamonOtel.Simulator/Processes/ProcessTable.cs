@@ -25,7 +25,18 @@ internal sealed class ProcessTable
 
     public IEnumerable<SimProcess> All => byPid.Values;
 
-    public int AllocatePid() => nextPid++;
+    public int AllocatePid()
+    {
+        while (byPid.ContainsKey(nextPid))
+        {
+            nextPid++;
+        }
+
+        return nextPid++;
+    }
+
+    /// <summary>True when no live process has <paramref name="pid"/> (it may be handed out again: pid reuse).</summary>
+    public bool IsFree(int pid) => pid > 0 && !byPid.ContainsKey(pid);
 
     public SimProcess? Get(int pid) => byPid.TryGetValue(pid, out SimProcess? p) && p.Alive ? p : null;
 
@@ -36,6 +47,11 @@ internal sealed class ProcessTable
         {
             foreach (AddressRange m in p.Workload.Mappings)
             {
+                if (p.Workload.Reservations.Contains(m))
+                {
+                    continue; // address space only: no frames
+                }
+
                 ulong at = FirstFit(m.Size)
                     ?? throw new InvalidOperationException($"simulated RAM exhausted while starting '{p.Name}' (raise SimulatorOptions.MemoryBytes)");
                 p.Extents.Add((m.Start, at, m.Size));
