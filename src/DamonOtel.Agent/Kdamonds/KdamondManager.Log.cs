@@ -2,7 +2,7 @@ using Microsoft.Extensions.Logging;
 
 namespace DamonOtel.Agent.Kdamonds;
 
-// The manager's log messages (event ids 200-212).
+// The manager's log messages (event ids 200-216).
 internal sealed partial class KdamondManager
 {
     [LoggerMessage(EventId = 200, Level = LogLevel.Information, Message = "Started kdamond {Name} as kdamonds/{Index} (regions from {Source}, thread pid {Pid})")]
@@ -43,4 +43,16 @@ internal sealed partial class KdamondManager
 
     [LoggerMessage(EventId = 212, Level = LogLevel.Warning, Message = "Could not record owned kdamonds in {File}: {Reason}")]
     private partial void LogOwnershipNotSaved(string file, string reason);
+
+    [LoggerMessage(EventId = 213, Level = LogLevel.Warning, Message = "Kdamond {Name}: target {Target} selects processes by name only: any local user can start a process with that name, which then becomes a target{Actions}; pin it with exe: and/or uid:")]
+    private partial void LogUnpinned(string name, string target, string actions);
+
+    [LoggerMessage(EventId = 214, Level = LogLevel.Warning, Message = "Kdamond {Name}: {Note}")]
+    private partial void LogRejected(string name, string note);
+
+    [LoggerMessage(EventId = 215, Level = LogLevel.Warning, Message = "Kdamond {Name}: target {Target} matches more than max_processes ({Max}) processes; {OverCap} are not monitored (the oldest are)")]
+    private partial void LogOverCap(string name, string target, int max, int overCap);
+
+    [LoggerMessage(EventId = 216, Level = LogLevel.Warning, Message = "Kdamond {Name}: a target process exited (or its pid was reused) while its target list was written; committing again without it")]
+    private partial void LogPidChangedUnderUs(string name);
 }
