@@ -163,6 +163,7 @@ internal sealed partial class AgentRunner : IAsyncDisposable
         foreach (ManagedKdamond m in Manager.Owned)
         {
             var state = new KdamondState(Store, "kdamond/" + m.Config.Name, m.Config.Name, m.Index, [.. m.Config.Targets.Select(t => t.Name)], interval);
+            state.Merger = NewMerger(state, m.Config.Operations, m.Config.MappedOnly, m.Config.Intervals.UpdateUs);
             bool tried = m.RegionSource == RegionSource.TriedRegions;
             if (!tried)
             {
@@ -181,6 +182,12 @@ internal sealed partial class AgentRunner : IAsyncDisposable
             int targets = k.Contexts.Count > 0 ? k.Contexts[0].Targets.Count : 0;
             string name = index.ToString(CultureInfo.InvariantCulture);
             var state = new KdamondState(Store, "kdamond/" + name, name, index, [.. Enumerable.Range(0, targets).Select(t => t.ToString(CultureInfo.InvariantCulture))], interval);
+            if (k.Contexts.Count > 0)
+            {
+                DamonContext ctx = k.Contexts[0];
+                state.Merger = NewMerger(state, ctx.Operations, Config.Attach.MappedOnly, ctx.Attrs.Intervals.UpdateUs);
+            }
+
             if (attachByTracepoint)
             {
                 tracepointStates.Add(state);
@@ -223,6 +230,15 @@ internal sealed partial class AgentRunner : IAsyncDisposable
 
         LogPlanned(sources.Count, string.Join(", ", sources.Select(s => s.Name)));
     }
+
+    /// <summary>Mappings are re-read at most once per ops update interval (DAMON's own cadence), and at least every 10 s.</summary>
+    private TargetMerger NewMerger(KdamondState state, string operations, bool mappedOnly, ulong updateUs) =>
+        new(
+            state,
+            new Damon.Procfs.ProcReader(env.Fs, env.Roots),
+            mappedOnly && operations is "vaddr" or "fvaddr",
+            env.Time,
+            TimeSpan.FromMicroseconds(Math.Clamp(updateUs, 100_000UL, 10_000_000UL)));
 
     [LoggerMessage(EventId = 300, Level = LogLevel.Error, Message = "Starting DAMON failed: {Reason}; serving what is available")]
     private partial void LogStartProblem(string reason);
