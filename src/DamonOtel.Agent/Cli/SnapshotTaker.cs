@@ -1,7 +1,9 @@
 using DamonOtel.Agent.Hosting;
 using DamonOtel.Analysis;
 using DamonOtel.Analysis.Reports;
+using System.Runtime.InteropServices;
 using DamonOtel.Damon.Model;
+using DamonOtel.Damon.Procfs;
 using DamonOtel.Damon.Sysfs;
 
 namespace DamonOtel.Agent.Cli;
@@ -12,10 +14,16 @@ namespace DamonOtel.Agent.Cli;
 /// everything, optionally limited to one target by a `target` filter). With refresh it first
 /// writes update_schemes_tried_regions to the kdamonds it may write to; without, it writes nothing.
 /// </summary>
-internal sealed class SnapshotTaker(KernelEnvironment env, AccessOptions options, StateCommands? commands, IReadOnlySet<int> writable)
+/// By default a vaddr/fvaddr target counts only its process's mapped memory (as the agent
+/// exports it); <paramref name="raw"/> reports DAMON's regions as they are, number for number
+/// what `damo report access` prints.
+internal sealed class SnapshotTaker(KernelEnvironment env, AccessOptions options, StateCommands? commands, IReadOnlySet<int> writable, bool raw = false)
 {
     private readonly DamonSysfsReader reader = new(env.Fs, env.Roots);
+    private readonly ProcReader proc = new(env.Fs, env.Roots);
     private readonly AccessSummarizer summarizer = new(options);
+    private readonly List<AddressRange> mapped = [];
+    private readonly List<DamonRegion> clipped = [];
 
     private const int MaxEmptyRetries = 3;
 
@@ -67,8 +75,28 @@ internal sealed class SnapshotTaker(KernelEnvironment env, AccessOptions options
                     continue;
                 }
 
-                AccessSummary summary = summarizer.Summarize(tried.Regions, ctx.Attrs.Intervals, ctx.AddrUnit ?? 1);
-                result.Add(new SnapshotReportTarget(k.Index, ctx.Index, target, ctx.Attrs.Intervals, summary));
+                int? pid = ctx.Operations != "paddr" && target < ctx.Targets.Count ? ctx.Targets[target].PidTarget : null;
+                if (pid == k.Pid)
+                {
+                    continue; // a tombstone: the kdamond's own thread holding a removed process's place
+                }
+
+                if (raw || pid is not int p || p <= 0)
+                {
+                    AccessSummary summary = summarizer.Summarize(tried.Regions, ctx.Attrs.Intervals, ctx.AddrUnit ?? 1);
+                    result.Add(new SnapshotReportTarget(k.Index, ctx.Index, target, ctx.Attrs.Intervals, summary));
+                    continue;
+                }
+
+                if (!proc.ReadMappings(p, mapped))
+                {
+                    continue; // the process exited
+                }
+
+                clipped.Clear();
+                ulong unmapped = MappedRanges.Clip(tried.Regions, CollectionsMarshal.AsSpan(mapped), clipped);
+                AccessSummary mappedSummary = summarizer.Summarize(CollectionsMarshal.AsSpan(clipped), ctx.Attrs.Intervals, ctx.AddrUnit ?? 1);
+                result.Add(new SnapshotReportTarget(k.Index, ctx.Index, target, ctx.Attrs.Intervals, mappedSummary, p, unmapped));
             }
         }
 
