@@ -384,7 +384,7 @@ internal sealed partial class KdamondManager : IDisposable
 
     private async Task StartOneAsync(ManagedKdamond m, CancellationToken cancellationToken)
     {
-        if (!resolver.TryResolve(m.Config, out IReadOnlyList<ResolvedTarget> resolved, out string reason))
+        if (!resolver.TryResolve(m.Config, out IReadOnlyList<ResolvedTarget> resolved, out string reason, m.PidStarts))
         {
             if (m.State != ManagedState.WaitingForTarget || m.LastError != reason)
             {
@@ -438,7 +438,7 @@ internal sealed partial class KdamondManager : IDisposable
     {
         for (int round = 0; round < MaxFollowRounds; round++)
         {
-            if (!resolver.TryResolve(m.Config, out IReadOnlyList<ResolvedTarget> resolved, out string reason))
+            if (!resolver.TryResolve(m.Config, out IReadOnlyList<ResolvedTarget> resolved, out string reason, m.PidStarts))
             {
                 m.LastError = reason;
                 if (m.Config.Targets.Any(t => t.IsProcess) && !resolved.Any(r => r.Processes.Count > 0))

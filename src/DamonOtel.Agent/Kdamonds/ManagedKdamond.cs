@@ -45,6 +45,9 @@ internal sealed class ManagedKdamond(KdamondConfig config, int index, RegionSour
     /// <summary>The kernel has targets/&lt;T&gt;/obsolete_target (6.19+): removals need no tombstones.</summary>
     public bool CanObsolete { get; set; }
 
+    /// <summary>pid: targets: the start time of the process first seen with the configured pid.</summary>
+    public Dictionary<string, ulong> PidStarts { get; } = new(StringComparer.Ordinal);
+
     /// <summary>Targets already warned about (unpinned name, rejected impostor, cap reached), so each is logged once.</summary>
     public HashSet<string> Warned { get; } = [];
 

@@ -48,7 +48,10 @@ internal sealed class TargetResolver(IKernelFs fs, KernelRoots roots)
     /// Resolves every target of a kdamond. False (with the reason) when it cannot start: a paddr
     /// range is missing, or no process target names any process now.
     /// </summary>
-    public bool TryResolve(KdamondConfig k, out IReadOnlyList<ResolvedTarget> resolved, out string reason)
+    /// <param name="pidStarts">For <c>pid:</c> targets: the start time of the process first seen
+    /// with that pid (recorded here on first sight). A process with that pid and another start
+    /// time is another process that reused the pid, and is not taken for the target.</param>
+    public bool TryResolve(KdamondConfig k, out IReadOnlyList<ResolvedTarget> resolved, out string reason, IDictionary<string, ulong>? pidStarts = null)
     {
         var list = new List<ResolvedTarget>(k.Targets.Count);
         var claimed = new HashSet<int>();
@@ -70,7 +73,7 @@ internal sealed class TargetResolver(IKernelFs fs, KernelRoots roots)
             }
 
             anyProcessTarget = true;
-            ResolvedTarget r = ResolveProcesses(t, regions, scan, claimed);
+            ResolvedTarget r = ResolveProcesses(t, regions, scan, claimed, pidStarts);
             list.Add(r);
             if (r.Processes.Count == 0)
             {
@@ -114,14 +117,27 @@ internal sealed class TargetResolver(IKernelFs fs, KernelRoots roots)
         return true;
     }
 
-    private ResolvedTarget ResolveProcesses(TargetConfig t, IReadOnlyList<AddressRange> regions, Lazy<IReadOnlyList<ProcessStat>> scan, HashSet<int> claimed)
+    private ResolvedTarget ResolveProcesses(TargetConfig t, IReadOnlyList<AddressRange> regions, Lazy<IReadOnlyList<ProcessStat>> scan, HashSet<int> claimed, IDictionary<string, ulong>? pidStarts)
     {
         var candidates = new List<ProcessStat>();
         string note;
         if (t.Pid is int p)
         {
-            AddIfUserProcess(candidates, p);
             note = $"target {t.Name}: process {p} does not exist";
+            AddIfUserProcess(candidates, p);
+            string key = string.Create(CultureInfo.InvariantCulture, $"{t.Name}/{p}");
+            if (candidates.Count == 1 && pidStarts is not null)
+            {
+                if (!pidStarts.TryGetValue(key, out ulong first))
+                {
+                    pidStarts[key] = candidates[0].StartTicks;
+                }
+                else if (first != candidates[0].StartTicks)
+                {
+                    candidates.Clear();
+                    note = $"target {t.Name}: process {p} exited; pid {p} now names another process (started later), which is not this target";
+                }
+            }
         }
         else if (t.PidFile is string file)
         {
