@@ -249,6 +249,29 @@ public sealed partial class SimulatedKernel : IKernelFs
         }
     }
 
+    /// <summary>
+    /// The running context's targets of kdamond <paramref name="kdamondIndex"/> as the kernel holds
+    /// them, in order (tests: which process each entry monitors and whose history its regions carry).
+    /// </summary>
+    public IReadOnlyList<SimulatedTarget> RunningTargets(int kdamondIndex)
+    {
+        lock (Gate)
+        {
+            if (kdamondList[kdamondIndex] is not { Run: KdamondRun.Running, Context: { } ctx })
+            {
+                return [];
+            }
+
+            return [.. ctx.Targets.Select(t => new SimulatedTarget(
+                t.Process?.Pid ?? 0,
+                t.Process is { } p ? (long)Options.BootUptime.TotalMicroseconds + p.StartUs : 0,
+                t.Process?.Workload is null && t.Process is not null,
+                t.Regions.Count,
+                t.Regions.Aggregate(0UL, (a, r) => a + (r.End - r.Start)),
+                t.Regions.Count == 0 ? 0 : t.Regions.Max(r => r.Age)))];
+        }
+    }
+
     // ---- internals used by the other parts ----
 
     internal MonitorContext NewContext(CommittedContext config, SimProcess thread) =>

@@ -93,3 +93,12 @@ public sealed record ProcessSpawn
     /// <summary>/proc/&lt;pid&gt;/exe; null = /usr/bin/&lt;name&gt;.</summary>
     public string? Executable { get; init; }
 }
+
+/// <summary>One target of a running simulated context (see <see cref="SimulatedKernel.RunningTargets"/>).</summary>
+/// <param name="Pid">The process the kernel holds (0 for paddr).</param>
+/// <param name="StartUs">That process's start, microseconds after boot (tells a reused pid apart).</param>
+/// <param name="IsKernelThread">The entry names a kernel thread (a tombstone).</param>
+/// <param name="Regions">Number of regions.</param>
+/// <param name="Bytes">Bytes the regions cover.</param>
+/// <param name="MaxAge">The largest region age, in aggregations: the entry's history.</param>
+public sealed record SimulatedTarget(int Pid, long StartUs, bool IsKernelThread, int Regions, ulong Bytes, uint MaxAge);
