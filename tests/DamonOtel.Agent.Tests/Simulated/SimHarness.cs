@@ -18,8 +18,13 @@ internal sealed class SimHarness : IAsyncDisposable
     private readonly Task clock;
 
     public SimHarness(params (string Name, string Workload)[] processes)
+        : this(new SimulatorOptions { Roots = KernelRoots.Under("/sim"), Seed = 7, Processes = processes })
     {
-        Kernel = new SimulatedKernel(new SimulatorOptions { Roots = KernelRoots.Under("/sim"), Seed = 7, Processes = processes });
+    }
+
+    public SimHarness(SimulatorOptions options)
+    {
+        Kernel = new SimulatedKernel(options);
         Roots = Kernel.Options.Roots;
         StateDir = Directory.CreateTempSubdirectory("damon-otel-test-").FullName;
         clock = Kernel.RunRealTime(stop.Token);
