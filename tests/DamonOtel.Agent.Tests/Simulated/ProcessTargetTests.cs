@@ -71,12 +71,28 @@ public class ProcessTargetTests
         await SimHarness.WaitUntil(() => Ages(sim, a, c).All(age => age >= 15), "1.5 s of history");
         uint[] before = Ages(sim, a, c);
 
-        // B exits, D starts: B's entry goes, D gets one of its own, A and C go on as they were.
+        // B exits: its entry goes (7.x: obsolete_target; before: a tombstone, the kdamond's own
+        // thread with one 4 KiB region, so that C keeps its index and its history).
         sim.Kernel.KillProcess(b);
+        await SimHarness.WaitUntil(() => !sim.Kernel.RunningTargets(0).Any(t => t.Pid == b), "B's entry is gone");
+        IReadOnlyList<SimulatedTarget> list = sim.Kernel.RunningTargets(0);
+        if (profile == KernelProfile.V7_3)
+        {
+            Assert.Equal([a, c], list.Select(t => t.Pid));
+        }
+        else
+        {
+            Assert.Equal([a, int.Parse(kdamondPid, System.Globalization.CultureInfo.InvariantCulture), c], list.Select(t => t.Pid));
+            Assert.True(list[1].IsKernelThread);
+            Assert.Equal(4096UL, list[1].Bytes);
+        }
+
+        // D starts: it gets an entry of its own (the tombstone's, or a new one at the end).
         int d = Spawn(sim, "php-fpm");
         await SimHarness.WaitUntil(
             () => Live(sim).Select(t => t.Pid).Order().SequenceEqual(new[] { a, c, d }.Order()) && Entry(sim, d)?.Regions > 0,
             "the kernel's list follows: A, C and D with regions");
+        Assert.Equal(profile == KernelProfile.V7_3 ? [a, c, d] : new[] { a, d, c }, sim.Kernel.RunningTargets(0).Select(t => t.Pid));
         uint[] after = Ages(sim, a, c);
         Assert.True(after[0] >= before[0] && after[1] >= before[1], $"A and C kept their history: ages {string.Join(",", before)} -> {string.Join(",", after)}");
         Assert.True(Entry(sim, d)!.MaxAge < after[0], $"D starts fresh: age {Entry(sim, d)!.MaxAge} vs A's {after[0]}");
