@@ -226,6 +226,9 @@ public static class MetricCatalog
         sb.Append("  processes' regions are summarised together. Monitored, idle and working-set bytes are sums;\n");
         sb.Append("  percentiles are taken over all their bytes at once (merged by bytes, never averaged). There is no\n");
         sb.Append("  `pid` label: cardinality stays one series set per configured target.\n");
+        sb.Append("  Memory several of the processes map (shared libraries, shared memory, a forked worker's pages still\n");
+        sb.Append("  shared copy-on-write) is in each of their address spaces and counts once per process, as in the sum\n");
+        sb.Append("  of their RSS.\n");
         sb.Append("* **vaddr/fvaddr, `mapped_only: true` (the default):** DAMON's regions span whole areas of the address\n");
         sb.Append("  space, including gaps that were never mapped (between a program's data and its heap, between mmaps)\n");
         sb.Append("  and address space reserved without any permission (`---p`: guard areas, a JVM's or allocator's\n");
