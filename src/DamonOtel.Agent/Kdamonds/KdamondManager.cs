@@ -509,7 +509,7 @@ internal sealed partial class KdamondManager : IDisposable
         }
     }
 
-    private static string Hash(KdamondSpec spec) => Convert.ToHexString(SHA256.HashData(JsonSerializer.SerializeToUtf8Bytes(spec)))[..16];
+    internal static string Hash(KdamondSpec spec) => Convert.ToHexString(SHA256.HashData(JsonSerializer.SerializeToUtf8Bytes(spec, KdamondSpecJsonContext.Default.KdamondSpec)))[..16];
 
     [LoggerMessage(EventId = 200, Level = LogLevel.Information, Message = "Started kdamond {Name} as kdamonds/{Index} (regions from {Source}, thread pid {Pid})")]
     private partial void LogStarted(string name, int index, string source, int pid);
