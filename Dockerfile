@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1
 #
-# damon-otel container image: a self-contained single-file agent on a minimal runtime base.
+# damon-otel container image: the NativeAOT agent (one native executable) on a minimal runtime base.
 #
 # Build:   docker build -t damon-otel:0.1.0 .
 #
@@ -32,12 +32,15 @@
 # * Port 9464: Prometheus /metrics, /healthz (liveness), /readyz (readiness).
 
 FROM mcr.microsoft.com/dotnet/sdk:10.0 AS build
+# NativeAOT links with the platform toolchain: clang and zlib's headers (not in the SDK image).
+RUN apt-get update && apt-get install -y --no-install-recommends clang zlib1g-dev && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
 # The same publish command the tests use (one definition: scripts/publish-agent.sh).
 RUN ./scripts/publish-agent.sh /out
 
-# runtime-deps carries only the native libraries a self-contained .NET app needs.
+# runtime-deps carries only the native libraries a self-contained .NET app needs (glibc, and the
+# OpenSSL the runtime loads with dlopen for hashing).
 FROM mcr.microsoft.com/dotnet/runtime-deps:10.0
 COPY --from=build /out/damon-otel /usr/local/bin/damon-otel
 # The container config: roots under /host (the CMD's flags say the same, so a mounted host-style
