@@ -26,7 +26,7 @@ vm_sample_us=50000
 vm_aggr_us=100000
 vm_phase_s=30
 vm_rounds=2
-vm_settle_s=10
+vm_settle_s=30
 vm_order="none text raw"
 vm_max_s=900
 for word in $(cat /proc/cmdline); do

@@ -111,14 +111,14 @@ grep '^VM-TB ' "$WORK/vm.txt" | sed 's/^VM-TB /  /'
 echo
 echo "Per mode, mean over rounds (CPU as % of one CPU; reader = trace-bench's own utime / stime):"
 grep '^VM-TB ' "$WORK/vm.txt" | awk '
-	{ for (i = 2; i <= NF; i++) { split($i, a, "="); v[a[1]] = a[2] }
+	{ delete v; for (i = 2; i <= NF; i++) { split($i, a, "="); v[a[1]] = a[2] }
 	  m = v["phase"]; n[m]++; wall[m] += v["wall_s"]; kd[m] += v["kdamond_ticks"] * 10; busy[m] += v["busy_ticks"] * 10
 	  ut[m] += v["utime_ms"]; st[m] += v["stime_ms"]; ev[m] += v["events"]; snap[m] += v["snapshots"]; drop[m] += v["dropped"]; err[m] += v["errors"]; bytes[m] += v["bytes"] }
 	END {
-	  printf "  %-5s %7s %10s %10s %10s %10s %12s %10s %10s %8s %7s\n", "mode", "wall s", "kdamonds %", "busy %", "reader us%", "reader sy%", "events/s", "ns CPU/ev", "snapshots", "dropped", "errors"
+	  printf "  %-5s %7s %10s %10s %10s %10s %12s %10s %10s %10s %8s %7s\n", "mode", "wall s", "kdamonds %", "busy %", "reader us%", "reader sy%", "events/s", "ns CPU/ev", "ns sys/ev", "snapshots", "dropped", "errors"
 	  split("none text raw", order, " ")
 	  for (j = 1; j <= 3; j++) { m = order[j]; if (!n[m]) continue; w = wall[m] * 1000
-	    printf "  %-5s %7.1f %10.2f %10.2f %10.2f %10.2f %12.0f %10s %10d %8d %7d\n", m, wall[m], 100 * kd[m] / w, 100 * busy[m] / w, 100 * ut[m] / w, 100 * st[m] / w, ev[m] / wall[m],
-	      (ev[m] > 0 ? sprintf("%.0f", (ut[m] + st[m]) * 1e6 / ev[m]) : "-"), snap[m], drop[m], err[m] }
+	    printf "  %-5s %7.1f %10.2f %10.2f %10.2f %10.2f %12.0f %10s %10s %10d %8d %7d\n", m, wall[m], 100 * kd[m] / w, 100 * busy[m] / w, 100 * ut[m] / w, 100 * st[m] / w, ev[m] / wall[m],
+	      (ev[m] > 0 ? sprintf("%.0f", (ut[m] + st[m]) * 1e6 / ev[m]) : "-"), (ev[m] > 0 ? sprintf("%.0f", st[m] * 1e6 / ev[m]) : "-"), snap[m], drop[m], err[m] }
 	}'
 log "serial log $SERIAL"
