@@ -18,7 +18,9 @@
 #   Simulator's real-time thread is reported apart (sim %); what it renders lazily when the
 #   agent reads its files stays in the agent figure, an upper bound.
 #
-# A variant is BUILD[:K=V[,K=V...]] with BUILD aot or jit: environment for that run (GC knobs).
+# A variant is BUILD[:K=V[,K=V...]]: the binary is $AGENT_<BUILD> (aot and jit are published when
+# unset; any other name, e.g. aotsize with AGENT_AOTSIZE=<binary>, must be given), the K=V pairs
+# are environment for that run (GC knobs).
 # Builds come from scripts/publish-agent.sh (default NativeAOT, --jit) into bench/agent/bin/aot
 # and bin-jit; AGENT_AOT=<binary> / AGENT_JIT=<binary> skip a publish.
 # Runs alternate between variants (round 1: all variants, round 2: all variants, ...) so a
@@ -58,7 +60,8 @@ for round in $(seq 1 "$ROUNDS"); do
     build="${variant%%:*}"
     envs=()
     if [[ $variant == *:* ]]; then IFS=',' read -r -a kvs <<<"${variant#*:}"; for kv in "${kvs[@]}"; do envs+=(--env "$kv"); done; fi
-    bin="$AGENT_AOT"; [[ $build == jit ]] && bin="$AGENT_JIT"
+    binvar="AGENT_${build^^}"; bin="${!binvar:-}"
+    [[ -n $bin ]] || { echo "variant $variant: no binary (set $binvar)" >&2; exit 1; }
     port="$(free_port)"
     state="$WORK/state-$round-$port"; mkdir -p "$state"
     if [[ $MODE == replay ]]; then
