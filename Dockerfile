@@ -32,8 +32,9 @@
 # * Port 9464: Prometheus /metrics, /healthz (liveness), /readyz (readiness).
 
 FROM mcr.microsoft.com/dotnet/sdk:10.0 AS build
-# NativeAOT links with the platform toolchain: clang and zlib's headers (not in the SDK image).
-RUN apt-get update && apt-get install -y --no-install-recommends clang zlib1g-dev && rm -rf /var/lib/apt/lists/*
+# NativeAOT links with the platform toolchain (clang, or gcc), which the SDK image lacks; zlib and
+# brotli come with the ILCompiler package.
+RUN apt-get update && apt-get install -y --no-install-recommends clang && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
 # The same publish command the tests use (one definition: scripts/publish-agent.sh).

@@ -8,7 +8,9 @@
 # Default: NativeAOT for linux-x64, the shipped agent (one native executable, no JIT: about a
 # third of the memory and a fraction of the start-up CPU of the JIT build; figures in
 # bench/README.md). Any trim/AOT warning fails the publish (src/DamonOtel.Agent/DamonOtel.Agent.csproj).
-# Needs a C toolchain (clang or gcc) and zlib headers for the native link (Debian: clang zlib1g-dev).
+# Needs a C toolchain for the native link: clang, or gcc as a fallback (scripts/test.sh installs
+# gcc; zlib and brotli come with the ILCompiler package). The executable needs x86-64-v2 with
+# CMPXCHG16B (the NativeAOT runtime uses it unconditionally; SIGILL without it).
 # --jit: the previous self-contained single-file JIT build, kept for comparison (bench/agent/run.sh).
 # Development runs stay `dotnet run --project src/DamonOtel.Agent -- ...` (JIT, no publish).
 set -euo pipefail
