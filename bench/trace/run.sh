@@ -92,6 +92,7 @@ append+=" clearcpuid=cx16 no_timer_check"  # no_timer_check: a loaded host can s
 # tracepoint's static keys, see tests/vm/README.md) is the emulator's, not a result: boot once more.
 for attempt in 1 2; do
 	log "booting ($ACCEL, $SMP vCPUs, ${PHASE_S} s phases x 3 x $ROUNDS rounds; serial log $SERIAL)"
+	: >"$SERIAL"
 	qemu-system-x86_64 -accel "$ACCEL" -cpu "$cpu" -m 2048 -smp "$SMP" -kernel "$KDIR/boot/vmlinuz-$KVER" \
 		-initrd "$WORK/initrd.gz" -append "$append" -nographic -no-reboot -nic none </dev/null >"$SERIAL" 2>&1 &
 	QEMU_PID=$!
