@@ -82,4 +82,24 @@ public static class ProcessRunner
     public static ProcessResult Run(
         string file, IEnumerable<string> args, string? stdin = null, string? workingDirectory = null, TimeSpan? timeout = null) =>
         RunAsync(file, args, stdin, workingDirectory, timeout).GetAwaiter().GetResult();
+
+    /// <summary>Kills a long-running process (the agent, Prometheus) and its children if it still runs, then disposes it.</summary>
+    public static async Task KillAndDisposeAsync(Process process)
+    {
+        ArgumentNullException.ThrowIfNull(process);
+        try
+        {
+            if (!process.HasExited)
+            {
+                process.Kill(entireProcessTree: true);
+                await process.WaitForExitAsync();
+            }
+        }
+        catch (InvalidOperationException)
+        {
+            // Never started, or already reaped.
+        }
+
+        process.Dispose();
+    }
 }
