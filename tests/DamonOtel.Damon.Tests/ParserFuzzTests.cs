@@ -137,6 +137,29 @@ public class ParserFuzzTests
         }).QuickCheckThrowOnFailure();
     }
 
+    [Fact]
+    public void The_assembler_takes_any_event_sequence_and_only_completes_well_formed_snapshots()
+    {
+        var u64 = Gen.OneOf(Gen.Elements(0UL, 1UL, 4096UL, uint.MaxValue, ulong.MaxValue), Gen.Choose(0, 1 << 20).Select(i => (ulong)i << 12));
+        var events = Gen.Zip(Gen.Zip(Gen.Elements(1, 2, 3), Gen.Elements(0UL, 1UL)), Gen.Zip(Gen.Elements(0u, 1u, 2u, 3u, uint.MaxValue), Gen.Zip(u64, u64)))
+            .Select(t => (Pid: t.Item1.Item1, Target: t.Item1.Item2, NrRegions: t.Item2.Item1, Start: t.Item2.Item2.Item1, End: t.Item2.Item2.Item2));
+        Prop.ForAll(Gen.ListOf(events).ToArbitrary(), list =>
+        {
+            var assembler = new AggregationAssembler(_ => new Intervals(5_000, 100_000, 1_000_000));
+            assembler.SetPidMap(new Dictionary<int, int> { [1] = 0, [2] = 1 });
+            bool wellFormed = true;
+            ulong ts = 0;
+            foreach ((int pid, ulong target, uint nr, ulong start, ulong end) in list)
+            {
+                // nr_regions of 2^32-1 is garbage a corrupt page can hold: it must not allocate for it.
+                RegionSnapshot? s = assembler.AddRegion(pid, ts++, target, nr, new DamonRegion(start, end, 1, 1));
+                wellFormed &= s is null || s.Regions.All(r => r.End >= r.Start);
+            }
+
+            return wellFormed;
+        }).QuickCheckThrowOnFailure();
+    }
+
     private static bool OnlyKernelFormatErrors(Action parse, string file)
     {
         try
