@@ -83,7 +83,7 @@ internal sealed class SnapshotTaker(KernelEnvironment env, AccessOptions options
 
                 if (raw || pid is not int p || p <= 0)
                 {
-                    AccessSummary summary = summarizer.Summarize(tried.Regions, ctx.Attrs.Intervals, ctx.AddrUnit ?? 1);
+                    AccessSummary summary = Summarize(summarizer, tried.Regions, ctx.Attrs.Intervals, ctx.AddrUnit ?? 1, reader.TriedRegionsDir(k.Index, ctx.Index, scheme));
                     result.Add(new SnapshotReportTarget(k.Index, ctx.Index, target, ctx.Attrs.Intervals, summary));
                     continue;
                 }
@@ -95,12 +95,28 @@ internal sealed class SnapshotTaker(KernelEnvironment env, AccessOptions options
 
                 clipped.Clear();
                 ulong unmapped = MappedRanges.Clip(tried.Regions, CollectionsMarshal.AsSpan(mapped), clipped);
-                AccessSummary mappedSummary = summarizer.Summarize(CollectionsMarshal.AsSpan(clipped), ctx.Attrs.Intervals, ctx.AddrUnit ?? 1);
+                AccessSummary mappedSummary = Summarize(summarizer, CollectionsMarshal.AsSpan(clipped), ctx.Attrs.Intervals, ctx.AddrUnit ?? 1, reader.TriedRegionsDir(k.Index, ctx.Index, scheme));
                 result.Add(new SnapshotReportTarget(k.Index, ctx.Index, target, ctx.Attrs.Intervals, mappedSummary, p, unmapped));
             }
         }
 
         return result;
+    }
+
+    /// <summary>
+    /// Summarizes regions read from <paramref name="dir"/>; regions the summarizer cannot add up
+    /// (sizes times addr_unit past 64 bits) are the kernel's malformed values, named as such.
+    /// </summary>
+    internal static AccessSummary Summarize(AccessSummarizer summarizer, ReadOnlySpan<DamonRegion> regions, Intervals intervals, ulong addrUnit, string dir)
+    {
+        try
+        {
+            return summarizer.Summarize(regions, intervals, addrUnit);
+        }
+        catch (ArgumentException e)
+        {
+            throw new KernelFormatException($"{dir}: {e.Message}") { Path = dir };
+        }
     }
 
     /// <summary>target index → index of the stat scheme that sees (only) that target.</summary>

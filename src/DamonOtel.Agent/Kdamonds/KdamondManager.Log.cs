@@ -2,7 +2,7 @@ using Microsoft.Extensions.Logging;
 
 namespace DamonOtel.Agent.Kdamonds;
 
-// The manager's log messages (event ids 200-216).
+// The manager's log messages (event ids 200-217).
 internal sealed partial class KdamondManager
 {
     [LoggerMessage(EventId = 200, Level = LogLevel.Information, Message = "Started kdamond {Name} as kdamonds/{Index} (regions from {Source}, thread pid {Pid})")]
@@ -55,4 +55,7 @@ internal sealed partial class KdamondManager
 
     [LoggerMessage(EventId = 216, Level = LogLevel.Warning, Message = "Kdamond {Name}: a target process exited (or its pid was reused) while its target list was written; committing again without it")]
     private partial void LogPidChangedUnderUs(string name);
+
+    [LoggerMessage(EventId = 217, Level = LogLevel.Warning, Message = "Ignoring the ownership record: {Reason}; kdamonds it may list are treated as not ours")]
+    private partial void LogOwnershipUnreadable(string reason);
 }

@@ -23,7 +23,11 @@ internal sealed record ResolvedTarget(
     IReadOnlyList<ProcessIdentity> Processes,
     int OverCap = 0,
     int Rejected = 0,
-    string Note = "");
+    string Note = "")
+{
+    /// <summary>The first (oldest) process's pid, 0 for none: a one-process target's pid.</summary>
+    public int Pid => Processes.Count > 0 ? Processes[0].Pid : 0;
+}
 
 /// <summary>
 /// Finds the processes and physical ranges that configured targets name. Never runs a command.
@@ -51,6 +55,14 @@ internal sealed class TargetResolver(IKernelFs fs, KernelRoots roots)
     /// <param name="pidStarts">For <c>pid:</c> targets: the start time of the process first seen
     /// with that pid (recorded here on first sight). A process with that pid and another start
     /// time is another process that reused the pid, and is not taken for the target.</param>
+    /// <summary>One target on its own (as a vaddr kdamond's only target); false with the reason when it names nothing.</summary>
+    public bool TryResolve(TargetConfig t, out ResolvedTarget? resolved, out string reason)
+    {
+        bool ok = TryResolve(new KdamondConfig { Name = t.Name, Targets = [t] }, out IReadOnlyList<ResolvedTarget> list, out reason);
+        resolved = ok && list.Count == 1 ? list[0] : null;
+        return resolved is not null;
+    }
+
     public bool TryResolve(KdamondConfig k, out IReadOnlyList<ResolvedTarget> resolved, out string reason, IDictionary<string, ulong>? pidStarts = null)
     {
         var list = new List<ResolvedTarget>(k.Targets.Count);
@@ -211,7 +223,7 @@ internal sealed class TargetResolver(IKernelFs fs, KernelRoots roots)
 
     private string FromPidFile(TargetConfig t, string file, List<ProcessStat> candidates)
     {
-        if (!PidFiles.Read(file, t.PidFileOwner, out PidFileContent content, out string problem))
+        if (!PidFiles.Read(file, t.PidFileOwner, out TrustedPidFile content, out string problem))
         {
             return $"target {t.Name}: {problem}";
         }

@@ -20,7 +20,7 @@ public sealed class PidFileTests : IDisposable
     public void A_root_owned_file_gives_its_first_line()
     {
         string file = Write("postmaster.pid", "4242\n/var/lib/postgresql/15/main\n1733500000\n", UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
-        Assert.True(PidFiles.Read(file, null, out PidFileContent content, out string problem), problem);
+        Assert.True(PidFiles.Read(file, null, out TrustedPidFile content, out string problem), problem);
         Assert.Equal(4242, content.Pid);
         Assert.InRange(content.ModifiedAt, DateTimeOffset.UtcNow.AddMinutes(-1), DateTimeOffset.UtcNow.AddMinutes(1));
     }
@@ -44,7 +44,7 @@ public sealed class PidFileTests : IDisposable
         Assert.Contains("owned by uid 1234, not by root", problem);
         Assert.False(PidFiles.Read(file, 33, out _, out problem));
         Assert.Contains("not by root or uid 33", problem);
-        Assert.True(PidFiles.Read(file, 1234, out PidFileContent content, out problem), problem);
+        Assert.True(PidFiles.Read(file, 1234, out TrustedPidFile content, out problem), problem);
         Assert.Equal(4242, content.Pid);
     }
 
@@ -74,10 +74,10 @@ public sealed class PidFileTests : IDisposable
     }
 
     [Theory]
-    [InlineData("", "does not start with a pid")]
-    [InlineData("nginx\n", "does not start with a pid (first line 'nginx')")]
-    [InlineData("-5\n", "does not start with a pid")]
-    [InlineData("0\n", "does not start with a pid")]
+    [InlineData("", "does not hold a process id on its first line")]
+    [InlineData("nginx\n", "does not hold a process id on its first line (\"nginx\")")]
+    [InlineData("-5\n", "does not hold a process id on its first line")]
+    [InlineData("0\n", "does not hold a process id on its first line")]
     public void Content_that_is_no_pid_is_refused(string text, string expected)
     {
         string file = Write("bad.pid", text, UnixFileMode.UserRead | UnixFileMode.UserWrite);
@@ -89,7 +89,7 @@ public sealed class PidFileTests : IDisposable
     public void Missing_files_and_directories_say_so()
     {
         Assert.False(PidFiles.Read(Path.Combine(dir, "none.pid"), null, out _, out string problem));
-        Assert.Contains("does not exist", problem);
+        Assert.Contains("no such file", problem);
         Assert.False(PidFiles.Read(dir, null, out _, out problem));
         Assert.Contains("not a regular file", problem);
     }
