@@ -147,7 +147,7 @@ public class CliTests
         return root;
     }
 
-    private static string CopyFixture(string name)
+    internal static string CopyFixture(string name)
     {
         string source = RepoPaths.Of("tests", "DamonOtel.Damon.Tests", "Fixtures", name);
         string target = Directory.CreateTempSubdirectory("damon-otel-fixture-").FullName;
@@ -165,7 +165,7 @@ public class CliTests
     }
 
     // Contents and modification times of every file and directory under root.
-    private static string TreeHash(string root)
+    internal static string TreeHash(string root)
     {
         using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         foreach (string path in Directory.EnumerateFileSystemEntries(root, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal))

@@ -19,6 +19,7 @@ internal static class CommandLine
         root.Subcommands.Add(SnapshotCommand.Create());
         root.Subcommands.Add(FeaturesCommand.Create());
         root.Subcommands.Add(ImportDamoCommand.Create());
+        root.Subcommands.Add(RecordCommand.Create());
         return root;
     }
 
