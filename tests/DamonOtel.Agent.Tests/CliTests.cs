@@ -108,7 +108,7 @@ public class CliTests
     [Fact]
     public async Task Every_command_has_help()
     {
-        foreach (string cmd in new[] { "run", "check-config", "snapshot", "features" })
+        foreach (string cmd in new[] { "run", "check-config", "snapshot", "features", "import-damo", "record", "status" })
         {
             (int code, string stdout, _) = await Run(cmd, "--help");
             Assert.Equal(0, code);

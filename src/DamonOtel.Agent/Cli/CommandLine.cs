@@ -20,6 +20,7 @@ internal static class CommandLine
         root.Subcommands.Add(FeaturesCommand.Create());
         root.Subcommands.Add(ImportDamoCommand.Create());
         root.Subcommands.Add(RecordCommand.Create());
+        root.Subcommands.Add(StatusCommand.Create());
         return root;
     }
 
