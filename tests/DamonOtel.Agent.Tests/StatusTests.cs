@@ -109,10 +109,10 @@ public sealed partial class StatusTests
         var keys = new SortedSet<string>(StringComparer.Ordinal);
         foreach (string golden in (string[])["status-linux-6.18-owned.json", "status-linux-6.12-attached.json"])
         {
-            Collect(JsonDocument.Parse(File.ReadAllText(RepoPaths.Of("tests", "DamonOtel.Agent.Tests", "Golden", golden))).RootElement, string.Empty, keys);
+            Collect(JsonDocument.Parse(File.ReadAllText(RepoRoot.Of("tests", "DamonOtel.Agent.Tests", "Golden", golden))).RootElement, string.Empty, keys);
         }
 
-        string doc = File.ReadAllText(RepoPaths.Of(StatusDoc));
+        string doc = File.ReadAllText(RepoRoot.Of(StatusDoc));
         string table = doc[doc.IndexOf("\n## JSON", StringComparison.Ordinal)..];
         var documented = new SortedSet<string>(DocumentedKey().Matches(table).Select(m => m.Groups[1].Value), StringComparer.Ordinal);
         Assert.True(keys.SetEquals(documented), $"in the JSON, not in {StatusDoc}: [{string.Join(", ", keys.Except(documented))}]; in {StatusDoc}, not in the JSON: [{string.Join(", ", documented.Except(keys))}]");
@@ -145,7 +145,7 @@ public sealed partial class StatusTests
 
     private static void Golden(string name, string actual)
     {
-        string path = RepoPaths.Of("tests", "DamonOtel.Agent.Tests", "Golden", name);
+        string path = RepoRoot.Of("tests", "DamonOtel.Agent.Tests", "Golden", name);
         if (Environment.GetEnvironmentVariable("UPDATE_GOLDEN") == "1")
         {
             Directory.CreateDirectory(Path.GetDirectoryName(path)!);

@@ -72,8 +72,8 @@ public sealed class DamoStartTreeTests(ITestOutputHelper output)
     private static Outcome Compare(string version, string[] damoArgs, Func<string, string> editYaml)
     {
         string dir = DamoSandbox.TempDir();
-        File.Copy(RepoPaths.Of("tests", "fixtures", "damo", "schemes-filters.json"), Path.Combine(dir, "schemes-filters.json"));
-        File.Copy(RepoPaths.Of("tests", "fixtures", "damo", "3.4.1", "args", "two-kdamonds-first.json"), Path.Combine(dir, "two-kdamonds-first.json"));
+        File.Copy(RepoRoot.Of("tests", "fixtures", "damo", "schemes-filters.json"), Path.Combine(dir, "schemes-filters.json"));
+        File.Copy(RepoRoot.Of("tests", "fixtures", "damo", "3.4.1", "args", "two-kdamonds-first.json"), Path.Combine(dir, "two-kdamonds-first.json"));
 
         // 1. damo's own kdamonds JSON for the command line.
         DamoSandbox.Result printed = DamoSandbox.Run(version, dir, ["args", "damon", "--format", "json", .. damoArgs]);

@@ -22,13 +22,13 @@ public sealed class ImportDamoTests
     /// <summary>Every kdamonds file real damo printed (JSON, --raw JSON, YAML), relative to tests/fixtures/damo.</summary>
     internal static List<string> FixtureFiles() =>
         [.. ((string[])["2.8.3", "3.4.1"])
-            .SelectMany(version => Directory.GetFiles(RepoPaths.Of("tests", "fixtures", "damo", version, "args")))
-            .Select(file => Path.GetRelativePath(RepoPaths.Of("tests", "fixtures", "damo"), file))
+            .SelectMany(version => Directory.GetFiles(RepoRoot.Of("tests", "fixtures", "damo", version, "args")))
+            .Select(file => Path.GetRelativePath(RepoRoot.Of("tests", "fixtures", "damo"), file))
             .Order(StringComparer.Ordinal)];
 
     public static TheoryData<string> AllFixtures() => [.. FixtureFiles()];
 
-    private static string Fixture(string relative) => RepoPaths.Of("tests", "fixtures", "damo", relative);
+    private static string Fixture(string relative) => RepoRoot.Of("tests", "fixtures", "damo", relative);
 
     /// <summary>The spec the agent writes for a kdamond (as a tracepoint-source kdamond: no monitoring scheme), as JSON for comparison.</summary>
     internal static string SpecJson(KdamondConfig k) => JsonSerializer.Serialize(
