@@ -150,7 +150,7 @@ internal sealed class KdamondSource : ICollectionSource
                 continue;
             }
 
-            state.UpdateAccess(t, summarizer.Summarize(tried.Regions, intervals, addrUnit));
+            state.OfferSnapshot(t, tried.Regions, intervals, addrUnit, summarizer);
         }
     }
 
