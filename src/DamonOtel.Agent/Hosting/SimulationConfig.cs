@@ -15,27 +15,37 @@ internal static class SimulationConfig
 {
     private const ulong MiB = 1UL << 20;
 
-    /// <summary>The simulated pods: name, namespace, UID, QoS class, container id, allocation and hot bytes.</summary>
+    /// <summary>
+    /// The simulated pods (one container each). web-0 runs the `--simulate` workload; the others
+    /// only touch their memory once, so the machine's working set stays the workload's hot set
+    /// (what the end-to-end tests compare with) while every pod has idle memory to show.
+    /// </summary>
     public static IReadOnlyList<SimulatedPod> Pods { get; } =
     [
-        new("web-0", "shop", "7c0a5b0e-5d5b-4b9f-9d43-2f1a3c6e8b01", "burstable", "4f5e6d7c8b9a0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796", 256 * MiB, 64 * MiB),
-        new("batch-0", "jobs", "0b1c2d3e-4f50-4617-8293-a4b5c6d7e8f9", "besteffort", "a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9", 192 * MiB, 0),
-        new("cache-0", "shop", "5e6f7a8b-9c0d-4e1f-a2b3-c4d5e6f7a8b9", "guaranteed", "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff", 128 * MiB, 96 * MiB),
+        new("web-0", "shop", "7c0a5b0e-5d5b-4b9f-9d43-2f1a3c6e8b01", "burstable", "4f5e6d7c8b9a0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796", 0),
+        new("batch-0", "jobs", "0b1c2d3e-4f50-4617-8293-a4b5c6d7e8f9", "besteffort", "a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9", 192 * MiB),
+        new("cache-0", "shop", "5e6f7a8b-9c0d-4e1f-a2b3-c4d5e6f7a8b9", "guaranteed", "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff", 128 * MiB),
     ];
 
-    /// <summary>Starts the workload under system.slice and the pods' containers under kubepods.slice (systemd driver layout).</summary>
+    /// <summary>A system service next to the pods (a cgroup without Kubernetes labels).</summary>
+    public const string Service = "/system.slice/journald.service";
+
+    /// <summary>Starts the workload in web-0's container, idle processes in the other pods and in <see cref="Service"/> (systemd driver layout).</summary>
     public static void PopulateCgroups(SimulatedKernel sim, string workload)
     {
         ArgumentNullException.ThrowIfNull(sim);
-        sim.SpawnProcess(workload, SimulatedWorkloads.Create(workload), $"/system.slice/{workload}.service");
         foreach (SimulatedPod pod in Pods)
         {
-            sim.SpawnProcess(pod.Name, SimulatedWorkloads.HotCold(pod.Name, pod.AllocationBytes, pod.HotBytes), pod.ContainerCgroup);
+            IWorkload w = pod.IdleBytes == 0 ? SimulatedWorkloads.Create(workload) : SimulatedWorkloads.HotCold(pod.Name, pod.IdleBytes, 0);
+            sim.SpawnProcess(pod.IdleBytes == 0 ? workload : pod.Name, w, pod.ContainerCgroup);
         }
+
+        sim.SpawnProcess("journald", SimulatedWorkloads.HotCold("journald", 32 * MiB, 0), Service);
     }
 
     /// <summary>A pod of the simulated node (one container).</summary>
-    internal sealed record SimulatedPod(string Name, string Namespace, string Uid, string QosClass, string ContainerId, ulong AllocationBytes, ulong HotBytes)
+    /// <param name="IdleBytes">The allocation of an idle pod; 0 = the pod runs the `--simulate` workload.</param>
+    internal sealed record SimulatedPod(string Name, string Namespace, string Uid, string QosClass, string ContainerId, ulong IdleBytes)
     {
         /// <summary>kubepods.slice/.../cri-containerd-&lt;id&gt;.scope, as the kubelet's systemd driver names it.</summary>
         public string ContainerCgroup
