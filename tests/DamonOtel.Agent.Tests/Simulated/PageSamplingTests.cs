@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using DamonOtel.Agent.Collection;
 using DamonOtel.Agent.Configuration;
@@ -9,6 +8,7 @@ using DamonOtel.Damon.Model;
 using DamonOtel.Damon.Sysfs;
 using DamonOtel.Simulator;
 using DamonOtel.Telemetry.Observations;
+using Microsoft.Extensions.Time.Testing;
 
 namespace DamonOtel.Agent.Tests.Simulated;
 
@@ -239,7 +239,7 @@ public sealed class PageSamplingTests
 
         public SimulatedKernel Kernel { get; }
 
-        public ManualClock Clock { get; } = new();
+        public FakeTimeProvider Clock { get; } = new();
 
         public ObservationStore Store { get; }
 
@@ -321,16 +321,5 @@ public sealed class PageSamplingTests
         public void Dispose() => Env.DisposeAsync().AsTask().GetAwaiter().GetResult();
 
         private void Write(string path, string value) => Kernel.WriteText(path, value);
-    }
-
-    internal sealed class ManualClock : TimeProvider
-    {
-        private long ticks = 1_000_000_000;
-
-        public override long TimestampFrequency => Stopwatch.Frequency;
-
-        public override long GetTimestamp() => Interlocked.Read(ref ticks);
-
-        public void Advance(TimeSpan by) => Interlocked.Add(ref ticks, (long)(by.TotalSeconds * Stopwatch.Frequency));
     }
 }

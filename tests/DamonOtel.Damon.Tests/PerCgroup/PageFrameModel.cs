@@ -1,4 +1,5 @@
 using DamonOtel.Damon.IO;
+using DamonOtel.TestSupport;
 
 namespace DamonOtel.Damon.Tests.PerCgroup;
 
@@ -7,11 +8,11 @@ namespace DamonOtel.Damon.Tests.PerCgroup;
 /// and a cgroup directory tree with inode numbers. The Simulator has the full model; this one
 /// lets unit tests pin every frame. Counts the positional reads.
 /// </summary>
-internal sealed class PageFrameModel(int frames) : IKernelFs, IKernelPageFs
+internal sealed class PageFrameModel(int frames) : InMemoryKernelFs, IKernelPageFs
 {
     public const ulong KpfLru = 1UL << 5, KpfSlab = 1UL << 7, KpfBuddy = 1UL << 10, KpfAnon = 1UL << 12, KpfNoPage = 1UL << 20;
 
-    private readonly Dictionary<string, ulong> dirs = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, ulong> inodes = new(StringComparer.Ordinal);
 
     public ulong[] Cgroup { get; } = new ulong[frames];
 
@@ -21,9 +22,14 @@ internal sealed class PageFrameModel(int frames) : IKernelFs, IKernelPageFs
 
     public int FlagReads { get; private set; }
 
-    public void Dir(string path, ulong inode) => dirs[path] = inode;
-
-    public void Remove(string path) => dirs.Remove(path);
+    /// <summary>A cgroup directory with its inode and two interface files (which discovery must skip).</summary>
+    public void Dir(string path, ulong inode)
+    {
+        dirs.Add(path);
+        inodes[path] = inode;
+        files[path + "/cgroup.procs"] = string.Empty;
+        files[path + "/memory.stat"] = string.Empty;
+    }
 
     public void Fill(int from, int to, ulong inode, ulong flags)
     {
@@ -36,28 +42,15 @@ internal sealed class PageFrameModel(int frames) : IKernelFs, IKernelPageFs
         : path.EndsWith("/kpageflags", StringComparison.Ordinal) ? new Frames(this, Flags, false)
         : throw new KernelIoException(Errno.ENOENT, path, "open");
 
-    public ulong GetInode(string path) => dirs.TryGetValue(path, out ulong ino) ? ino : throw new KernelIoException(Errno.ENOENT, path, "statx");
+    public ulong GetInode(string path) => inodes.TryGetValue(path, out ulong ino) ? ino : throw new KernelIoException(Errno.ENOENT, path, "statx");
 
-    public IReadOnlyList<string> ListDirectory(string path) =>
-        dirs.ContainsKey(path)
-            ? [.. dirs.Keys.Where(d => d.StartsWith(path + "/", StringComparison.Ordinal) && !d[(path.Length + 1)..].Contains('/')).Select(d => d[(path.Length + 1)..]), "cgroup.procs", "memory.stat"]
-            : throw new KernelIoException(Errno.ENOENT, path, "list");
+    public override void CreateDirectory(string path) => throw new NotSupportedException();
 
-    public bool DirectoryExists(string path) => dirs.ContainsKey(path);
+    public override void RemoveDirectory(string path) => throw new NotSupportedException();
 
-    public bool FileExists(string path) => false;
+    public override Stream OpenPipe(string path) => throw new NotSupportedException();
 
-    public string ReadText(string path) => throw new NotSupportedException();
-
-    public int ReadBytes(string path, Span<byte> buffer) => throw new NotSupportedException();
-
-    public void WriteText(string path, string text) => throw new NotSupportedException();
-
-    public void CreateDirectory(string path) => throw new NotSupportedException();
-
-    public void RemoveDirectory(string path) => throw new NotSupportedException();
-
-    public Stream OpenPipe(string path) => throw new NotSupportedException();
+    protected override void Write(string path, string text) => throw new NotSupportedException();
 
     private sealed class Frames(PageFrameModel model, ulong[] data, bool cgroup) : IPageFrameFile
     {
