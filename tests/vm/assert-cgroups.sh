@@ -102,4 +102,10 @@ printf '    free pages: %s (MemFree %s, %s); monitored bytes in use %s\n' "$(mib
 within "$free" "$memfree" "$FREE_TOL" && pass "$KDAMOND free bytes $(mib "$free") within $FREE_TOL% of MemFree $(mib "$memfree") ($(pct "$free" "$memfree"))" ||
 	failc "$KDAMOND free bytes $(mib "$free") within $FREE_TOL% of MemFree $(mib "$memfree") ($(pct "$free" "$memfree"))"
 
+# The page-sampling pass's wall time (a figure for the report, not a check: wall time under TCG).
+ps="source=\"pages/$KDAMOND\""
+dur=$(q1 "increase(damon_otel_collection_duration_seconds_sum{$ps}[$WINDOW]) / increase(damon_otel_collection_duration_seconds_count{$ps}[$WINDOW])")
+npass=$(q1 "increase(damon_otel_collection_duration_seconds_count{$ps}[$WINDOW])")
+printf '    page-sampling passes over %s: %s, mean wall time %s s\n' "$WINDOW" "${npass:-absent}" "${dur:-absent}" >>"$REPORT"
+
 ((FAILED == 0))
