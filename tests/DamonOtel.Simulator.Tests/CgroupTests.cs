@@ -137,4 +137,50 @@ public sealed class CgroupTests
         h.State("commit");
         Assert.Equal(16 * MiB, k.CgroupGroundTruth(0, "/pod2", TimeSpan.FromSeconds(1)).ResidentBytes);
     }
+
+    [Fact]
+    public void Memcg_filters_pass_exactly_the_pages_charged_to_that_memcg()
+    {
+        var h = new Harness();
+        SimulatedKernel k = h.Kernel;
+        k.SpawnProcess("hot", SimulatedWorkloads.HotCold("hot", 64 * MiB, 16 * MiB), "/pod1/ctr");
+        k.SpawnProcess("other", SimulatedWorkloads.HotCold("other", 32 * MiB, 32 * MiB), "/pod2");
+        ulong start = (1 * MiB) + (256 * MiB);
+        h.ConfigurePaddr(start, start + (1024 * MiB));
+        // Scheme 0 (from ConfigurePaddr) filters /pod1/ctr; scheme 1 filters /pod1, which holds no page
+        // itself (the filter is not hierarchical); scheme 2 rejects /pod2 and allows the rest.
+        h.Write(h.C0 + "/schemes/nr_schemes", "3");
+        string s1 = h.C0 + "/schemes/1", s2 = h.C0 + "/schemes/2";
+        foreach (string s in new[] { h.S0, s1, s2 })
+        {
+            h.MatchEverything(s);
+            h.Write(s + "/ops_filters/nr_filters", "1");
+            h.Write(s + "/ops_filters/0/type", "memcg");
+            h.Write(s + "/ops_filters/0/matching", "Y");
+            h.Write(s + "/ops_filters/0/allow", "Y");
+        }
+
+        h.Write(h.S0 + "/ops_filters/0/memcg_path", "/pod1/ctr");
+        h.Write(s1 + "/ops_filters/0/memcg_path", "/pod1");
+        h.Write(s2 + "/ops_filters/0/memcg_path", "/pod2");
+        h.Write(s2 + "/ops_filters/0/allow", "N");
+        h.State("on");
+        k.Advance(TimeSpan.FromSeconds(3));
+        h.State("update_schemes_tried_regions");
+
+        ulong pod1 = k.CgroupGroundTruth(0, "/pod1/ctr", TimeSpan.Zero).ResidentBytes;
+        Assert.Equal((64 + 8 + 16) * MiB + (132 * 1024), pod1);
+        Assert.Equal(pod1, PassedSum(h.S0));
+        Assert.Equal(0UL, PassedSum(s1));
+        // Rejecting /pod2 with allow the default for the rest (the last filter rejects, so the
+        // default is allow): everything walked except pod2's pages, i.e. pod1's pages.
+        Assert.Equal(pod1, PassedSum(s2));
+        h.State("update_schemes_stats"); // cumulative: one application's worth or more
+        Assert.True(h.ReadU(h.S0 + "/stats/sz_ops_filter_passed") >= pod1);
+        Assert.Equal(0UL, h.ReadU(s1 + "/stats/sz_ops_filter_passed"));
+
+        ulong PassedSum(string scheme) => h.Kernel.ListDirectory(scheme + "/tried_regions")
+            .Where(n => n != "total_bytes")
+            .Aggregate(0UL, (a, n) => a + h.ReadU($"{scheme}/tried_regions/{n}/sz_filter_passed"));
+    }
 }
