@@ -12,11 +12,12 @@ internal sealed class KernelEnvironment : IAsyncDisposable
     private readonly CancellationTokenSource? simulatorStop;
     private readonly Task? simulatorTask;
 
-    private KernelEnvironment(IKernelFs fs, KernelRoots roots, SimulatedKernel? simulator)
+    private KernelEnvironment(IKernelFs fs, KernelRoots roots, SimulatedKernel? simulator, TimeProvider? time = null)
     {
         Fs = fs;
         Roots = roots;
         Simulator = simulator;
+        Time = time ?? TimeProvider.System;
         if (simulator is not null)
         {
             simulatorStop = new CancellationTokenSource();
@@ -28,7 +29,8 @@ internal sealed class KernelEnvironment : IAsyncDisposable
 
     public KernelRoots Roots { get; }
 
-    public TimeProvider Time { get; } = TimeProvider.System;
+    /// <summary>The agent's clock for waits and deadlines (tests pass a manual one).</summary>
+    public TimeProvider Time { get; }
 
     public SimulatedKernel? Simulator { get; }
 
@@ -45,8 +47,8 @@ internal sealed class KernelEnvironment : IAsyncDisposable
         return new KernelEnvironment(sim, sim.Options.Roots, sim);
     }
 
-    /// <summary>Wraps an existing simulator (tests drive its clock themselves).</summary>
-    public static KernelEnvironment Wrap(IKernelFs fs, KernelRoots roots) => new(fs, roots, null);
+    /// <summary>Wraps an existing simulator (tests drive its clock themselves), optionally with the agent's clock.</summary>
+    public static KernelEnvironment Wrap(IKernelFs fs, KernelRoots roots, TimeProvider? time = null) => new(fs, roots, null, time);
 
     public async ValueTask DisposeAsync()
     {
