@@ -19,6 +19,7 @@ internal sealed class KdamondState
     private double? cpuSeconds;
     private Intervals? intervals;
     private int pid = -1;
+    private DamonStatPublished? damonStat;
     private long lastStatusTicks;
     private TimeSpan cadence;
 
@@ -96,6 +97,16 @@ internal sealed class KdamondState
         }
     }
 
+    /// <summary>DAMON_STAT's own published figures (null when it is off: its parameters then hold stale values).</summary>
+    public void UpdateDamonStat(DamonStatPublished? published)
+    {
+        lock (gate)
+        {
+            damonStat = published;
+            PublishLocked();
+        }
+    }
+
     /// <summary>A new snapshot of one target (one aggregation interval, or one tried_regions walk).</summary>
     public void UpdateAccess(int targetIndex, AccessSummary summary)
     {
@@ -122,6 +133,7 @@ internal sealed class KdamondState
         {
             up = false;
             pid = -1;
+            damonStat = null;
             foreach (TargetSlot t in targets)
             {
                 t.Access = null;
@@ -151,7 +163,7 @@ internal sealed class KdamondState
             targetObservations[i] = new TargetObservation(t.Name, fresh ? t.Access : null, t.Sequence, t.Rss);
         }
 
-        store.Publish(new KdamondObservation(Source, Name, up, cpuSeconds, intervals, targetObservations, schemes, now, expected));
+        store.Publish(new KdamondObservation(Source, Name, up, cpuSeconds, intervals, targetObservations, schemes, now, expected) { DamonStat = damonStat });
     }
 
     private sealed class TargetSlot(string name)

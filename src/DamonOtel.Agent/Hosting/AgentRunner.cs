@@ -212,13 +212,17 @@ internal sealed partial class AgentRunner : IAsyncDisposable
                 }
 
                 var state = new KdamondState(Store, "module/" + module, module, -1, module == ModuleSource.DamonStat ? ["system"] : ["memory"], interval);
-                    // Module kdamonds are not in the admin tree: their regions only come from the tracepoint.
-                if (module != ModuleSource.DamonStat && attachByTracepoint && running.Contains(module))
+
+                // Module kdamonds are not in the admin tree: their regions only come from the
+                // tracepoint, routed by the module's kdamond_pid (DAMON_STAT's complete per-region
+                // distribution, not just its 101 published percentiles).
+                bool traced = attachByTracepoint && running.Contains(module);
+                if (traced)
                 {
                     tracepointStates.Add(state);
                 }
 
-                sources.Add(new ModuleSource(env, state, module, access, interval));
+                sources.Add(new ModuleSource(env, state, module, access, interval, regionsFromTracepoint: traced));
             }
         }
 
