@@ -90,9 +90,10 @@ internal sealed partial class AgentHost(AgentConfig config, KernelEnvironment en
                 pipeline.Scrape,
                 app =>
                 {
-                    app.MapGet("/healthz", () => Results.Text("ok\n"));
-                    app.MapGet("/readyz", () => Readiness(runner, store));
-                    app.MapGet("/", () => Results.Text("damon-otel: /metrics /healthz /readyz\n"));
+                    // RequestDelegate handlers: the Delegate overloads bind parameters by reflection (not in NativeAOT).
+                    app.MapGet("/healthz", ctx => Results.Text("ok\n").ExecuteAsync(ctx));
+                    app.MapGet("/readyz", ctx => Readiness(runner, store).ExecuteAsync(ctx));
+                    app.MapGet("/", ctx => Results.Text("damon-otel: /metrics /healthz /readyz\n").ExecuteAsync(ctx));
                 });
             try
             {

@@ -63,7 +63,17 @@ public sealed class MetricsEndpoint : IAsyncDisposable
         var certificate = web.Tls is { } tls ? WebConfig.LoadCertificate(tls) : null;
         var clientCas = web.Tls?.ClientCaFile is { } caFile ? LoadCas(caFile) : null;
 
-        var builder = WebApplication.CreateSlimBuilder();
+        // Not CreateSlimBuilder: its appsettings.json reload watches the working directory
+        // recursively (cwd / in a container or under systemd: ~54,000 inotify watches over /proc
+        // and /sys, seconds of start-up). Only Kestrel and routing are needed.
+        var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions());
+        builder.WebHost.UseKestrelCore();
+        if (certificate is not null)
+        {
+            builder.WebHost.UseKestrelHttpsConfiguration();
+        }
+
+        builder.Services.AddRoutingCore();
         builder.Logging.ClearProviders();
         builder.WebHost.ConfigureKestrel(k =>
         {
