@@ -7,6 +7,7 @@ using DamonOtel.Analysis;
 using DamonOtel.Damon.IO;
 using DamonOtel.Simulator;
 using DamonOtel.Telemetry.Observations;
+using DamonOtel.TestSupport;
 
 namespace DamonOtel.Agent.Tests;
 
@@ -25,8 +26,8 @@ public class DamonStatRegionsTests
         // linux-7.3-damon-stat holds DAMON_STAT's parameters as 7.3.4 printed them at uptime
         // 48.47 (kdamond_pid 67, aggr_interval_us 1039360); the events are its own, captured in
         // the same run (tests/vm/facts). The agent's own sources run on them.
-        KernelRoots roots = KernelRoots.Under(RepoPaths.Of("tests", "DamonOtel.Damon.Tests", "Fixtures", "linux-7.3-damon-stat"));
-        string[] lines = File.ReadAllLines(RepoPaths.Of("tests", "vm", "facts", Facts, "damon-stat-trace-raw.txt"));
+        KernelRoots roots = KernelRoots.Under(RepoRoot.Of("tests", "DamonOtel.Damon.Tests", "Fixtures", "linux-7.3-damon-stat"));
+        string[] lines = File.ReadAllLines(RepoRoot.Of("tests", "vm", "facts", Facts, "damon-stat-trace-raw.txt"));
         var fs = new ScriptedTracefs(LinuxKernelFs.Instance, roots);
         await using KernelEnvironment env = KernelEnvironment.Wrap(fs, roots);
         var store = new ObservationStore();
@@ -72,7 +73,7 @@ public class DamonStatRegionsTests
             Processes = [("app", "steady")],
             DamonStatEnabled = true,
         });
-        var fs = new RecordingFs(kernel);
+        var fs = new RecordingKernelFs(kernel);
         string stateDir = Directory.CreateTempSubdirectory("damon-otel-test-").FullName;
         AgentConfig config = ConfigLoader.Parse("collection: {interval: 1h}\n", "t.yaml") with { Roots = kernel.Options.Roots, StateDir = stateDir };
         var store = new ObservationStore();

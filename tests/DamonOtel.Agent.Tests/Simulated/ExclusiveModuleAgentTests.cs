@@ -6,6 +6,7 @@ using DamonOtel.Agent.Tests.Support;
 using DamonOtel.Damon.IO;
 using DamonOtel.Simulator;
 using DamonOtel.Telemetry.Observations;
+using DamonOtel.TestSupport;
 using Microsoft.Extensions.Logging;
 
 namespace DamonOtel.Agent.Tests.Simulated;
@@ -46,7 +47,7 @@ public class ExclusiveModuleAgentTests
             DamonStatEnabled = true,
         });
         string statPid = Param(kernel, "damon_stat", "kdamond_pid");
-        var fs = new RecordingFs(kernel);
+        var fs = new RecordingKernelFs(kernel);
         var time = new ManualTimeProvider();
         using var logs = new CapturingLoggers();
         string stateDir = Directory.CreateTempSubdirectory("damon-otel-test-").FullName;
@@ -98,7 +99,7 @@ public class ExclusiveModuleAgentTests
     {
         await using var sim = new SimHarness(KernelProfile.V7_3, damonStat: true, ("app", "steady"));
         string before = sim.Module("damon_stat", "kdamond_pid");
-        var fs = new RecordingFs(sim.Kernel);
+        var fs = new RecordingKernelFs(sim.Kernel);
         var store = new ObservationStore();
         await using AgentRunner runner = sim.Runner(sim.Config(TwoKdamonds + TakeOver), fs, store);
         await runner.StartAsync(CancellationToken.None);
@@ -157,7 +158,7 @@ public class ExclusiveModuleAgentTests
     public async Task Taking_over_an_absent_or_switched_off_module_is_a_no_op(KernelProfile profile)
     {
         await using var sim = new SimHarness(profile, damonStat: false, ("app", "steady"));
-        var fs = new RecordingFs(sim.Kernel);
+        var fs = new RecordingKernelFs(sim.Kernel);
         await using AgentRunner runner = sim.Runner(sim.Config(TwoKdamonds + "kernel_modules: {take_over: [damon_stat, damon_reclaim, damon_lru_sort]}\n"), fs);
         await runner.StartAsync(CancellationToken.None);
         Assert.All(runner.Manager.Owned, m => Assert.Equal(ManagedState.Running, m.State));
@@ -172,7 +173,7 @@ public class ExclusiveModuleAgentTests
     {
         await using var sim = new SimHarness(KernelProfile.V7_3, damonStat: false, ("app", "steady"));
         sim.Kernel.WriteText(sim.Roots.ModuleParameters("damon_lru_sort") + "/enabled", "Y");
-        var fs = new RecordingFs(sim.Kernel);
+        var fs = new RecordingKernelFs(sim.Kernel);
 
         // DAMON_STAT named, DAMON_LRU_SORT runs: blocked, naming DAMON_LRU_SORT and its remedies.
         await using AgentRunner blocked = sim.Runner(sim.Config(TwoKdamonds + TakeOver), fs);
@@ -229,6 +230,6 @@ public class ExclusiveModuleAgentTests
         kernel.ReadText(Path.Combine(kernel.Options.Roots.ModuleParameters(module), name)).Trim();
 
     // Writes, mkdirs and rmdirs under DAMON's sysfs dir and /sys/module (tracefs is not DAMON).
-    private static IEnumerable<string> DamonWrites(RecordingFs fs, KernelRoots roots) =>
+    private static IEnumerable<string> DamonWrites(RecordingKernelFs fs, KernelRoots roots) =>
         fs.Mutations.Where(m => m.Contains(roots.DamonAdmin, StringComparison.Ordinal) || m.Contains(Path.Combine(roots.Sysfs, "module"), StringComparison.Ordinal));
 }
