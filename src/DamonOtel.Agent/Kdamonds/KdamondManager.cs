@@ -182,6 +182,25 @@ internal sealed partial class KdamondManager : IDisposable
                 current = [.. owned];
             }
 
+            // Still blocked by the same module, same kdamonds (one edit reported by both the file
+            // watcher and SIGHUP): nothing to restart, and the reason was said once already.
+            if (Blocker is not null && current.Count == wanted.Count && current.All(m => m.State == ManagedState.Blocked) &&
+                current.Zip(wanted).All(p => p.First.Config.Name == p.Second.Name))
+            {
+                var refused = RunningExclusiveModules().Where(m => !newConfig.KernelModules.TakeOver.Contains(m.Name)).ToList();
+                if (refused.Count > 0 && BlockedMessage(wanted, refused, newConfig.Attach.Enabled) == Blocker)
+                {
+                    Config = newConfig;
+                    for (int i = 0; i < current.Count; i++)
+                    {
+                        current[i].Config = wanted[i];
+                        current[i].RegionSource = ResolveSource(wanted[i]);
+                    }
+
+                    return;
+                }
+            }
+
             // In place only when all of them have their kdamond dir (not blocked, not refused).
             if (current.Count == wanted.Count && current.All(m => m.Index >= 0 && m.State != ManagedState.Blocked) &&
                 current.Zip(wanted).All(p => p.First.Config.Name == p.Second.Name))

@@ -86,6 +86,13 @@ public class ExclusiveModuleAgentTests
         Assert.Contains(message, error.Message, StringComparison.Ordinal);
         Assert.DoesNotContain(logs.Entries, e => e != error && e.Message.Contains("EBUSY", StringComparison.Ordinal));
 
+        // A reload that changes nothing (one edit seen by the file watcher and by SIGHUP) says nothing again.
+        await runner.ReloadAsync(config, CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(60));
+        await runner.ReloadAsync(config, CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(60));
+        Assert.Single(logs.Entries, e => e.Level >= LogLevel.Warning);
+        Assert.Equal(message, runner.Manager.Blocker);
+        Assert.All(runner.Manager.Owned, m => Assert.Equal((ManagedState.Blocked, message), (m.State, m.LastError)));
+
         // Nothing was written to DAMON: no `on`, no nr_kdamonds, no module parameter.
         Assert.Empty(DamonWrites(fs, kernel.Options.Roots));
         await runner.StopAsync(CancellationToken.None);
