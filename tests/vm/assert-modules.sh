@@ -104,7 +104,7 @@ zero() {
 	check "zero-config: DAMON_STAT's published bandwidth exported (${v:-absent} B/s)" awk -v v="$v" 'BEGIN { exit !(v != "" && v + 0 > 0) }'
 
 	local quant ours theirs worst worst_rel pairs w allow
-	w=$(awk -v a="$(line VM-ZERO-START | kv aggr_us)" -v b="$(kv aggr_us <<<"$cp")" 'BEGIN { m = a + 0 > b + 0 ? a : b; printf "%.3f", m > 0 ? m / 1e6 : 0 }')
+	w=$(awk -v a="$(line VM-ZERO-START | kv aggr_us)" -v b="$(kv aggr_us <<<"$cp")" 'BEGIN { m = (a + 0 > b + 0) ? a : b; printf "%.3f", (m > 0) ? m / 1e6 : 0 }')
 	check "zero-config: $mod's aggregation interval read in the guest (${w} s)" awk -v w="$w" 'BEGIN { exit !(w + 0 > 0) }'
 	allow=$(awk -v l="$LAG_S" -v w="$w" 'BEGIN { printf "%.3f", l + 2 * w }')
 	for quant in "${QUANTILES[@]}"; do
