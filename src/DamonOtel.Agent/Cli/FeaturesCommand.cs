@@ -18,7 +18,17 @@ internal static class FeaturesCommand
         cmd.SetAction(parse =>
         {
             KernelRoots roots = KernelRootOptions.Resolve(parse, KernelRoots.Default);
-            DamonFeatures f = FeatureProbe.Detect(LinuxKernelFs.Instance, roots);
+            DamonFeatures f;
+            try
+            {
+                f = FeatureProbe.Detect(LinuxKernelFs.Instance, roots);
+            }
+            catch (Exception e) when (e is KernelIoException or KernelFormatException)
+            {
+                Console.Error.WriteLine("features: " + e.Message);
+                return 1;
+            }
+
             var modules = new ExclusiveModules(LinuxKernelFs.Instance, roots);
             foreach ((string name, string value) in FeatureTable(f, ExclusiveModules.Names.Select(n => (n, ReadModule(modules, n)))))
             {

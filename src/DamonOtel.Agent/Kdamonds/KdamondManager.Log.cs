@@ -61,4 +61,7 @@ internal sealed partial class KdamondManager
 
     [LoggerMessage(EventId = 218, Level = LogLevel.Warning, Message = "Exiting without stopping our kdamonds (stop_on_exit: false): {Modules} stay(s) off while they run")]
     private partial void LogModulesStayOff(string modules);
+
+    [LoggerMessage(EventId = 219, Level = LogLevel.Warning, Message = "Ignoring the ownership record: {Reason}; kdamonds it may list are treated as not ours")]
+    private partial void LogOwnershipUnreadable(string reason);
 }

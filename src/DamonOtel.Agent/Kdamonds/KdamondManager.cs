@@ -173,7 +173,7 @@ internal sealed partial class KdamondManager : IDisposable
         await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            DamonAdminTree tree = reader.ReadTree(includeTriedRegions: false);
+            DamonAdminTree tree = reader.ReadKdamondHeads();
             IReadOnlyList<KdamondConfig> wanted = EffectiveKdamonds(newConfig, tree, Features, ExclusiveModuleRunning());
             commands = NewCommands(newConfig);
             List<ManagedKdamond> current;
@@ -306,7 +306,14 @@ internal sealed partial class KdamondManager : IDisposable
             await RestoreModulesAsync(cancellationToken).ConfigureAwait(false);
             if (ModulesSwitchedOff.Count == 0)
             {
-                ownership.Clear();
+                try
+                {
+                    ownership.Clear();
+                }
+                catch (SafeFileException e)
+                {
+                    LogOwnershipNotSaved(ownership.FilePath, e.Reason);
+                }
             }
             else
             {
@@ -379,8 +386,10 @@ internal sealed partial class KdamondManager : IDisposable
             return;
         }
 
-        DamonAdminTree tree = reader.ReadTree(includeTriedRegions: false);
-        OwnershipRecord? record = ownership.Load();
+        // Only state and pid of each kdamond: a malformed setting of somebody else's kdamond
+        // must not stop ours from starting (its own source reports it).
+        DamonAdminTree tree = reader.ReadKdamondHeads();
+        OwnershipRecord? record = LoadOwnership();
         lock (switchedOff)
         {
             switchedOff.UnionWith(record?.ModulesSwitchedOff ?? []);
@@ -425,7 +434,7 @@ internal sealed partial class KdamondManager : IDisposable
         {
             // Nothing runs: probing (a throwaway kdamond dir) is safe and answers what a read-only look cannot.
             Features = FeatureProbe.DetectByProbing(env.Fs, env.Roots, callerOwnsAllKdamonds: true);
-            tree = reader.ReadTree(includeTriedRegions: false);
+            tree = reader.ReadKdamondHeads();
             wanted = EffectiveKdamonds(config, tree, Features, ExclusiveModuleRunning());
         }
 
@@ -554,7 +563,7 @@ internal sealed partial class KdamondManager : IDisposable
                 LogBlocked(m.LastError);
             }
         }
-        catch (Exception e) when (e is KernelIoException or StateCommandException or NotSupportedException or InvalidOperationException)
+        catch (Exception e) when (e is KernelIoException or KernelFormatException or StateCommandException or NotSupportedException or InvalidOperationException)
         {
             m.State = ManagedState.Failed;
             m.LastError = $"starting kdamond {m.Config.Name} (kdamonds/{m.Index}) failed: {e.Message}";
@@ -735,7 +744,7 @@ internal sealed partial class KdamondManager : IDisposable
             m.LastError = null;
             LogCommitted(m.Config.Name, m.Index);
         }
-        catch (Exception e) when (e is KernelIoException or StateCommandException or NotSupportedException)
+        catch (Exception e) when (e is KernelIoException or KernelFormatException or StateCommandException or NotSupportedException)
         {
             m.LastError = $"commit of kdamond {m.Config.Name} failed: {e.Message}";
             LogStartFailed(m.Config.Name, e.Message);
@@ -790,6 +799,19 @@ internal sealed partial class KdamondManager : IDisposable
         }
     }
 
+    private OwnershipRecord? LoadOwnership()
+    {
+        try
+        {
+            return ownership.Load();
+        }
+        catch (SafeFileException e)
+        {
+            LogOwnershipUnreadable(e.Message);
+            return null;
+        }
+    }
+
     private void SaveOwnership() =>
         SaveRecord([.. Owned.Where(m => m.Index >= 0).Select(m => new OwnedKdamond(m.Index, m.Config.Name, m.KdamondPid, m.SpecHash))]);
 
@@ -801,7 +823,7 @@ internal sealed partial class KdamondManager : IDisposable
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            LogOwnershipNotSaved(ownership.FilePath, e.Message);
+            LogOwnershipNotSaved(ownership.FilePath, e is SafeFileException s ? s.Reason : e.Message);
         }
     }
 
