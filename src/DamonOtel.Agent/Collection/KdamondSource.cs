@@ -38,9 +38,10 @@ internal sealed class KdamondSource : ICollectionSource
         bool triedRegions,
         bool mayWrite,
         ManagedKdamond? managed = null,
-        KdamondManager? manager = null)
+        KdamondManager? manager = null,
+        DamonSysfsReader? sysfsReader = null)
     {
-        reader = new DamonSysfsReader(env.Fs, env.Roots);
+        reader = sysfsReader ?? new DamonSysfsReader(env.Fs, env.Roots);
         proc = new ProcReader(env.Fs, env.Roots);
         summarizer = new AccessSummarizer(access);
         this.state = state;
@@ -63,6 +64,11 @@ internal sealed class KdamondSource : ICollectionSource
         if (managed is not null && manager is not null && !await manager.EnsureRunningAsync(managed, cancellationToken).ConfigureAwait(false))
         {
             state.MarkDown();
+            if (managed.State == ManagedState.Blocked)
+            {
+                throw new SourceBlockedException(managed.LastError ?? "blocked");
+            }
+
             if (managed.State == ManagedState.Failed)
             {
                 throw new InvalidOperationException(managed.LastError);

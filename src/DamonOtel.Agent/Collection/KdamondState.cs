@@ -19,6 +19,7 @@ internal sealed class KdamondState
     private double? cpuSeconds;
     private Intervals? intervals;
     private int pid = -1;
+    private DamonStatPublished? damonStat;
     private long lastStatusTicks;
     private TimeSpan cadence;
     private PageSamplingSlot? pageSampling;
@@ -93,6 +94,16 @@ internal sealed class KdamondState
                 }
             }
 
+            PublishLocked();
+        }
+    }
+
+    /// <summary>DAMON_STAT's own published figures (null when it is off: its parameters then hold stale values).</summary>
+    public void UpdateDamonStat(DamonStatPublished? published)
+    {
+        lock (gate)
+        {
+            damonStat = published;
             PublishLocked();
         }
     }
@@ -205,6 +216,7 @@ internal sealed class KdamondState
                 slot.Table = null;
             }
 
+            damonStat = null;
             foreach (TargetSlot t in targets)
             {
                 t.Access = null;
@@ -237,7 +249,7 @@ internal sealed class KdamondState
         PageOwnershipTable? pages = pageSampling is { Table: { } table } ps && store.TimeProvider.GetElapsedTime(ps.TableAtTicks) <= ObservationStore.StaleAfterIntervals * expected
             ? table
             : null;
-        store.Publish(new KdamondObservation(Source, Name, up, cpuSeconds, intervals, targetObservations, schemes, now, expected) { Pages = pages });
+        store.Publish(new KdamondObservation(Source, Name, up, cpuSeconds, intervals, targetObservations, schemes, now, expected) { Pages = pages, DamonStat = damonStat });
     }
 
     private sealed class PageSamplingSlot(bool deferSummary)
