@@ -150,7 +150,7 @@ internal sealed class KdamondSource : ICollectionSource
                 continue;
             }
 
-            state.OfferSnapshot(t, tried.Regions, intervals, addrUnit, summarizer);
+            state.OfferSnapshot(t, tried.Regions, intervals, addrUnit, summarizer, reader.TriedRegionsDir(index, 0, monitor[t]));
         }
     }
 
