@@ -156,16 +156,7 @@ internal sealed class KdamondSource : ICollectionSource
                 continue;
             }
 
-            try
-            {
-                state.OfferSnapshot(t, tried.Regions, intervals, addrUnit, summarizer);
-            }
-            catch (ArgumentException e)
-            {
-                // Regions the summarizer refuses (end < start, overlaps) are bad kernel data of that directory.
-                string dir = reader.TriedRegionsDir(index, 0, monitor[t]);
-                throw new KernelFormatException($"{dir}: {e.Message}") { Path = dir };
-            }
+            state.OfferSnapshot(t, tried.Regions, intervals, addrUnit, summarizer, reader.TriedRegionsDir(index, 0, monitor[t]));
         }
     }
 

@@ -140,8 +140,12 @@ internal sealed class KdamondState
         }
     }
 
-    /// <summary>A new snapshot of one target, as read: summarised and published here unless page sampling takes it over.</summary>
-    public void OfferSnapshot(int targetIndex, ReadOnlySpan<DamonRegion> regions, Intervals snapshotIntervals, ulong addrUnit, AccessSummarizer summarizer)
+    /// <summary>
+    /// A new snapshot of one target, as read: summarised and published here unless page sampling
+    /// takes it over. <paramref name="sourceDir"/> names the kernel directory the regions came
+    /// from in the error when they cannot be added up (malformed kernel values).
+    /// </summary>
+    public void OfferSnapshot(int targetIndex, ReadOnlySpan<DamonRegion> regions, Intervals snapshotIntervals, ulong addrUnit, AccessSummarizer summarizer, string? sourceDir = null)
     {
         ArgumentNullException.ThrowIfNull(summarizer);
         bool defer = false;
@@ -156,7 +160,9 @@ internal sealed class KdamondState
 
         if (!defer)
         {
-            UpdateAccess(targetIndex, summarizer.Summarize(regions, snapshotIntervals, addrUnit));
+            UpdateAccess(targetIndex, sourceDir is null
+                ? summarizer.Summarize(regions, snapshotIntervals, addrUnit)
+                : Cli.SnapshotTaker.Summarize(summarizer, regions, snapshotIntervals, addrUnit, sourceDir));
         }
     }
 
