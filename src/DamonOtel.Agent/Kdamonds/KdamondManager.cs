@@ -219,7 +219,18 @@ internal sealed partial class KdamondManager : IDisposable
     /// <summary>Stops the kdamonds this agent started (when the config says so) and forgets them.</summary>
     public async Task StopAsync(CancellationToken cancellationToken)
     {
-        await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        // Work stuck in a kernel call may hold the lock for good: after a short wait our kdamonds
+        // are stopped without it (writing `off` twice is harmless), so SIGTERM still stops them.
+        bool locked;
+        try
+        {
+            locked = await gate.WaitAsync(StopLockWait, cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            locked = false;
+        }
+
         try
         {
             if (Config.StopOnExit)
@@ -230,9 +241,14 @@ internal sealed partial class KdamondManager : IDisposable
         }
         finally
         {
-            gate.Release();
+            if (locked)
+            {
+                gate.Release();
+            }
         }
     }
+
+    private static readonly TimeSpan StopLockWait = TimeSpan.FromSeconds(2);
 
     private StateCommands NewCommands(AgentConfig config) =>
         new(env.Fs, env.Roots, CommandOptions(config), env.Time);
