@@ -125,7 +125,7 @@ internal static class RunCommand
 
             await using (env.ConfigureAwait(false))
             {
-                using var host = new AgentHost(cfg, env, path, new HostSettings { Log = log, WebConfigPath = webConfigPath });
+                using var host = new AgentHost(cfg, env, path, new HostSettings { Log = log, WebConfigPath = webConfigPath, ExitProcessAfterStopBudget = TimeSpan.FromSeconds(2) });
                 return await host.RunAsync(cancellationToken).ConfigureAwait(false);
             }
         });

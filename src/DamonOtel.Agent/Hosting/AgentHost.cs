@@ -32,6 +32,12 @@ internal sealed record HostSettings
     /// <summary>How often the config files are re-hashed when no file event came.</summary>
     public TimeSpan ConfigPollInterval { get; init; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// The process (not a test) ends itself when stopping takes this much longer than
+    /// <see cref="AgentHost.StopBudget"/>: the last line of defence against a hang nobody foresaw.
+    /// </summary>
+    public TimeSpan? ExitProcessAfterStopBudget { get; init; }
+
     /// <summary>Basic-auth checks go through this (tests record them); null = BCrypt.Net-Next.</summary>
     public Func<string, string, bool>? PasswordVerifier { get; init; }
 }
@@ -47,8 +53,8 @@ internal sealed record HostSettings
 /// </summary>
 internal sealed partial class AgentHost(AgentConfig config, KernelEnvironment env, string? configPath, HostSettings? settings = null) : IDisposable
 {
-    /// <summary>SIGTERM to exit: the documented bound (docs/operations.md, "Stopping").</summary>
-    public static readonly TimeSpan StopBudget = TimeSpan.FromSeconds(10);
+    /// <summary>SIGTERM to an orderly exit; the process ends itself 2 s later at most (10 s, docs/operations.md "Stopping").</summary>
+    public static readonly TimeSpan StopBudget = TimeSpan.FromSeconds(8);
 
     private readonly HostSettings settings = settings ?? new HostSettings();
     private readonly SemaphoreSlim reloadRequests = new(0, 1);
@@ -199,27 +205,35 @@ internal sealed partial class AgentHost(AgentConfig config, KernelEnvironment en
 
         if (listeners is not null)
         {
-            LogListening(logger, string.Join(", ", app.Urls));
+            LogListening(logger, Url(listeners.Metrics, web.TlsEnabled));
+            if (listeners.Health is not null)
+            {
+                LogHealthListening(logger, Url(listeners.Health, tls: false));
+            }
         }
 
+        using CancellationTokenRegistration watchdog = settings.ExitProcessAfterStopBudget is { } grace
+            ? app.Lifetime.ApplicationStopping.Register(() => _ = ExitIfStuckAsync(logger, StopBudget + grace))
+            : default;
         await app.WaitForShutdownAsync(cancellationToken).ConfigureAwait(false);
         return 0;
     }
 
     /// <summary>
-    /// Ready = serving and at least one DAMON source (a kdamond or a module) collected within
-    /// 3 of its intervals. Not ready when there is no DAMON source at all. One stale source among
-    /// several keeps the pod ready (its own series say so), so rolling updates do not stall.
+    /// Ready = serving and at least one DAMON source up: a kdamond or DAMON module that runs and
+    /// whose source collected within 3 of its intervals. Not ready when there is no such source
+    /// (nothing to monitor yet, or DAMON missing). One stale source among several keeps the pod
+    /// ready (its own series say so), so a rolling update does not stall on it.
     /// </summary>
     internal static IResult Readiness(AgentRunner runner, ObservationStore store)
     {
         StoreSnapshot snap = store.Current;
+        var running = new HashSet<string>(snap.Kdamonds.Where(k => k.Up).Select(k => k.Source), StringComparer.Ordinal);
         var report = new StringBuilder();
-        int damonSources = 0, up = 0;
+        int up = 0;
         foreach (string source in runner.SourceNames.Order(StringComparer.Ordinal))
         {
             bool isDamon = source.StartsWith("kdamond/", StringComparison.Ordinal) || source.StartsWith("module/", StringComparison.Ordinal);
-            damonSources += isDamon ? 1 : 0;
             if (!snap.Sources.TryGetValue(source, out SourceState? s) || s.LastSuccessTicks is null)
             {
                 report.Append(source).Append(": no successful collection yet\n");
@@ -234,6 +248,10 @@ internal sealed partial class AgentHost(AgentConfig config, KernelEnvironment en
 
                 report.Append('\n');
             }
+            else if (isDamon && !running.Contains(source))
+            {
+                report.Append(source).Append(": not running\n");
+            }
             else
             {
                 up += isDamon ? 1 : 0;
@@ -241,15 +259,20 @@ internal sealed partial class AgentHost(AgentConfig config, KernelEnvironment en
             }
         }
 
-        if (damonSources == 0)
-        {
-            return Results.Text("not ready: no DAMON source (no kdamond or DAMON module to collect from)\n", statusCode: StatusCodes.Status503ServiceUnavailable);
-        }
-
         return up > 0
             ? Results.Text("ready\n" + report)
-            : Results.Text("not ready: no DAMON source is up\n" + report, statusCode: StatusCodes.Status503ServiceUnavailable);
+            : Results.Text("not ready: no DAMON source is up (no kdamond or DAMON module runs and collects)\n" + report, statusCode: StatusCodes.Status503ServiceUnavailable);
     }
+
+    private static async Task ExitIfStuckAsync(ILogger logger, TimeSpan after)
+    {
+        await Task.Delay(after).ConfigureAwait(false);
+        LogStopStuck(logger, after.TotalSeconds);
+        Environment.Exit(1);
+    }
+
+    private static string Url(Microsoft.AspNetCore.Server.Kestrel.Core.ListenOptions? listener, bool tls) =>
+        (tls ? "https://" : "http://") + (listener?.IPEndPoint?.ToString() ?? "?");
 
     private List<string> WatchedFiles()
     {
@@ -306,6 +329,12 @@ internal sealed partial class AgentHost(AgentConfig config, KernelEnvironment en
 
     [LoggerMessage(EventId = 1, Level = LogLevel.Information, Message = "Serving /metrics, /healthz, /readyz on {Addresses}")]
     private static partial void LogListening(ILogger logger, string addresses);
+
+    [LoggerMessage(EventId = 9, Level = LogLevel.Information, Message = "Serving /healthz, /readyz (plain HTTP, no auth) on {Address}")]
+    private static partial void LogHealthListening(ILogger logger, string address);
+
+    [LoggerMessage(EventId = 10, Level = LogLevel.Critical, Message = "Stopping did not finish within {Seconds} s; exiting anyway")]
+    private static partial void LogStopStuck(ILogger logger, double seconds);
 
     [LoggerMessage(EventId = 7, Level = LogLevel.Critical, Message = "Cannot listen on {Listen}: {Reason}")]
     private static partial void LogCannotListen(ILogger logger, string listen, string reason);
