@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1
 #
-# damon-otel container image: a self-contained single-file agent on a minimal runtime base.
+# damon-otel container image: the NativeAOT agent (one native executable) on a minimal runtime base.
 #
 # Build:   docker build --build-arg VERSION=0.1.0 --build-arg REVISION="$(git rev-parse HEAD)" \
 #            -t damon-otel:0.1.0 .
@@ -45,6 +45,9 @@
 # FROM IMAGE:TAG@sha256:DIGEST (tests/DamonOtel.Ecosystem.Tests accepts that form).
 
 FROM mcr.microsoft.com/dotnet/sdk:10.0.401-noble AS build
+# NativeAOT links with the platform toolchain (clang, or gcc), which the SDK image lacks; zlib and
+# brotli come with the ILCompiler package.
+RUN apt-get update && apt-get install -y --no-install-recommends clang && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
 # The same publish command the tests use (one definition: scripts/publish-agent.sh).

@@ -1,71 +1,93 @@
 #!/usr/bin/env bash
-# The agent as a whole: `damon-otel run --simulate WORKLOAD` (Release) for DURATION seconds on
-# loopback, /metrics scraped every SCRAPE_EVERY seconds (as Prometheus would), then its own
-# CPU seconds per wall second (utime+stime from /proc/<pid>/stat) and peak RSS (VmHWM).
-#   bench/agent/run.sh                          # steady, 60 s, scrape every 5 s
-#   DURATION=30 WORKLOAD=phases bench/agent/run.sh
-# The simulated kernel runs inside the agent process; its real-time loop is the only thread
-# named ".NET Long Running Task" (comm ".NET Long Runni"), whose CPU is reported separately.
-# Work the simulator does lazily when the agent reads its files lands on the agent's threads.
+# The agent as a whole, NativeAOT against JIT (single file) in the same run: start to first
+# /metrics, steady CPU and RSS, measured by bench/agent/measure.py (one JSON line per run).
+#
+#   bench/agent/run.sh                       # replay, variants "aot jit", 2 rounds, 60 s each
+#   ROUNDS=1 DURATION=30 bench/agent/run.sh
+#   VARIANTS="aot aot:DOTNET_GCgen0size=0x200000 jit" bench/agent/run.sh
+#   MODE=simulate bench/agent/run.sh          # the built-in Simulator instead of the replay tree
+#
+# MODE=replay (default): no Simulator in the process. bench/fixtures/make-tree.py builds a fake
+#   host on tmpfs (/dev/shm) with 4 running paddr kdamonds x 1,000 tried regions at 100 ms
+#   aggregation; the agent observes them (bench/agent/replay.yaml: attach, region_source
+#   tried_regions, collection every 5 s) with --sysfs-root/--procfs-root/--tracefs-root on it,
+#   so every CPU second measured is the agent's own (reading ~16,000 files per collection,
+#   summarising, serving scrapes).
+# MODE=simulate: `run --simulate steady --config bench/agent/simulate.yaml` (4 kdamonds x 1,000
+#   regions at 100 ms aggregation, regions from the tracepoint, i.e. 40,000 trace lines/s). The
+#   Simulator's real-time thread is reported apart (sim %); what it renders lazily when the
+#   agent reads its files stays in the agent figure, an upper bound.
+#
+# A variant is BUILD[:K=V[,K=V...]]: the binary is $AGENT_<BUILD> (aot and jit are published when
+# unset; any other name, e.g. aotsize with AGENT_AOTSIZE=<binary>, must be given), the K=V pairs
+# are environment for that run (GC knobs).
+# Builds come from scripts/publish-agent.sh (default NativeAOT, --jit) into bench/agent/bin/aot
+# and bin-jit; AGENT_AOT=<binary> / AGENT_JIT=<binary> skip a publish.
+# Runs alternate between variants (round 1: all variants, round 2: all variants, ...) so a
+# change in the machine's load hits every variant alike. Scrapes send Accept-Encoding: gzip.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+MODE="${MODE:-replay}"
 DURATION="${DURATION:-60}"
+WARMUP="${WARMUP:-10}"
 SCRAPE_EVERY="${SCRAPE_EVERY:-5}"
-WORKLOAD="${WORKLOAD:-steady}"
-OUT="$ROOT/bench/agent/bin"
-TCK="$(getconf CLK_TCK)"
+ROUNDS="${ROUNDS:-2}"
+VARIANTS="${VARIANTS:-aot jit}"
+WORK="$(mktemp -d /dev/shm/damon-otel-agent-bench.XXXXXX)"
+trap 'rm -rf "$WORK"' EXIT
 
-echo "== building damon-otel (Release)"
-dotnet build -c Release -o "$OUT" "$ROOT/src/DamonOtel.Agent/DamonOtel.Agent.csproj" -nologo -v quiet >/dev/null
+need_build() { [[ " $VARIANTS " == *" $1"[\ :]* ]]; }
+if need_build aot && [[ -z ${AGENT_AOT:-} ]]; then
+  echo "== scripts/publish-agent.sh bench/agent/bin/aot (NativeAOT)"
+  "$ROOT/scripts/publish-agent.sh" "$ROOT/bench/agent/bin/aot" >"$WORK/publish-aot.log" 2>&1 || { tail -20 "$WORK/publish-aot.log"; exit 1; }
+  AGENT_AOT="$ROOT/bench/agent/bin/aot/damon-otel"
+fi
+if need_build jit && [[ -z ${AGENT_JIT:-} ]]; then
+  echo "== scripts/publish-agent.sh --jit bench/agent/bin/jit (single-file JIT)"
+  "$ROOT/scripts/publish-agent.sh" --jit "$ROOT/bench/agent/bin/jit" >"$WORK/publish-jit.log" 2>&1 || { tail -20 "$WORK/publish-jit.log"; exit 1; }
+  AGENT_JIT="$ROOT/bench/agent/bin/jit/damon-otel"
+fi
 
-PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
-URL="http://127.0.0.1:$PORT/metrics"
-WORK="$(mktemp -d)"
-AGENT_PID=""
-cleanup() {
-  if [ -n "$AGENT_PID" ] && kill -0 "$AGENT_PID" 2>/dev/null; then kill "$AGENT_PID"; wait "$AGENT_PID" 2>/dev/null || true; fi
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+if [[ $MODE == replay ]]; then
+  python3 "$ROOT/bench/fixtures/make-tree.py" "$WORK/host" 4 1000
+fi
 
-# utime+stime (ticks) of a /proc stat file; the comm field may hold spaces, so cut after ')'.
-ticks() { sed 's/^.*) //' "$1" | awk '{print $12 + $13}'; }
-sim_ticks() {
-  local sum=0 t
-  for t in /proc/"$AGENT_PID"/task/*; do
-    if [ "$(cat "$t/comm" 2>/dev/null)" = ".NET Long Runni" ]; then sum=$((sum + $(ticks "$t/stat"))); fi
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+RESULTS="$WORK/results.jsonl"
+for round in $(seq 1 "$ROUNDS"); do
+  for variant in $VARIANTS; do
+    build="${variant%%:*}"
+    envs=()
+    if [[ $variant == *:* ]]; then IFS=',' read -r -a kvs <<<"${variant#*:}"; for kv in "${kvs[@]}"; do envs+=(--env "$kv"); done; fi
+    binvar="AGENT_${build^^}"; bin="${!binvar:-}"
+    [[ -n $bin ]] || { echo "variant $variant: no binary (set $binvar)" >&2; exit 1; }
+    port="$(free_port)"
+    state="$WORK/state-$round-$port"; mkdir -p "$state"
+    if [[ $MODE == replay ]]; then
+      args=(run --config "$ROOT/bench/agent/replay.yaml" --sysfs-root "$WORK/host/sys" --tracefs-root "$WORK/host/tracing"
+        --procfs-root "$WORK/host/proc" --state-dir "$state" --listen "127.0.0.1:$port")
+    else
+      args=(run --simulate steady --config "$ROOT/bench/agent/simulate.yaml" --state-dir "$state" --listen "127.0.0.1:$port")
+    fi
+    echo "== round $round: $variant ($MODE, ${DURATION} s after ${WARMUP} s warm-up, scrape every ${SCRAPE_EVERY} s)"
+    python3 "$ROOT/bench/agent/measure.py" --label "$variant" --port "$port" --duration "$DURATION" --warmup "$WARMUP" \
+      --scrape-every "$SCRAPE_EVERY" --log "$WORK/agent-$round-$port.log" "${envs[@]}" -- "$bin" "${args[@]}" | tee -a "$RESULTS"
   done
-  echo "$sum"
-}
-
-"$OUT/damon-otel" run --simulate "$WORKLOAD" --listen "127.0.0.1:$PORT" --state-dir "$WORK/state" >"$WORK/agent.log" 2>&1 &
-AGENT_PID=$!
-for _ in $(seq 1 300); do curl -fsS -o /dev/null "$URL" 2>/dev/null && break; kill -0 "$AGENT_PID" 2>/dev/null || break; sleep 0.1; done
-if ! curl -fsS -o /dev/null "$URL"; then echo "agent did not start:" >&2; cat "$WORK/agent.log" >&2; exit 1; fi
-
-echo "== agent pid $AGENT_PID, $URL, $WORKLOAD for ${DURATION} s, scrape every ${SCRAPE_EVERY} s"
-T0="$(date +%s.%N)"; C0="$(ticks /proc/$AGENT_PID/stat)"; S0="$(sim_ticks)"
-SCRAPES=0; BYTES=0; MAXMS=0
-END=$(( $(date +%s) + DURATION ))
-while [ "$(date +%s)" -lt "$END" ]; do
-  read -r code size secs < <(curl -sS -o /dev/null -w '%{http_code} %{size_download} %{time_total}\n' "$URL")
-  [ "$code" = 200 ] || { echo "scrape answered HTTP $code" >&2; exit 1; }
-  ms="$(awk -v s="$secs" 'BEGIN{printf "%.1f", s*1000}')"
-  SCRAPES=$((SCRAPES + 1)); BYTES="$size"
-  MAXMS="$(awk -v a="$MAXMS" -v b="$ms" 'BEGIN{print (b>a)?b:a}')"
-  sleep "$SCRAPE_EVERY"
 done
-T1="$(date +%s.%N)"; C1="$(ticks /proc/$AGENT_PID/stat)"; S1="$(sim_ticks)"
-HWM="$(awk '/^VmHWM/{print $2, $3}' /proc/$AGENT_PID/status)"
-RSS="$(awk '/^VmRSS/{print $2, $3}' /proc/$AGENT_PID/status)"
-THREADS="$(ls /proc/$AGENT_PID/task | wc -l)"
 
 echo
-echo "== summary   $(nproc) CPUs, load average $(cut -d" " -f1-3 /proc/loadavg), $(uname -r), $(dotnet --version) SDK"
-awk -v t0="$T0" -v t1="$T1" -v c0="$C0" -v c1="$C1" -v s0="$S0" -v s1="$S1" -v tck="$TCK" 'BEGIN{
-  wall=t1-t0; cpu=(c1-c0)/tck; sim=(s1-s0)/tck;
-  printf "wall %.1f s; process CPU %.2f s = %.4f CPU-s per s (%.2f %% of one core)\n", wall, cpu, cpu/wall, 100*cpu/wall;
-  printf "  of which the simulator real-time thread %.2f s (%.2f %%); the rest (agent + lazily simulated files) %.2f s = %.2f %% of one core\n", sim, 100*sim/wall, cpu-sim, 100*(cpu-sim)/wall }'
-echo "peak RSS (VmHWM) $HWM; RSS at end $RSS; $THREADS threads"
-echo "$SCRAPES scrapes of $BYTES bytes, slowest ${MAXMS} ms"
+echo "== summary ($MODE; $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg), $(uname -r); binary sizes:" \
+  "$( [[ -n ${AGENT_AOT:-} ]] && du -h "$AGENT_AOT" | cut -f1) aot, $( [[ -n ${AGENT_JIT:-} ]] && du -h "$AGENT_JIT" | cut -f1) jit)"
+python3 - "$RESULTS" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+cols = [("label", "variant", "{}"), ("start_to_metrics_ms", "start→/metrics ms", "{:.0f}"), ("start_to_data_ms", "start→data ms", "{:.0f}"),
+        ("start_cpu_s", "start CPU s", "{:.2f}"), ("cpu_pct", "CPU % core", "{:.2f}"), ("sim_thread_pct", "sim thread %", "{:.2f}"),
+        ("agent_pct", "agent %", "{:.2f}"), ("rss_median_mb", "RSS MB (median)", "{:.1f}"), ("hwm_mb", "peak RSS MB", "{:.1f}"),
+        ("rss_anon_mb", "anon MB", "{:.1f}"), ("rss_file_mb", "file MB", "{:.1f}"), ("threads", "threads", "{}"), ("load", "load", "{:.1f}")]
+print("| " + " | ".join(c[1] for c in cols) + " |")
+print("|" + "|".join("---" if i == 0 else "---:" for i in range(len(cols))) + "|")
+for r in rows:
+    print("| " + " | ".join(f.format(r.get(k, float("nan"))) for k, _, f in cols) + " |")
+PY

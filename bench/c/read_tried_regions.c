@@ -1,7 +1,8 @@
 /* Baseline for TriedRegionsBenchmarks: read one DAMON tried_regions tree the way a
  * minimal C tool would (readdir, numeric sort, open/read/close per file, strtoull),
  * N times, and print the mean nanoseconds per tree read.
- * Usage: read_tried_regions <tried_regions dir> <iterations> */
+ * Usage: read_tried_regions <tried_regions dir> <iterations> [warm-up reads, default 20]
+ * (bench/run-tried-regions.sh also runs it as a process per snapshot: 1 iteration, 0 warm-ups) */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <fcntl.h>
@@ -77,12 +78,13 @@ static int read_tree(const char *dir, int *names, int cap, struct region *region
 
 int main(int argc, char **argv)
 {
-	if (argc != 3) {
-		fprintf(stderr, "usage: %s <tried_regions dir> <iterations>\n", argv[0]);
+	if (argc != 3 && argc != 4) {
+		fprintf(stderr, "usage: %s <tried_regions dir> <iterations> [warm-up reads]\n", argv[0]);
 		return 2;
 	}
 	const char *dir = argv[1];
 	long iters = atol(argv[2]);
+	long warmups = argc == 4 ? atol(argv[3]) : 20;
 	int cap = 1 << 16;
 	int *names = malloc(sizeof(int) * cap);
 	struct region *regions = malloc(sizeof(struct region) * cap);
@@ -90,7 +92,7 @@ int main(int argc, char **argv)
 	struct timespec a, b;
 	int n = 0;
 
-	for (int w = 0; w < 20; w++) /* warm the dentry cache */
+	for (long w = 0; w < warmups; w++) /* warm the dentry cache */
 		n = read_tree(dir, names, cap, regions, &total);
 	clock_gettime(CLOCK_MONOTONIC, &a);
 	for (long i = 0; i < iters; i++) {

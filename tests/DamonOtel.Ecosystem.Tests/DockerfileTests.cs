@@ -8,8 +8,8 @@ public sealed partial class DockerfileTests
     /// <summary>The publish command of the brief, with the output directory left to the caller.</summary>
     internal static readonly string[] CanonicalPublish =
     [
-        "dotnet", "publish", "src/DamonOtel.Agent", "-c", "Release", "-r", "linux-x64", "--self-contained",
-        "-p:PublishSingleFile=true", "-p:InvariantGlobalization=true", "-p:UseArtifactsOutput=true", "-p:ArtifactsPath=$PWD/artifacts/publish-build", "-o",
+        "dotnet", "publish", "src/DamonOtel.Agent", "-c", "Release", "-r", "linux-x64", "${build[@]}",
+        "-p:InvariantGlobalization=true", "-p:UseArtifactsOutput=true", "-p:ArtifactsPath=$PWD/artifacts/publish-build-$mode", "-o",
     ];
 
     internal static readonly string[] ExpectedCmd =
@@ -29,6 +29,8 @@ public sealed partial class DockerfileTests
         Assert.Equal(CanonicalPublish, tokens.Take(CanonicalPublish.Length));
         Assert.Equal(CanonicalPublish.Length + 1, tokens.Count);
         Assert.Equal("$out", tokens[^1]);
+        // NativeAOT unless --jit (the JIT single file stays for comparison).
+        Assert.Contains("build=(-p:PublishAot=true)", Repo.Read(Repo.PublishScript), StringComparison.Ordinal);
 
         // Executable, so the Dockerfile's RUN and the tests can call it directly.
         var mode = File.GetUnixFileMode(Repo.PathOf(Repo.PublishScript));

@@ -140,7 +140,14 @@ internal sealed partial class AgentHost(AgentConfig config, KernelEnvironment en
         builder.Services.AddSystemd();
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = StopBudget);
         builder.Services.Configure<ConsoleLifetimeOptions>(o => o.SuppressStatusMessages = true);
+        // The empty builder: no appsettings.json watch over the working directory (/ under
+        // systemd or in a container), only what is used.
         builder.WebHost.UseKestrelCore();
+        if (web.TlsEnabled)
+        {
+            builder.WebHost.UseKestrelHttpsConfiguration();
+        }
+
         builder.Services.AddRoutingCore();
         if (config.Prometheus.Enabled)
         {
@@ -173,9 +180,10 @@ internal sealed partial class AgentHost(AgentConfig config, KernelEnvironment en
         {
             AgentRunner runner = Runner;
             MetricsEndpoint.UseEndpoint(app, endpointOptions, web, pipeline.Scrape);
-            app.MapGet("/healthz", () => Results.Text("ok\n"));
-            app.MapGet("/readyz", () => Readiness(runner, store));
-            app.MapGet("/", () => Results.Text("damon-otel: /metrics /healthz /readyz\n"));
+            // RequestDelegate handlers: the Delegate overloads bind parameters by reflection (not in NativeAOT).
+            app.MapGet("/healthz", ctx => Results.Text("ok\n").ExecuteAsync(ctx));
+            app.MapGet("/readyz", ctx => Readiness(runner, store).ExecuteAsync(ctx));
+            app.MapGet("/", ctx => Results.Text("damon-otel: /metrics /healthz /readyz\n").ExecuteAsync(ctx));
         }
 
         if (otlp.Enabled)

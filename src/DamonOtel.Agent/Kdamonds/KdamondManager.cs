@@ -526,5 +526,5 @@ internal sealed partial class KdamondManager : IDisposable
         }
     }
 
-    private static string Hash(KdamondSpec spec) => Convert.ToHexString(SHA256.HashData(JsonSerializer.SerializeToUtf8Bytes(spec)))[..16];
+    internal static string Hash(KdamondSpec spec) => Convert.ToHexString(SHA256.HashData(JsonSerializer.SerializeToUtf8Bytes(spec, KdamondSpecJsonContext.Default.KdamondSpec)))[..16];
 }

@@ -77,7 +77,17 @@ public sealed class MetricsEndpoint : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(scrape);
         var web = webConfig ?? new WebConfigState(options.WebConfig, options.Limits.MaxConcurrentAuthChecks);
-        var builder = WebApplication.CreateSlimBuilder();
+        // Not CreateSlimBuilder: its appsettings.json reload watches the working directory
+        // recursively (cwd / in a container or under systemd: ~54,000 inotify watches over /proc
+        // and /sys, seconds of start-up). Only Kestrel and routing are needed.
+        var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions());
+        builder.WebHost.UseKestrelCore();
+        if (web.TlsEnabled)
+        {
+            builder.WebHost.UseKestrelHttpsConfiguration();
+        }
+
+        builder.Services.AddRoutingCore();
         builder.Logging.ClearProviders();
         Listeners listeners = null!;
         builder.WebHost.ConfigureKestrel(k => listeners = ConfigureKestrel(k, options, web));
