@@ -29,7 +29,7 @@ public sealed class BcryptTests(ITestOutputHelper output)
     public void Verifies_a_fresh_htpasswd_hash()
     {
         var password = "pw-" + Guid.NewGuid().ToString("N")[..12];
-        var (code, stdout, stderr) = Tools.Run("htpasswd", "apache2-utils", $"-bnBC 5 someone {password}");
+        var (code, stdout, stderr) = ProcessRunner.Run(ProcessRunner.Require("htpasswd", "apache2-utils"), ["-bnBC", "5", "someone", password]);
         Assert.True(code == 0, stderr);
         var hash = stdout.Trim().Split(':', 2)[1];
         Assert.Equal(AuthOutcome.Allowed, Auth(hash, "someone").Check(Header("someone", password)));

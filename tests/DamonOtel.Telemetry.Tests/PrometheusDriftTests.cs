@@ -18,7 +18,7 @@ public sealed class PrometheusDriftTests
     [Fact]
     public async Task Official_exporter_gives_the_same_metric_names_and_label_keys()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var store = new ObservationStore(time);
         var port = FreePort();
         using var pipeline = TelemetryPipeline.Build(

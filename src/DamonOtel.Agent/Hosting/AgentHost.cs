@@ -74,17 +74,7 @@ internal sealed partial class AgentHost(AgentConfig config, KernelEnvironment en
 
     public string? WebConfigPath => settings?.WebConfigPath ?? config.Prometheus.WebConfigFile;
 
-    public static OtlpSettings ResolveOtlp(AgentConfig config) => OtlpSettings.Resolve(new OtlpConfigValues
-    {
-        Enabled = config.Otlp.Enabled ? true : null,
-        Endpoint = config.Otlp.Endpoint,
-        Protocol = config.Otlp.Protocol,
-        Headers = config.Otlp.Headers.Count > 0 ? config.Otlp.Headers : null,
-        Compression = config.Otlp.Compression,
-        Timeout = config.Otlp.Timeout,
-        ExportInterval = config.Otlp.Interval,
-        Temporality = config.Otlp.Temporality,
-    });
+    public static OtlpSettings ResolveOtlp(AgentConfig config) => OtlpSettings.Resolve(config.Otlp.SettingsValues);
 
     public void Dispose() => reloadRequests.Dispose();
 
