@@ -18,15 +18,19 @@ internal sealed class ConfigWatcher : IDisposable
     private readonly List<FileSystemWatcher> watchers = [];
     private readonly ITimer timer;
     private Dictionary<string, string> hashes;
+    private readonly bool watchDirectories;
     private HashSet<string> watchedDirectories = new(StringComparer.Ordinal);
 
     /// <param name="files">The files to follow, asked again after each change (a reload may name other files).</param>
     /// <param name="changed">Called (on a thread-pool thread) when the content of one of them changed.</param>
     /// <param name="pollInterval">How often the files are re-hashed without any event.</param>
-    public ConfigWatcher(Func<IReadOnlyList<string>> files, Action changed, TimeSpan pollInterval, TimeProvider? time = null)
+    /// <param name="time">The timer's clock.</param>
+    /// <param name="watchDirectories">False: the timer alone (tests of the timer path, which events would race).</param>
+    public ConfigWatcher(Func<IReadOnlyList<string>> files, Action changed, TimeSpan pollInterval, TimeProvider? time = null, bool watchDirectories = true)
     {
         this.files = files;
         this.changed = changed;
+        this.watchDirectories = watchDirectories;
         hashes = HashAll(files());
         Watch(hashes.Keys);
         timer = (time ?? TimeProvider.System).CreateTimer(_ => Check(), null, pollInterval, pollInterval);
@@ -90,6 +94,11 @@ internal sealed class ConfigWatcher : IDisposable
     // Every event in the directory (symlink swaps, renames, writes) triggers a re-hash.
     private void Watch(IEnumerable<string> paths)
     {
+        if (!watchDirectories)
+        {
+            return;
+        }
+
         var dirs = new HashSet<string>(paths.Select(p => Path.GetDirectoryName(Path.GetFullPath(p))).OfType<string>().Where(Directory.Exists), StringComparer.Ordinal);
         if (dirs.SetEquals(watchedDirectories))
         {
