@@ -5,6 +5,7 @@
 #
 #   scripts/test.sh              everything (about 15-25 minutes on 2 cores)
 #   SKIP_VM=1 scripts/test.sh    without the VM test (says so in the summary; CI never sets it)
+#   SKIP_SOAK=1 scripts/test.sh  without the 10-minute soak test (says so; CI never sets it)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -67,13 +68,32 @@ PY
 	((f == 0 && s == 0)) || status=1
 done
 
-# ---- 4. the real kernel in a VM ---------------------------------------------------------------
+# ---- 4. the soak test (tests/soak), next to the VM test -----------------------------------------
+# Ten minutes of `run --simulate` under random faults, reloads, 200 scrapers and a slowloris. It
+# runs while the VM test boots its kernels, so the suite takes max(soak, VM), not their sum.
+soak_pid=""
+if [[ ${SKIP_SOAK:-0} == 1 ]]; then
+	log "soak test skipped (SKIP_SOAK=1): it was NOT run"
+	skipped=$((skipped + 1)); status=1
+else
+	log "starting the soak test (tests/soak/run, ${SOAK_MINUTES:-10} min) in the background"
+	SOAK_NO_BUILD=1 SOAK_REPORT="$results/soak-report.txt" tests/soak/run >"$results/soak.log" 2>&1 &
+	soak_pid=$!
+fi
+
+# ---- 5. the real kernel in a VM ---------------------------------------------------------------
 if [[ ${SKIP_VM:-0} == 1 ]]; then
 	log "VM test skipped (SKIP_VM=1): the real-kernel tier was NOT run"
 	skipped=$((skipped + 1)); status=1
 else
 	log "running tests/vm/run"
 	if tests/vm/run; then passed=$((passed + 1)); else failed=$((failed + 1)); status=1; fi
+fi
+
+if [[ -n $soak_pid ]]; then
+	log "waiting for the soak test"
+	if wait "$soak_pid"; then passed=$((passed + 1)); else failed=$((failed + 1)); status=1; fi
+	sed -n '/^soak report/,$p' "$results/soak.log"
 fi
 
 echo

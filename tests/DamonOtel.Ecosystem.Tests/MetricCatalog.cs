@@ -59,6 +59,7 @@ internal static partial class MetricCatalog
         ["damon_otel_collection_errors_total"] = Source,
         ["damon_otel_snapshot_age_seconds"] = Source,
         ["damon_otel_source_up"] = Source,
+        ["damon_otel_build_info"] = ["version", "revision", "runtime"],
     };
 
     /// <summary>Series Prometheus itself adds for every scrape target.</summary>

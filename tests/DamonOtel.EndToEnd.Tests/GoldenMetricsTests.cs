@@ -123,6 +123,7 @@ public sealed partial class GoldenMetricsTests(ITestOutputHelper output)
                 HostName = "golden",
                 ProcfsRoot = procfs,
                 ProcessUsage = () => new(2.5, 0.75, 100_663_296), // fixed: the golden file is exact
+                BuildInfo = new("0.1.0", "0123456789ab", "dotnet10.0.0"),
             });
             AgentConfig config = ConfigLoader.Parse(Config, "golden.yaml") with { Roots = sim.Options.Roots, StateDir = Path.Combine(work, "state") };
             await using var env = KernelEnvironment.Wrap(sim, sim.Options.Roots);

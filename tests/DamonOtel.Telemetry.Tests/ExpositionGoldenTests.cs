@@ -20,6 +20,7 @@ public sealed class ExpositionGoldenTests
 
             // 1.25 s user, 0.5 s system, 48 MiB resident: fixed so the golden file stays exact.
             ProcessUsage = () => new(1.25, 0.5, 50_331_648),
+            BuildInfo = new("0.1.0", "0123456789ab", "dotnet10.0.0"), // fixed: the golden file is exact
         });
 
         // t = 0: first snapshots; "old" has a 1 s interval and will be stale at t = 4 s.

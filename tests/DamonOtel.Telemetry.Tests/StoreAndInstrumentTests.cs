@@ -205,7 +205,7 @@ public sealed class StoreAndInstrumentTests
         Assert.False(store.Current.Sources["kdamond/web"].LastCollectionSucceeded);
 
         store.RemoveSource("kdamond/web");
-        Assert.Equal(["process.cpu.time", "process.cpu.time", "process.memory.usage"], rec.Observe().Select(s => s.Name).ToArray()); // only the agent's own
+        Assert.Equal(["damon_otel.build.info", "process.cpu.time", "process.cpu.time", "process.memory.usage"], rec.Observe().Select(s => s.Name).Order().ToArray()); // only the agent's own
         Assert.Empty(store.Current.Kdamonds);
     }
 

@@ -72,7 +72,13 @@ internal sealed partial class CollectionLoop(ObservationStore store, ILogger<Col
         await Task.WhenAll(all.Select(w => CollectOnceAsync(w, cancellationToken))).ConfigureAwait(false);
     }
 
-    public async ValueTask DisposeAsync()
+    public ValueTask DisposeAsync() => new(StopAllAsync(Timeout.InfiniteTimeSpan));
+
+    /// <summary>
+    /// Stops every source, waiting at most <paramref name="abandonAfter"/> for each: a source stuck
+    /// in a kernel call (a hung read never returns) is abandoned, so stopping stays bounded.
+    /// </summary>
+    public async Task StopAllAsync(TimeSpan abandonAfter)
     {
         Worker[] all;
         lock (gate)
@@ -81,10 +87,17 @@ internal sealed partial class CollectionLoop(ObservationStore store, ILogger<Col
             workers.Clear();
         }
 
-        foreach (Worker w in all)
+        await Task.WhenAll(all.Select(async w =>
         {
-            await w.StopAsync().ConfigureAwait(false);
-        }
+            try
+            {
+                await w.StopAsync().WaitAsync(abandonAfter).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+                LogSourceAbandoned(w.Source.Name, abandonAfter.TotalSeconds);
+            }
+        })).ConfigureAwait(false);
     }
 
     private async Task RunAsync(Worker worker)
@@ -150,6 +163,9 @@ internal sealed partial class CollectionLoop(ObservationStore store, ILogger<Col
 
     [LoggerMessage(EventId = 100, Level = LogLevel.Warning, Message = "Source {Source} failed: {Reason}")]
     private partial void LogSourceFailed(string source, string reason);
+
+    [LoggerMessage(EventId = 102, Level = LogLevel.Warning, Message = "Source {Source} did not stop within {Seconds} s (stuck in a kernel call); abandoned")]
+    private partial void LogSourceAbandoned(string source, double seconds);
 
     [LoggerMessage(EventId = 101, Level = LogLevel.Information, Message = "Source {Source} collects again")]
     private partial void LogSourceRecovered(string source);

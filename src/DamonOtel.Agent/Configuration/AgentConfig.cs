@@ -58,6 +58,8 @@ internal sealed record AgentConfig
 
     public OtlpConfig Otlp { get; init; } = new();
 
+    public ResourceConfig Resource { get; init; } = new();
+
     public AttachConfig Attach { get; init; } = new();
 
     public DefaultMonitoring DefaultMonitoring { get; init; } = DefaultMonitoring.Auto;
@@ -99,6 +101,12 @@ internal sealed record PrometheusConfig
 
     /// <summary>TLS and basic auth read from <see cref="WebConfigFile"/>; null when there is none.</summary>
     public WebConfig? WebConfig { get; init; }
+
+    /// <summary>A plain-HTTP listener for /healthz and /readyz only (probes with TLS/auth on); null = none.</summary>
+    public string? HealthListen { get; init; }
+
+    /// <summary>Open connections allowed on the metrics listener.</summary>
+    public int MaxConnections { get; init; } = 512;
 }
 
 internal sealed record OtlpConfig

@@ -92,10 +92,17 @@ internal sealed partial class AgentRunner : IAsyncDisposable
         }
     }
 
-    /// <summary>Stops collection (removing the tracefs instance) and, if configured, our kdamonds.</summary>
+    /// <summary>A source gets this long to finish its collection when the agent stops; then it is abandoned.</summary>
+    public static readonly TimeSpan SourceStopLimit = TimeSpan.FromSeconds(3);
+
+    /// <summary>
+    /// Stops collection (removing the tracefs instance) and, if configured, our kdamonds. Bounded:
+    /// sources stuck in a kernel call are abandoned after <see cref="SourceStopLimit"/>, and our
+    /// kdamonds are stopped even when stuck work still holds the manager.
+    /// </summary>
     public async Task StopAsync(CancellationToken cancellationToken)
     {
-        await Loop.DisposeAsync().ConfigureAwait(false);
+        await Loop.StopAllAsync(SourceStopLimit).ConfigureAwait(false);
         await Manager.StopAsync(cancellationToken).ConfigureAwait(false);
     }
 

@@ -11,8 +11,9 @@ internal sealed class KernelEnvironment : IAsyncDisposable
 {
     private readonly CancellationTokenSource? simulatorStop;
     private readonly Task? simulatorTask;
+    private readonly Task? chaosTask;
 
-    private KernelEnvironment(IKernelFs fs, KernelRoots roots, SimulatedKernel? simulator, IKernelPageFs? pageFs = null, TimeProvider? time = null)
+    private KernelEnvironment(IKernelFs fs, KernelRoots roots, SimulatedKernel? simulator, IKernelPageFs? pageFs = null, TimeProvider? time = null, int? chaosSeed = null, IReadOnlyList<string>? chaosProcesses = null)
     {
         Fs = fs;
         PageFs = pageFs ?? fs as IKernelPageFs ?? UnavailablePageFs.Instance;
@@ -23,8 +24,19 @@ internal sealed class KernelEnvironment : IAsyncDisposable
         {
             simulatorStop = new CancellationTokenSource();
             simulatorTask = Task.Run(() => simulator.RunRealTime(simulatorStop.Token));
+            if (chaosSeed is int seed)
+            {
+                string[] names = [.. chaosProcesses ?? simulator.Options.Processes.Select(p => p.Name).ToList()];
+                chaosTask = Task.Run(() => SimulatorChaos.RunAsync(simulator, names, seed, simulatorStop.Token));
+            }
         }
     }
+
+    /// <summary>
+    /// DAMON_OTEL_SIMULATOR_FAULTS=random[:SEED] makes `run --simulate` fire the Simulator's fault
+    /// hooks at random (the soak test, tests/soak); never read for a real kernel.
+    /// </summary>
+    public const string FaultsVariable = "DAMON_OTEL_SIMULATOR_FAULTS";
 
     public IKernelFs Fs { get; }
 
@@ -48,7 +60,10 @@ internal sealed class KernelEnvironment : IAsyncDisposable
     {
         var sim = new SimulatedKernel(new SimulatorOptions { Seed = seed });
         SimulationConfig.PopulateCgroups(sim, workload);
-        return new KernelEnvironment(sim, sim.Options.Roots, sim);
+        int? chaos = Environment.GetEnvironmentVariable(FaultsVariable) is { } v && v.StartsWith("random", StringComparison.Ordinal)
+            ? (int.TryParse(v.AsSpan(v.IndexOf(':', StringComparison.Ordinal) + 1), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int s) ? s : 1)
+            : null;
+        return new KernelEnvironment(sim, sim.Options.Roots, sim, chaosSeed: chaos, chaosProcesses: [workload]);
     }
 
     /// <summary>
@@ -76,6 +91,12 @@ internal sealed class KernelEnvironment : IAsyncDisposable
             try
             {
                 await simulatorTask!.ConfigureAwait(false);
+                if (chaosTask is not null)
+                {
+                    await chaosTask.ConfigureAwait(false);
+                    // One line for the soak report (tests/soak): which hooks fired how often.
+                    await Console.Error.WriteLineAsync("simulator faults fired: " + string.Join(", ", SimulatorChaos.Fired.OrderBy(k => k.Key, StringComparer.Ordinal).Select(k => $"{k.Key}={k.Value}"))).ConfigureAwait(false);
+                }
             }
             catch (OperationCanceledException)
             {

@@ -289,7 +289,18 @@ internal sealed partial class KdamondManager : IDisposable
     /// </summary>
     public async Task StopAsync(CancellationToken cancellationToken)
     {
-        await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        // Work stuck in a kernel call may hold the lock for good: after a short wait our kdamonds
+        // are stopped without it (writing `off` twice is harmless), so SIGTERM still stops them.
+        bool locked;
+        try
+        {
+            locked = await gate.WaitAsync(StopLockWait, cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            locked = false;
+        }
+
         try
         {
             if (!Config.StopOnExit)
@@ -322,7 +333,10 @@ internal sealed partial class KdamondManager : IDisposable
         }
         finally
         {
-            gate.Release();
+            if (locked)
+            {
+                gate.Release();
+            }
         }
     }
 
@@ -354,6 +368,7 @@ internal sealed partial class KdamondManager : IDisposable
                $"or let the agent switch it off while its kdamonds run with 'kernel_modules: {{take_over: [{keys}]}}' in the config" +
                (observed ? $". Meanwhile {string.Join(" and ", running.Select(m => m.DisplayName))} is observed read-only." : ".");
     }
+    private static readonly TimeSpan StopLockWait = TimeSpan.FromSeconds(2);
 
     private StateCommands NewCommands(AgentConfig config) =>
         new(env.Fs, env.Roots, CommandOptions(config) with { RetryBusy = RetryBusy }, env.Time);

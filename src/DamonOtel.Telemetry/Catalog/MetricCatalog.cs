@@ -178,6 +178,9 @@ public static class MetricCatalog
     public static MetricDefinition SourceUp { get; } = new("damon_otel.source.up", MetricKind.Gauge, "1",
         "1 when the source's last collection succeeded, else 0.", S);
 
+    public static MetricDefinition BuildInfo { get; } = new("damon_otel.build.info", MetricKind.Gauge, "1",
+        "Always 1; the labels say which damon-otel build runs (version, revision: the git commit, runtime: the .NET runtime).", ["version", "revision", "runtime"]);
+
     public static MetricDefinition ProcessCpuTime { get; } = new("process.cpu.time", MetricKind.ObservableCounter, "s",
         "CPU time of the damon-otel process itself, by mode (user, system).", ["cpu.mode"]);
 
@@ -191,7 +194,7 @@ public static class MetricCatalog
         MemoryFree, MemoryOwned, CgroupResident, CgroupResidentError, CgroupWorkingSet, CgroupIdle, CgroupIdleTime, CgroupPurity,
         CgroupsSelected, CgroupsDropped,
         SchemeTried, SchemeApplied, SchemeTriedSize, SchemeAppliedSize, SchemeFilterPassedSize, SchemeQuotaExceeds,
-        SchemeQuotaEffective, DamonStatIdleTime, DamonStatBandwidth, CollectionDuration, CollectionErrors, SnapshotAge, SourceUp, ProcessCpuTime, ProcessMemoryUsage,
+        SchemeQuotaEffective, DamonStatIdleTime, DamonStatBandwidth, CollectionDuration, CollectionErrors, SnapshotAge, SourceUp, BuildInfo, ProcessCpuTime, ProcessMemoryUsage,
     ];
 
     /// <summary>Bucket bounds of damon.memory.working_set.distribution: powers of two, 1 MiB .. 1 TiB.</summary>

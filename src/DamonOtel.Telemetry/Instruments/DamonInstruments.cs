@@ -26,7 +26,8 @@ public sealed class DamonInstruments : IDisposable
     /// <param name="meterName">The meter name; only tests change it (to isolate parallel providers).</param>
     /// <param name="processUsage">Reads the agent's own CPU and memory; null reads this process
     /// (<see cref="ProcessUsage.CpuSeconds"/>, <see cref="ProcessUsage.ReadResidentBytes"/>); golden tests pass fixed values.</param>
-    public DamonInstruments(ObservationStore store, MetricSelection? selection = null, string meterName = MetricCatalog.MeterName, Func<ProcessUsage>? processUsage = null)
+    /// <param name="buildInfo">The labels of damon_otel_build_info; null is <see cref="BuildInfo.Current"/> (golden tests fix it).</param>
+    public DamonInstruments(ObservationStore store, MetricSelection? selection = null, string meterName = MetricCatalog.MeterName, Func<ProcessUsage>? processUsage = null, BuildInfo? buildInfo = null)
     {
         ArgumentNullException.ThrowIfNull(store);
         this.store = store;
@@ -39,6 +40,7 @@ public sealed class DamonInstruments : IDisposable
         RegisterPageInstruments(selection);
         RegisterDamonStatInstruments(selection);
         RegisterAgentInstruments(selection, processUsage);
+        RegisterBuildInfo(selection, buildInfo ?? BuildInfo.Current);
         if (selection.IsEnabled(MetricCatalog.WorkingSetDistribution))
         {
             var d = MetricCatalog.WorkingSetDistribution;
@@ -300,6 +302,19 @@ public sealed class DamonInstruments : IDisposable
     private static long ToLong(double v) => double.IsFinite(v) && v > 0 ? (long)Math.Min(Math.Round(v), long.MaxValue) : 0;
 
     /// <summary>The agent itself: snapshot age and up per source, its own CPU time and memory.</summary>
+    private void RegisterBuildInfo(MetricSelection selection, BuildInfo build)
+    {
+        if (!selection.IsEnabled(MetricCatalog.BuildInfo))
+        {
+            return;
+        }
+
+        var d = MetricCatalog.BuildInfo;
+        var one = new Measurement<long>(1, new KeyValuePair<string, object?>("version", build.Version),
+            new KeyValuePair<string, object?>("revision", build.Revision), new KeyValuePair<string, object?>("runtime", build.Runtime));
+        Meter.CreateObservableGauge(d.Name, () => one, d.Unit, d.Description);
+    }
+
     private void RegisterAgentInstruments(MetricSelection selection, Func<ProcessUsage>? processUsage)
     {
         Observable<double>(selection, MetricCatalog.SnapshotAge, (s, m) =>

@@ -39,6 +39,9 @@ internal sealed class SimHarness : IAsyncDisposable
 
     public ILoggerFactory Loggers { get; } = NullLoggerFactory.Instance;
 
+    /// <summary>An <see cref="Hosting.AgentHost"/> that logs nothing (tests assert on state, not on logs).</summary>
+    public static Hosting.HostSettings QuietHost { get; } = new() { ConfigureLogging = b => b.ClearProviders() };
+
     /// <summary>Parses YAML and points it at the simulator and the private state dir.</summary>
     public AgentConfig Config(string yaml) => ConfigLoader.Parse(yaml, "test.yaml") with { Roots = Roots, StateDir = StateDir };
 
