@@ -57,10 +57,12 @@ internal sealed class KdamondSource : ICollectionSource
 
     public TimeSpan Interval { get; }
 
+    // Awaits resume on the collection thread (no ConfigureAwait(false)): the reads after a
+    // state command stay off the thread pool (see CollectionThread).
     public async Task CollectAsync(CancellationToken cancellationToken)
     {
         int index = managed?.Index ?? state.Index;
-        if (managed is not null && manager is not null && !await manager.EnsureRunningAsync(managed, cancellationToken).ConfigureAwait(false))
+        if (managed is not null && manager is not null && !await manager.EnsureRunningAsync(managed, cancellationToken))
         {
             state.MarkDown();
             if (managed.State == ManagedState.Failed)
@@ -83,15 +85,15 @@ internal sealed class KdamondSource : ICollectionSource
         {
             // Without refresh_ms the kernel leaves these files stale until asked.
             StateCommands c = commands();
-            await c.SendAsync(index, StateCommand.UpdateSchemesStats, cancellationToken).ConfigureAwait(false);
+            await c.SendAsync(index, StateCommand.UpdateSchemesStats, cancellationToken);
             if (features.EffectiveBytes == true && ctx.Schemes.Count > 0)
             {
-                await c.SendAsync(index, StateCommand.UpdateSchemesEffectiveQuotas, cancellationToken).ConfigureAwait(false);
+                await c.SendAsync(index, StateCommand.UpdateSchemesEffectiveQuotas, cancellationToken);
             }
 
             if (ctx.Attrs.Goal?.Enabled == true)
             {
-                await c.SendAsync(index, StateCommand.UpdateTunedIntervals, cancellationToken).ConfigureAwait(false);
+                await c.SendAsync(index, StateCommand.UpdateTunedIntervals, cancellationToken);
             }
 
             k = reader.ReadKdamond(index, includeTriedRegions: false);
@@ -102,7 +104,7 @@ internal sealed class KdamondSource : ICollectionSource
         IReadOnlyList<int> monitor = MonitorSchemes(ctx);
         if (triedRegions)
         {
-            await CollectTriedRegionsAsync(index, ctx, intervals, monitor, cancellationToken).ConfigureAwait(false);
+            await CollectTriedRegionsAsync(index, ctx, intervals, monitor, cancellationToken);
         }
 
         var schemes = new List<SchemeObservation>(ctx.Schemes.Count);
@@ -138,7 +140,7 @@ internal sealed class KdamondSource : ICollectionSource
 
         if (mayWrite)
         {
-            await commands().SendAsync(index, StateCommand.UpdateSchemesTriedRegions, cancellationToken).ConfigureAwait(false);
+            await commands().SendAsync(index, StateCommand.UpdateSchemesTriedRegions, cancellationToken);
         }
 
         ulong addrUnit = ctx.AddrUnit ?? 1;
