@@ -72,6 +72,7 @@ internal sealed partial class AgentHost(AgentConfig config, KernelEnvironment en
             // The resource describes the machine: under --simulate that is the real /proc, not the Simulator's.
             ProcfsRoot = env.Simulator is null ? config.Roots.Procfs : "/proc",
             Metrics = new MetricSelection(config.Metrics.Enable, config.Metrics.Disable),
+            CardinalityLimit = MetricSeriesLimit.For(config),
         };
         using TelemetryPipeline pipeline = TelemetryPipeline.Build(store, pipelineOptions, otlp.Enabled ? b => OtlpExportConfigurator.AddOtlp(b, otlp) : null);
         if (otlp.Enabled)
