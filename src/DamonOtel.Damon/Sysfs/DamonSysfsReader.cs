@@ -127,6 +127,17 @@ public sealed class DamonSysfsReader
         }
     }
 
+    /// <summary>contexts/&lt;c&gt;/monitoring_attrs/intervals: the intervals in force (tuned ones after update_tuned_intervals).</summary>
+    public Intervals ReadIntervals(int kdamond, int context)
+    {
+        string iv = Path.Combine(KdamondDir(kdamond), "contexts", context.ToString(CultureInfo.InvariantCulture), "monitoring_attrs", "intervals");
+        return new Intervals(Unsigned(Path.Combine(iv, "sample_us")), Unsigned(Path.Combine(iv, "aggr_us")), Unsigned(Path.Combine(iv, "update_us")));
+    }
+
+    /// <summary>schemes/&lt;s&gt;/quotas/effective_bytes; null before 6.9.</summary>
+    public ulong? ReadEffectiveBytes(int kdamond, int context, int scheme) =>
+        OptionalUnsigned(Path.Combine(SchemeDir(kdamond, context, scheme), "quotas", "effective_bytes"));
+
     /// <summary>schemes/&lt;s&gt;/stats only (the per-scrape read when refresh_ms keeps them fresh).</summary>
     public DamosStats ReadSchemeStats(int kdamond, int context, int scheme) =>
         ReadStats(Path.Combine(SchemeDir(kdamond, context, scheme), "stats"));
