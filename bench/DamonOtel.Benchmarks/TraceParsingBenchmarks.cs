@@ -165,7 +165,7 @@ public class TraceParsingBenchmarks
         }
     }
 
-    // The 6.18 x86_64 files (reference §4.3), as the kernel prints them.
+    // The 6.18 x86_64 format files, as the kernel prints them.
     private const string HeaderPage =
         "\tfield: u64 timestamp;\toffset:0;\tsize:8;\tsigned:0;\n" +
         "\tfield: local_t commit;\toffset:8;\tsize:8;\tsigned:1;\n" +

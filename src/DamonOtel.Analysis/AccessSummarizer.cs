@@ -9,7 +9,7 @@ namespace DamonOtel.Analysis;
 /// after warm-up, summarising allocates nothing. Not thread-safe: one per worker.
 /// </summary>
 /// <remarks>
-/// Definitions (damo report access / DAMON_STAT, see reference/damo-formulas-and-peers.md §1.3, §1.5):
+/// Definitions (damo report access / DAMON_STAT, see docs/damon-formulas.md):
 /// <list type="bullet">
 /// <item>access rate % = floor(nr_accesses x 100 / (aggr_us / sample_us)), computed exactly as
 /// floor(nr_accesses x 100 x sample_us / aggr_us) because damo divides by the float ratio and

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Security.Cryptography;
 using System.Text.Json;
 
@@ -79,7 +78,7 @@ public class CliTests
     [Fact]
     public async Task Check_config_exits_0_or_prints_every_error()
     {
-        (int ok, string okOut, _) = await Run("check-config", RepoPaths.Of("config", "examples", "system-reclaim.yaml"));
+        (int ok, string okOut, _) = await Run("check-config", RepoRoot.Of("config", "examples", "system-reclaim.yaml"));
         Assert.Equal(0, ok);
         Assert.Contains("OK (1 kdamond(s): system)", okOut);
 
@@ -118,19 +117,8 @@ public class CliTests
 
     internal static async Task<(int Code, string Stdout, string Stderr)> Run(params string[] args)
     {
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "damon-otel.dll"));
-        foreach (string a in args)
-        {
-            psi.ArgumentList.Add(a);
-        }
-
-        using Process p = Process.Start(psi)!;
-        Task<string> stdout = p.StandardOutput.ReadToEndAsync();
-        Task<string> stderr = p.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
-        await p.WaitForExitAsync(timeout.Token);
-        return (p.ExitCode, await stdout, await stderr);
+        ProcessResult r = await ProcessRunner.RunAsync("dotnet", [Path.Combine(AppContext.BaseDirectory, "damon-otel.dll"), .. args]);
+        return (r.ExitCode, r.Stdout, r.Stderr);
     }
 
     // The 6.18 fixture's stat scheme carries an addr filter and a quota goal (a goal tunes a
@@ -149,7 +137,7 @@ public class CliTests
 
     private static string CopyFixture(string name)
     {
-        string source = RepoPaths.Of("tests", "DamonOtel.Damon.Tests", "Fixtures", name);
+        string source = RepoRoot.Of("tests", "DamonOtel.Damon.Tests", "Fixtures", name);
         string target = Directory.CreateTempSubdirectory("damon-otel-fixture-").FullName;
         foreach (string dir in Directory.EnumerateDirectories(source, "*", SearchOption.AllDirectories))
         {

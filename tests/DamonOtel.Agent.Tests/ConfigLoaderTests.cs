@@ -23,14 +23,14 @@ public class ConfigLoaderTests
     [InlineData("examples/tiering.yaml")]
     public void Every_shipped_config_loads(string file)
     {
-        AgentConfig c = ConfigLoader.LoadFile(RepoPaths.Of("config", file));
+        AgentConfig c = ConfigLoader.LoadFile(RepoRoot.Of("config", file));
         Assert.NotNull(c);
     }
 
     [Fact]
     public void System_reclaim_example_means_what_it_says()
     {
-        AgentConfig c = ConfigLoader.LoadFile(RepoPaths.Of("config", "examples", "system-reclaim.yaml"));
+        AgentConfig c = ConfigLoader.LoadFile(RepoRoot.Of("config", "examples", "system-reclaim.yaml"));
         KdamondConfig k = Assert.Single(c.Kdamonds);
         Assert.Equal("paddr", k.Operations);
         Assert.Equal(RegionSource.Tracepoint, k.RegionSource);
@@ -56,7 +56,7 @@ public class ConfigLoaderTests
     [Fact]
     public void App_example_targets_processes()
     {
-        AgentConfig c = ConfigLoader.LoadFile(RepoPaths.Of("config", "examples", "app-wss.yaml"));
+        AgentConfig c = ConfigLoader.LoadFile(RepoRoot.Of("config", "examples", "app-wss.yaml"));
         Assert.Equal("nginx", c.Kdamonds[0].Targets[0].ProcessName);
         Assert.Equal("/run/postgresql/15-main.pid", c.Kdamonds[1].Targets[0].PidFile);
         Assert.Equal(200_000UL, c.Kdamonds[1].Intervals.AggrUs);
@@ -65,7 +65,7 @@ public class ConfigLoaderTests
     [Fact]
     public void Tiering_example_has_both_migrations()
     {
-        AgentConfig c = ConfigLoader.LoadFile(RepoPaths.Of("config", "examples", "tiering.yaml"));
+        AgentConfig c = ConfigLoader.LoadFile(RepoRoot.Of("config", "examples", "tiering.yaml"));
         Assert.Equal("migrate_hot", c.Kdamonds[0].Schemes[0].Action);
         Assert.Equal(0, c.Kdamonds[0].Schemes[0].TargetNid);
         Assert.Equal((0x100000000UL, 0x200000000UL), c.Kdamonds[0].Targets[0].Regions[0]);

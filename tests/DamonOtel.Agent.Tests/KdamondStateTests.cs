@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using DamonOtel.Agent.Collection;
 using DamonOtel.Analysis;
 using DamonOtel.Damon.Model;
@@ -14,7 +13,7 @@ public class KdamondStateTests
         // Seen in the qemu VM (6.12, TCG): with a 2 s interval a tried_regions collection took
         // 4-6 s, so data arrived every 6-8 s, past 3 x 2 s: the kdamond's series vanished from
         // /metrics between collections. Staleness must follow the measured cadence.
-        var clock = new ManualClock();
+        var clock = new FakeTimeProvider();
         var store = new ObservationStore(clock);
         var state = new KdamondState(store, "kdamond/k", "k", 0, ["t"], TimeSpan.FromSeconds(2));
         var intervals = new Intervals(20_000, 1_000_000, 5_000_000);
@@ -34,16 +33,5 @@ public class KdamondStateTests
         Assert.False(store.IsStale(o));
         clock.Advance(TimeSpan.FromSeconds(5));                   // 25 s: > 3 x 8 s, stale
         Assert.True(store.IsStale(o));
-    }
-
-    private sealed class ManualClock : TimeProvider
-    {
-        private long ticks = 1_000_000_000;
-
-        public override long TimestampFrequency => Stopwatch.Frequency;
-
-        public override long GetTimestamp() => Interlocked.Read(ref ticks);
-
-        public void Advance(TimeSpan by) => Interlocked.Add(ref ticks, (long)(by.TotalSeconds * Stopwatch.Frequency));
     }
 }

@@ -2,7 +2,6 @@ using DamonOtel.Damon.Features;
 using DamonOtel.Damon.IO;
 using DamonOtel.Damon.Model;
 using DamonOtel.Damon.Sysfs;
-using DamonOtel.Damon.Tests.Support;
 using DamonOtel.Simulator;
 
 namespace DamonOtel.Damon.Tests;

@@ -11,7 +11,7 @@ public class TraceRawTests
 
     private static TraceEventFormat Format(string name) => TraceEventFormat.Parse(TraceFixtures.Text("format/" + name), name);
 
-    // damon_aggregated as the 6.18 kernel lays it out (reference §4.3), offsets typed by hand:
+    // damon_aggregated as the 6.18 kernel lays it out (its events/damon/damon_aggregated/format), offsets typed by hand:
     // common_type u16@0, common_pid s32@4, target_id u64@8, nr_regions u32@16, start u64@24,
     // end u64@32, nr_accesses u32@40, age u32@44; 48 bytes.
     internal static byte[] Record618(ushort id, int pid, ulong target, uint nr, ulong start, ulong end, uint acc, uint age)

@@ -106,12 +106,10 @@ internal sealed class RawPageBuilder(ulong pageTimestamp, int pageSize = 4096)
 /// instance (like the kernel does) with the events named at construction; rmdir removes it
 /// whole, and fails with EBUSY while a pipe of it is open. Records every write.
 /// </summary>
-internal sealed class FakeTracefs : IKernelFs
+internal sealed class FakeTracefs : InMemoryKernelFs
 {
     private readonly string root;
     private readonly string[] events;
-    private readonly HashSet<string> dirs = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, string> files = new(StringComparer.Ordinal);
     private int openPipes;
 
     public FakeTracefs(string root, params string[] events)
@@ -126,46 +124,13 @@ internal sealed class FakeTracefs : IKernelFs
 
     public byte[] PipeContent { get; set; } = [];
 
-    public string ReadText(string path) => files.TryGetValue(path, out string? s) ? s : throw new KernelIoException(Errno.ENOENT, path, "read");
-
-    public int ReadBytes(string path, Span<byte> buffer)
+    protected override void Write(string path, string text)
     {
-        byte[] b = Encoding.UTF8.GetBytes(ReadText(path));
-        int n = Math.Min(b.Length, buffer.Length);
-        b.AsSpan(0, n).CopyTo(buffer);
-        return n;
-    }
-
-    public void WriteText(string path, string text)
-    {
-        if (!files.ContainsKey(path))
-        {
-            throw new KernelIoException(Errno.ENOENT, path, "write");
-        }
-
         files[path] = text;
         Writes.Add($"{Rel(path)}={text}");
     }
 
-    public IReadOnlyList<string> ListDirectory(string path)
-    {
-        if (!dirs.Contains(path))
-        {
-            throw new KernelIoException(Errno.ENOENT, path, "list");
-        }
-
-        string prefix = path + "/";
-        return dirs.Concat(files.Keys)
-            .Where(p => p.StartsWith(prefix, StringComparison.Ordinal) && !p[prefix.Length..].Contains('/'))
-            .Select(p => p[prefix.Length..])
-            .ToList();
-    }
-
-    public bool FileExists(string path) => files.ContainsKey(path);
-
-    public bool DirectoryExists(string path) => dirs.Contains(path);
-
-    public void CreateDirectory(string path)
+    public override void CreateDirectory(string path)
     {
         if (dirs.Contains(path))
         {
@@ -184,7 +149,7 @@ internal sealed class FakeTracefs : IKernelFs
         }
     }
 
-    public void RemoveDirectory(string path)
+    public override void RemoveDirectory(string path)
     {
         if (!dirs.Contains(path))
         {
@@ -196,17 +161,11 @@ internal sealed class FakeTracefs : IKernelFs
             throw new KernelIoException(Errno.EBUSY, path, "rmdir");
         }
 
-        string prefix = path + "/";
-        dirs.RemoveWhere(d => d == path || d.StartsWith(prefix, StringComparison.Ordinal));
-        foreach (string f in files.Keys.Where(f => f.StartsWith(prefix, StringComparison.Ordinal)).ToList())
-        {
-            files.Remove(f);
-        }
-
+        RemoveTree(path);
         Writes.Add($"rmdir {Rel(path)}");
     }
 
-    public Stream OpenPipe(string path)
+    public override Stream OpenPipe(string path)
     {
         if (!files.ContainsKey(path))
         {

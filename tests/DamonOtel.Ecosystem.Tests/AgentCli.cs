@@ -1,6 +1,5 @@
 using System.CommandLine;
 using System.CommandLine.Parsing;
-using System.Net;
 using DamonOtel.Agent.Configuration;
 using DamonOtel.Simulator;
 using AgentCommandLine = DamonOtel.Agent.Cli.CommandLine;

@@ -171,7 +171,7 @@ public sealed class LiveStack : IDisposable
     }
 
     /// <summary>Runs the published agent with arguments (for check-config and --help).</summary>
-    internal Tools.Result RunAgent(params string[] args) => Tools.Run(AgentBinary, args, work, TimeSpan.FromSeconds(60));
+    internal ProcessResult RunAgent(params string[] args) => Tools.Run(AgentBinary, args, work, TimeSpan.FromSeconds(60));
 
     public string Dir(string name)
     {

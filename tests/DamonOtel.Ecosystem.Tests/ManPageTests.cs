@@ -74,12 +74,12 @@ public sealed partial class ManPageTests
         var manpath = InstallInto(Tools.TempDir("manpath"));
         var result = Tools.Run("/usr/bin/env", [$"MANPATH={manpath}", man, "-w", "damon-otel(8)"]);
         Assert.True(result.ExitCode == 0, result.Output);
-        Assert.Equal(Path.Combine(manpath, "man8/damon-otel.8"), result.StdOut.Trim());
+        Assert.Equal(Path.Combine(manpath, "man8/damon-otel.8"), result.Stdout.Trim());
 
         // The rendered page names the program and its section.
         var rendered = Tools.Run("/usr/bin/env", [$"MANPATH={manpath}", "MANWIDTH=100", man, "-P", "cat", "damon-otel(8)"]);
         Assert.True(rendered.ExitCode == 0, rendered.Output);
-        Assert.Contains("DAMON memory access monitoring as OpenTelemetry", rendered.StdOut, StringComparison.Ordinal);
+        Assert.Contains("DAMON memory access monitoring as OpenTelemetry", rendered.Stdout, StringComparison.Ordinal);
     }
 
     /// <summary>Control: systemd-analyze verify does report a Documentation= man page it cannot find.</summary>

@@ -3,9 +3,7 @@ namespace DamonOtel.Ecosystem.Tests;
 /// <summary>Paths of the ecosystem files, found from the repository root (the folder holding DamonOtel.sln).</summary>
 internal static class Repo
 {
-    private static readonly Lazy<string> RootLazy = new(FindRoot);
-
-    public static string Root => RootLazy.Value;
+    public static string Root => RepoRoot.Dir;
 
     public static string PathOf(string relative) => Path.Combine(Root, relative.Replace('/', Path.DirectorySeparatorChar));
 
@@ -32,17 +30,4 @@ internal static class Repo
     public const string ServiceMonitor = "deploy/kubernetes/servicemonitor.yaml";
     public const string CollectorConfig = "deploy/otel-collector/config.yaml";
     public const string SystemdUnit = "deploy/systemd/damon-otel.service";
-
-    private static string FindRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "DamonOtel.sln")))
-            {
-                return dir.FullName;
-            }
-        }
-
-        throw new InvalidOperationException($"DamonOtel.sln not found above {AppContext.BaseDirectory}");
-    }
 }

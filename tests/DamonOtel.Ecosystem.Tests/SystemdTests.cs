@@ -126,7 +126,7 @@ public sealed class SystemdTests
         Assert.Contains("Invalid memory limit 'lots'", result.Output, StringComparison.Ordinal);
     }
 
-    private static Tools.Result VerifyCopy(string unitText)
+    private static ProcessResult VerifyCopy(string unitText)
     {
         var analyze = Tools.Require("systemd-analyze", "systemd");
         var dir = Tools.TempDir("unit");

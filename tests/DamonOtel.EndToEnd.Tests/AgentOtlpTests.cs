@@ -1,4 +1,3 @@
-using System.Globalization;
 using DamonOtel.EndToEnd.Tests.Infrastructure;
 using DamonOtel.OtlpReceiver;
 using DamonOtel.OtlpReceiver.Proto.Collector;
@@ -8,7 +7,7 @@ using Xunit.Abstractions;
 namespace DamonOtel.EndToEnd.Tests;
 
 /// <summary>
-/// Issue "Telemetry" §4, OTLP wire: the real agent process pushes to a receiver that decodes the
+/// OTLP on the wire: the real agent process pushes to a receiver that decodes the
 /// actual bytes (gRPC frames / HTTP bodies) with its own protobuf classes.
 /// </summary>
 public sealed class AgentOtlpTests(ITestOutputHelper output)

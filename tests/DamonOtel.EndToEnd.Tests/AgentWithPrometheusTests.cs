@@ -84,14 +84,14 @@ public sealed class AgentWithPrometheusFixture : IAsyncLifetime
     }
 }
 
-/// <summary>Issue "Telemetry" §4: the real agent process scraped by the real Prometheus, checked with PromQL.</summary>
+/// <summary>The real agent process scraped by the real Prometheus, checked with PromQL.</summary>
 public sealed class AgentWithPrometheusTests(AgentWithPrometheusFixture fx, ITestOutputHelper output) : IClassFixture<AgentWithPrometheusFixture>
 {
     // The steady workload touches [alloc + 256 MiB, alloc + 384 MiB) of its 1 GiB allocation in
     // every aggregation interval: 384 - 256 = 128 MiB = 128 * 1024 * 1024 = 134217728 bytes hot.
     private const double HotBytes = 134_217_728;
 
-    // DAMON estimates from sampled regions; the issue allows +-10 % against the truth.
+    // DAMON estimates from sampled regions: within 10 % of the truth is the accuracy asked of it.
     private const double Tolerance = 0.10;
 
     private const string Steady = "kdamond=\"steady\",target=\"steady\"";

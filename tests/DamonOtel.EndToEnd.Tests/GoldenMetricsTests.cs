@@ -3,7 +3,6 @@ using System.Text.RegularExpressions;
 using DamonOtel.Agent.Configuration;
 using DamonOtel.Agent.Hosting;
 using DamonOtel.Damon.IO;
-using DamonOtel.EndToEnd.Tests.Infrastructure;
 using DamonOtel.Simulator;
 using DamonOtel.Telemetry;
 using DamonOtel.Telemetry.Observations;
@@ -14,7 +13,7 @@ using Xunit.Abstractions;
 namespace DamonOtel.EndToEnd.Tests;
 
 /// <summary>
-/// Issue "Telemetry" §4, golden: the whole agent (config, kdamonds, collection, telemetry) on a
+/// Golden: the whole agent (config, kdamonds, collection, telemetry) on a
 /// seeded Simulator whose time moves only when the test says so, scraped once; the text 0.0.4
 /// body must equal Golden/simulator-metrics.txt (UPDATE_GOLDEN=1 rewrites it) and promtool must
 /// accept it.
@@ -66,27 +65,14 @@ public sealed partial class GoldenMetricsTests(ITestOutputHelper output)
         Assert.Equal(120, facts.SystemAggregations);
 
         string scrubbed = Scrub(raw);
-        string goldenPath = Path.Combine(Tools.RepoRoot(), GoldenRelativePath);
-        if (Environment.GetEnvironmentVariable("UPDATE_GOLDEN") == "1")
-        {
-            Directory.CreateDirectory(Path.GetDirectoryName(goldenPath)!);
-            await File.WriteAllTextAsync(goldenPath, scrubbed);
-            output.WriteLine("rewrote " + goldenPath);
-        }
-
-        Assert.True(File.Exists(goldenPath), $"{goldenPath} is missing; run the test with UPDATE_GOLDEN=1 to create it");
+        string goldenPath = RepoRoot.Of(GoldenRelativePath);
+        GoldenFile.AssertMatches(goldenPath, scrubbed);
         string golden = await File.ReadAllTextAsync(goldenPath);
-        if (golden != scrubbed)
-        {
-            string diff = Tools.Diff(golden, scrubbed);
-            output.WriteLine("diff golden (-) vs actual (+):\n" + diff);
-            Assert.Fail($"/metrics differs from {GoldenRelativePath} (UPDATE_GOLDEN=1 rewrites it after review):\n{diff}");
-        }
 
         // promtool lints the golden file (scrubbed values are still valid samples) and the raw body.
         foreach ((string what, string text) in new[] { ("golden file", golden), ("raw scrape", raw) })
         {
-            (int code, string stdout, string stderr) = await Tools.RunAsync("promtool", ["check", "metrics"], text);
+            (int code, string stdout, string stderr) = await ProcessRunner.RunAsync("promtool", ["check", "metrics"], text);
             Assert.True(code == 0 && stdout.Length == 0 && stderr.Length == 0, $"promtool check metrics on the {what}: exit {code}\n{stdout}{stderr}");
         }
     }
@@ -123,7 +109,7 @@ public sealed partial class GoldenMetricsTests(ITestOutputHelper output)
             Directory.CreateDirectory(Path.Combine(procfs, "sys", "kernel"));
             await File.WriteAllTextAsync(Path.Combine(procfs, "sys", "kernel", "osrelease"), "6.18.0-golden\n");
 
-            var clock = new ManualClock();
+            var clock = new FakeTimeProvider();
             var store = new ObservationStore(clock);
 
             // Built before anything runs: the working-set histogram records from the first aggregation.

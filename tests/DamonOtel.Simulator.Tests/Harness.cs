@@ -120,7 +120,7 @@ internal sealed partial class Harness
         return list;
     }
 
-    // The reference's tolerant line regex (damon-kernel-interface.md §4.2).
+    // The tolerant line regex of docs/damon-tracepoints.md: an independent check of the hand-written parser.
     [GeneratedRegex(@"^\s*(?<comm>.+?)-(?<pid>\d+)\s+(?:\(\s*[\d-]+\)\s+)?\[(?<cpu>\d+)\]\s+(?:(?<flags>\S{4,5})\s+)?(?<ts>\d+\.\d+):\s+(?<event>\w+):\s+(?<body>.*)$")]
     public static partial Regex LineRegex();
 

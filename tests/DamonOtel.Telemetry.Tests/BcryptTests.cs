@@ -1,5 +1,4 @@
 using DamonOtel.Telemetry.Http;
-using DamonOtel.Telemetry.Tests.Infrastructure;
 
 namespace DamonOtel.Telemetry.Tests;
 
@@ -42,7 +41,7 @@ public sealed class BcryptTests
     public void Verifies_a_fresh_htpasswd_hash()
     {
         var password = "pw-" + Guid.NewGuid().ToString("N")[..12];
-        var (code, stdout, stderr) = Tools.Run("htpasswd", "apache2-utils", $"-bnBC 5 someone {password}");
+        var (code, stdout, stderr) = ProcessRunner.Run(ProcessRunner.Require("htpasswd", "apache2-utils"), ["-bnBC", "5", "someone", password]);
         Assert.True(code == 0, stderr);
         var hash = stdout.Trim().Split(':', 2)[1];
         Assert.True(Bcrypt.Verify(password, hash));

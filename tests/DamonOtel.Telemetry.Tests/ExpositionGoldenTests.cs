@@ -10,7 +10,7 @@ public sealed class ExpositionGoldenTests
 {
     internal static async Task<(string Text, string OpenMetrics)> RenderFixtureAsync(int? cardinalityLimit = null)
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var store = new ObservationStore(time);
         using var pipeline = TelemetryPipeline.Build(store, new TelemetryPipelineOptions
         {
@@ -48,10 +48,10 @@ public sealed class ExpositionGoldenTests
     public async Task Text_and_OpenMetrics_match_the_golden_files_and_promtool_accepts_the_text()
     {
         var (text, om) = await RenderFixtureAsync();
-        Golden.AssertMatches(Path.Combine(RepoPaths.TestDir, "Golden", "metrics.txt"), text);
-        Golden.AssertMatches(Path.Combine(RepoPaths.TestDir, "Golden", "metrics.openmetrics.txt"), om);
+        GoldenFile.AssertMatches(Path.Combine(RepoRoot.Of("tests", "DamonOtel.Telemetry.Tests"), "Golden", "metrics.txt"), text);
+        GoldenFile.AssertMatches(Path.Combine(RepoRoot.Of("tests", "DamonOtel.Telemetry.Tests"), "Golden", "metrics.openmetrics.txt"), om);
 
-        var (code, stdout, stderr) = Tools.Run("promtool", "prometheus", "check metrics", text);
+        var (code, stdout, stderr) = ProcessRunner.Run(ProcessRunner.Require("promtool", "prometheus"), ["check", "metrics"], text);
         Assert.True(code == 0 && stdout.Trim().Length == 0 && stderr.Trim().Length == 0,
             $"promtool check metrics reported problems (exit {code}):\n{stdout}{stderr}");
     }

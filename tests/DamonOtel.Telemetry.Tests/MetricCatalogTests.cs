@@ -1,5 +1,4 @@
 using DamonOtel.Telemetry.Catalog;
-using DamonOtel.Telemetry.Tests.Infrastructure;
 
 namespace DamonOtel.Telemetry.Tests;
 
@@ -7,7 +6,7 @@ public sealed class MetricCatalogTests
 {
     [Fact]
     public void Docs_are_up_to_date() =>
-        Golden.AssertMatches(Path.Combine(RepoPaths.Root, "docs", "metrics.md"), MetricCatalog.GenerateMarkdown());
+        GoldenFile.AssertMatches(Path.Combine(RepoRoot.Dir, "docs", "metrics.md"), MetricCatalog.GenerateMarkdown());
 
     [Theory]
     [InlineData("damon.memory.working_set", "damon_memory_working_set_bytes")]

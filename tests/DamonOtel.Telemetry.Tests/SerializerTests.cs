@@ -219,7 +219,7 @@ public sealed class SerializerTests
         meter.CreateObservableGauge("g", () => ++calls);
         var exporter = new PrometheusPullExporter();
         using var provider = Sdk.CreateMeterProviderBuilder().AddMeter(meterName).AddReader(new BaseExportingMetricReader(exporter)).Build();
-        var time = new Infrastructure.ManualTimeProvider();
+        var time = new FakeTimeProvider();
         using var handler = new PrometheusScrapeHandler(exporter, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(5), time);
 
         var plain = await handler.ScrapeAsync(ExpositionFormat.Text004, false);
@@ -276,7 +276,7 @@ public sealed class SerializerTests
         });
         var exporter = new PrometheusPullExporter();
         using var provider = Sdk.CreateMeterProviderBuilder().AddMeter(meterName).AddReader(new BaseExportingMetricReader(exporter)).Build();
-        var time = new Infrastructure.ManualTimeProvider();
+        var time = new FakeTimeProvider();
         using var handler = new PrometheusScrapeHandler(exporter, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(30), time);
         string Body(ScrapeResponse r) => Encoding.UTF8.GetString(r.Body);
 

@@ -46,9 +46,9 @@ public sealed class StoreAndInstrumentTests
         }
     }
 
-    private static (ObservationStore Store, ManualTimeProvider Time, DamonInstruments Instruments, Recorder Recorder) Create(MetricSelection? selection = null)
+    private static (ObservationStore Store, FakeTimeProvider Time, DamonInstruments Instruments, Recorder Recorder) Create(MetricSelection? selection = null)
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var store = new ObservationStore(time);
         var instruments = new DamonInstruments(store, selection, "test." + Guid.NewGuid().ToString("N"));
         return (store, time, instruments, new Recorder(instruments.Meter));
@@ -137,7 +137,7 @@ public sealed class StoreAndInstrumentTests
     [Fact]
     public void Process_metrics_report_the_given_usage_by_cpu_mode()
     {
-        var store = new ObservationStore(new ManualTimeProvider());
+        var store = new ObservationStore(new FakeTimeProvider());
         using var instruments = new DamonInstruments(store, null, "test." + Guid.NewGuid().ToString("N"), () => new(1.5, 0.25, 1 << 26));
         using var rec = new Recorder(instruments.Meter);
         var seen = rec.Observe();

@@ -27,7 +27,7 @@ public enum RawTraceError : byte
 /// Snapshots therefore equal those of <see cref="TraceReader"/> for the same events.
 /// No allocation per event: each CPU has one page buffer and one queue of decoded events.
 /// </summary>
-public sealed class RawTraceReader : IDisposable
+public sealed class RawTraceReader : TraceStreamReader, IDisposable
 {
     private readonly CpuPipe[] cpus;
     private readonly RingBufferLayout layout;
@@ -68,13 +68,8 @@ public sealed class RawTraceReader : IDisposable
         Assembler = assembler;
     }
 
-    public AggregationAssembler Assembler { get; }
-
     /// <summary>The CPUs read, ascending.</summary>
     public IReadOnlyList<int> Cpus => [.. cpus.Select(c => c.Cpu)];
-
-    /// <summary>Upper bound of bytes read by one <see cref="Poll"/>, so a flood cannot starve the caller.</summary>
-    public int MaxBytesPerPoll { get; init; } = 16 << 20;
 
     /// <summary>Whole pages read (all CPUs).</summary>
     public long Pages { get; private set; }
@@ -88,20 +83,7 @@ public sealed class RawTraceReader : IDisposable
     /// <summary>Data records seen (including other events' and bad ones).</summary>
     public long Records { get; private set; }
 
-    /// <summary>Corrupt pages plus DAMON records too short for their format; see <see cref="LastParseError"/>.</summary>
-    public long ParseErrors { get; private set; }
-
-    /// <summary>Records of events this reader does not decode.</summary>
-    public long OtherEvents { get; private set; }
-
-    /// <summary>damon_aggregated events fed to the assembler.</summary>
-    public long AggregatedEvents { get; private set; }
-
-    public long BytesRead { get; private set; }
-
-    public long DroppedSnapshots => Assembler.DroppedSnapshots;
-
-    public long UnknownPidEvents => Assembler.UnknownPidEvents;
+    // ParseErrors: corrupt pages plus DAMON records too short for their format.
 
     /// <summary>The most recent decode error as "per_cpu/cpuN/trace_pipe_raw page P: reason", or null; formatted on demand.</summary>
     public string? LastParseError => lastError switch

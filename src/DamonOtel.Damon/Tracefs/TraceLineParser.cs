@@ -8,7 +8,7 @@ namespace DamonOtel.Damon.Tracefs;
 
 /// <summary>
 /// Hand-written, allocation-free parser of trace_pipe text lines (UTF-8 bytes, no trailing
-/// newline). Layout (damon-kernel-interface.md §4.2):
+/// newline). Layout (docs/damon-tracepoints.md):
 /// <c>&lt;comm&gt;-&lt;pid&gt; [(tgid)] [cpu] [flags] secs.usecs: event: body</c>.
 /// </summary>
 public static class TraceLineParser

@@ -1,6 +1,6 @@
 namespace DamonOtel.Damon.Tracefs;
 
-/// <summary>Kernel-version facts about the DAMON tracepoints (damon-kernel-interface.md §4.1).</summary>
+/// <summary>Kernel-version facts about the DAMON tracepoints (docs/damon-tracepoints.md, "Events").</summary>
 public static class TraceQuirks
 {
     /// <summary>

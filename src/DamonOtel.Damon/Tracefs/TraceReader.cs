@@ -12,7 +12,7 @@ public delegate void TraceEventCallback(in TraceEvent ev);
 /// completed snapshots. A line cut by the end of a read is kept and completed by the next.
 /// No allocation per line; one snapshot and one region array per completed aggregation.
 /// </summary>
-public sealed class TraceReader : IDisposable
+public sealed class TraceReader : TraceStreamReader, IDisposable
 {
     private const int MaxErrorSample = 256;
 
@@ -45,30 +45,12 @@ public sealed class TraceReader : IDisposable
         buffer = new byte[bufferSize];
     }
 
-    public AggregationAssembler Assembler { get; }
-
     public bool SwappedIndices { get; }
-
-    /// <summary>Upper bound of bytes consumed by one <see cref="Poll"/>, so a flood cannot starve the caller.</summary>
-    public int MaxBytesPerPoll { get; init; } = 16 << 20;
 
     /// <summary>Complete lines seen (including bad ones).</summary>
     public long Lines { get; private set; }
 
-    /// <summary>Lines that did not parse; see <see cref="LastParseError"/>.</summary>
-    public long ParseErrors { get; private set; }
-
-    /// <summary>Well-formed lines of events this reader does not decode.</summary>
-    public long OtherEvents { get; private set; }
-
-    /// <summary>Per-kind counts of decoded events.</summary>
-    public long AggregatedEvents { get; private set; }
-
-    public long BytesRead { get; private set; }
-
-    public long DroppedSnapshots => Assembler.DroppedSnapshots;
-
-    public long UnknownPidEvents => Assembler.UnknownPidEvents;
+    // ParseErrors: lines that did not parse; OtherEvents: well-formed lines of other events.
 
     /// <summary>
     /// The most recent parse error as "line N: reason: 'text'", or null. Formatted on demand

@@ -98,36 +98,6 @@ internal sealed class ProcessTable
         }
     }
 
-    /// <summary>Owner process and virtual address of a physical address, by binary search.</summary>
-    public bool TryResolve(ulong physAddr, out SimProcess proc, out ulong virt)
-    {
-        int lo = 0;
-        int hi = phys.Count - 1;
-        while (lo <= hi)
-        {
-            int mid = (lo + hi) >>> 1;
-            var e = phys[mid];
-            if (physAddr < e.Phys)
-            {
-                hi = mid - 1;
-            }
-            else if (physAddr >= e.Phys + e.Size)
-            {
-                lo = mid + 1;
-            }
-            else
-            {
-                proc = e.Proc;
-                virt = e.Virt + (physAddr - e.Phys);
-                return true;
-            }
-        }
-
-        proc = null!;
-        virt = 0;
-        return false;
-    }
-
     /// <summary>Physical ranges within [start, end) owned by processes, with the owner and virtual start.</summary>
     public IEnumerable<(ulong PhysStart, ulong PhysEnd, SimProcess Proc, ulong VirtStart)> Owned(ulong start, ulong end)
     {

@@ -14,7 +14,7 @@ public sealed class DamoKdamondsImporterTests
 
     private static DamoImportResult Import(string version, string file)
     {
-        string path = RepoPaths.Of("tests", "fixtures", "damo", version, "args", file);
+        string path = RepoRoot.Of("tests", "fixtures", "damo", version, "args", file);
         return DamoKdamondsImporter.Import(File.ReadAllText(path), path);
     }
 
@@ -30,7 +30,7 @@ public sealed class DamoKdamondsImporterTests
         var data = new TheoryData<string, string>();
         foreach (string version in (string[])["2.8.3", "3.4.1"])
         {
-            foreach (string file in Directory.GetFiles(RepoPaths.Of("tests", "fixtures", "damo", version, "args"), "*.json").Order())
+            foreach (string file in Directory.GetFiles(RepoRoot.Of("tests", "fixtures", "damo", version, "args"), "*.json").Order())
             {
                 if (!file.EndsWith(".raw.json", StringComparison.Ordinal))
                 {

@@ -14,7 +14,7 @@ internal static class DamoSandbox
         public override string ToString() => $"exit {ExitCode}\n--- stdout\n{StdOut}\n--- stderr\n{StdErr}";
     }
 
-    public static string Script { get; } = RepoPaths.Of("scripts", "damo-sandbox.sh");
+    public static string Script { get; } = RepoRoot.Of("scripts", "damo-sandbox.sh");
 
     /// <summary>Runs `damo ARGS` for <paramref name="version"/> in <paramref name="workDir"/>; fails the test when the sandbox cannot run.</summary>
     public static Result Run(string version, string workDir, params string[] damoArgs)

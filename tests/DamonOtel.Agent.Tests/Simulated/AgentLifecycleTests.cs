@@ -125,7 +125,7 @@ public class AgentLifecycleTests
     public async Task Every_example_config_starts_its_kdamonds(string example)
     {
         await using var sim = new SimHarness(("nginx", "steady"), ("postgres", "zigzag"));
-        string text = await File.ReadAllTextAsync(RepoPaths.Of("config", "examples", example));
+        string text = await File.ReadAllTextAsync(RepoRoot.Of("config", "examples", example));
         string pidFile = Path.Combine(sim.StateDir, "postgres.pid");
         await File.WriteAllTextAsync(pidFile, sim.Kernel.FindProcess("postgres") + "\n");
         text = text.Replace("/run/postgresql/15-main.pid", pidFile, StringComparison.Ordinal);

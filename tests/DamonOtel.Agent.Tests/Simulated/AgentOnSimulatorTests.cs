@@ -5,14 +5,13 @@ using DamonOtel.Agent.Hosting;
 using DamonOtel.Agent.Kdamonds;
 using DamonOtel.Damon.Model;
 using DamonOtel.Damon.Sysfs;
-using DamonOtel.Simulator;
 using DamonOtel.Telemetry;
 using DamonOtel.Telemetry.Observations;
 using DamonOtel.Telemetry.Prometheus;
 
 namespace DamonOtel.Agent.Tests.Simulated;
 
-/// <summary>The whole DAMON side of the agent against the simulated kernel (issue: the agent, tests).</summary>
+/// <summary>The whole DAMON side of the agent against the simulated kernel.</summary>
 public class AgentOnSimulatorTests
 {
     private const ulong HotSet = 128UL << 20; // the steady workload touches exactly 128 MiB
@@ -245,7 +244,7 @@ public class AgentOnSimulatorTests
         StateCommands commands = await StartForeignKdamond(sim);
         await commands.SendAsync(0, StateCommand.UpdateSchemesTriedRegions);
 
-        var recording = new RecordingFs(sim.Kernel);
+        var recording = new RecordingKernelFs(sim.Kernel);
         var store = new ObservationStore();
         AgentConfig config = sim.Config("""
             default_monitoring: off
@@ -273,7 +272,7 @@ public class AgentOnSimulatorTests
         await Task.Delay(1500);
         await commands.SendAsync(0, StateCommand.UpdateSchemesTriedRegions); // the owner refreshed them
 
-        var recording = new RecordingFs(sim.Kernel);
+        var recording = new RecordingKernelFs(sim.Kernel);
         var store = new ObservationStore();
         AgentConfig config = sim.Config("default_monitoring: off\nattach: {region_source: tried_regions}\ncollection: {interval: 1s}");
         await using AgentRunner runner = sim.Runner(config, recording, store);

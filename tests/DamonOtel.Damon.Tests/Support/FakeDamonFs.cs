@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Text;
 using DamonOtel.Damon.IO;
 
 namespace DamonOtel.Damon.Tests.Support;
@@ -16,10 +15,8 @@ internal enum FakeKernel
 /// (children recreated with the kernel's defaults, per kernel version) and records every
 /// write in order, relative to kdamonds/. Only for writer tests; readers use fixtures.
 /// </summary>
-internal sealed class FakeDamonFs : IKernelFs
+internal sealed class FakeDamonFs : InMemoryKernelFs
 {
-    private readonly Dictionary<string, string> files = new(StringComparer.Ordinal);
-    private readonly HashSet<string> dirs = new(StringComparer.Ordinal);
     private readonly FakeKernel kernel;
 
     public FakeDamonFs(FakeKernel kernel, int kdamonds = 1)
@@ -39,24 +36,8 @@ internal sealed class FakeDamonFs : IKernelFs
 
     public string this[string relative] => files[Path.Combine(Roots.Kdamonds, relative)].TrimEnd('\n');
 
-    public string ReadText(string path) =>
-        files.TryGetValue(path, out string? v) ? v : throw new KernelIoException(Errno.ENOENT, path, "read");
-
-    public int ReadBytes(string path, Span<byte> buffer)
+    protected override void Write(string path, string text)
     {
-        byte[] b = Encoding.UTF8.GetBytes(ReadText(path));
-        int n = Math.Min(b.Length, buffer.Length);
-        b.AsSpan(0, n).CopyTo(buffer);
-        return n;
-    }
-
-    public void WriteText(string path, string text)
-    {
-        if (!files.ContainsKey(path))
-        {
-            throw new KernelIoException(Errno.ENOENT, path, "write");
-        }
-
         Writes.Add((Path.GetRelativePath(Roots.Kdamonds, path), text));
         string name = Path.GetFileName(path);
         if (name.StartsWith("nr_", StringComparison.Ordinal) && Path.GetFileName(Path.GetDirectoryName(path)!) != "nr_regions")
@@ -68,40 +49,17 @@ internal sealed class FakeDamonFs : IKernelFs
         files[path] = text.EndsWith('\n') ? text : text + "\n";
     }
 
-    public IReadOnlyList<string> ListDirectory(string path)
-    {
-        if (!dirs.Contains(path))
-        {
-            throw new KernelIoException(Errno.ENOENT, path, "list");
-        }
+    public override void CreateDirectory(string path) => throw new NotSupportedException("DAMON sysfs has no mkdir");
 
-        string prefix = path + "/";
-        return files.Keys.Concat(dirs)
-            .Where(p => p.StartsWith(prefix, StringComparison.Ordinal) && !p[prefix.Length..].Contains('/', StringComparison.Ordinal))
-            .Select(p => p[prefix.Length..])
-            .ToList();
-    }
+    public override void RemoveDirectory(string path) => throw new NotSupportedException("DAMON sysfs has no rmdir");
 
-    public bool FileExists(string path) => files.ContainsKey(path);
-
-    public bool DirectoryExists(string path) => dirs.Contains(path);
-
-    public void CreateDirectory(string path) => throw new NotSupportedException("DAMON sysfs has no mkdir");
-
-    public void RemoveDirectory(string path) => throw new NotSupportedException("DAMON sysfs has no rmdir");
-
-    public Stream OpenPipe(string path) => throw new NotSupportedException();
+    public override Stream OpenPipe(string path) => throw new NotSupportedException();
 
     private void Recreate(string dir, string nrFile, int n)
     {
         foreach (string child in dirs.Where(d => IsNumericChild(dir, d)).ToList())
         {
-            string prefix = child + "/";
-            dirs.RemoveWhere(d => d == child || d.StartsWith(prefix, StringComparison.Ordinal));
-            foreach (string f in files.Keys.Where(f => f.StartsWith(prefix, StringComparison.Ordinal)).ToList())
-            {
-                files.Remove(f);
-            }
+            RemoveTree(child);
         }
 
         for (int i = 0; i < n; i++)

@@ -147,19 +147,7 @@ internal sealed partial class AgentProcess : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        try
-        {
-            if (!process.HasExited)
-            {
-                process.Kill(entireProcessTree: true);
-                await process.WaitForExitAsync();
-            }
-        }
-        catch (InvalidOperationException)
-        {
-        }
-
-        process.Dispose();
+        await ProcessRunner.KillAndDisposeAsync(process);
         try
         {
             Directory.Delete(stateDir, recursive: true);
