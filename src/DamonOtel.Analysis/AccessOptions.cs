@@ -1,3 +1,5 @@
+using System.Globalization;
+
 namespace DamonOtel.Analysis;
 
 /// <summary>What to compute for each snapshot. Immutable; arrays are copied in.</summary>
@@ -29,6 +31,50 @@ public sealed class AccessOptions
 
     /// <summary>Number of equal address slices of the heatmap; 0 disables it.</summary>
     public int HeatmapColumns { get; init; }
+
+    /// <summary>
+    /// The first reason <see cref="AccessSummarizer"/> would refuse these options, or null. The
+    /// agent's config loader asks the same question, so a config that loads is one that runs.
+    /// </summary>
+    public string? Validate()
+    {
+        var ps = Percentiles;
+        for (var i = 0; i < ps.Count; i++)
+        {
+            var p = ps[i];
+            if (double.IsNaN(p) || p < 0 || p > 100)
+            {
+                return string.Create(CultureInfo.InvariantCulture, $"AccessOptions.Percentiles[{i}] = {p}: percentiles must be within [0, 100]");
+            }
+
+            if (i > 0 && p < ps[i - 1])
+            {
+                return string.Create(CultureInfo.InvariantCulture, $"AccessOptions.Percentiles[{i}] = {p}: percentiles must be ascending (previous is {ps[i - 1]})");
+            }
+        }
+
+        var bs = IdleBucketsSeconds;
+        for (var i = 0; i < bs.Count; i++)
+        {
+            var s = bs[i];
+            if (!double.IsFinite(s) || s < 0 || s > MaxIdleBucketSeconds)
+            {
+                return string.Create(CultureInfo.InvariantCulture, $"AccessOptions.IdleBucketsSeconds[{i}] = {s}: bucket bounds must be finite seconds within [0, 1e12]");
+            }
+
+            if (i > 0 && s < bs[i - 1])
+            {
+                return string.Create(CultureInfo.InvariantCulture, $"AccessOptions.IdleBucketsSeconds[{i}] = {s}: bucket bounds must be ascending (previous is {bs[i - 1]})");
+            }
+        }
+
+        return HeatmapColumns < 0
+            ? string.Create(CultureInfo.InvariantCulture, $"AccessOptions.HeatmapColumns = {HeatmapColumns}: must be >= 0")
+            : null;
+    }
+
+    /// <summary>The longest idle bucket bound, seconds (about 31700 years: microseconds still fit 64 bits).</summary>
+    public const double MaxIdleBucketSeconds = 1e12;
 }
 
 /// <summary>damo's access temperature weights (size, access rate percent, age in microseconds).</summary>

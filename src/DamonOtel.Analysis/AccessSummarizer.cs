@@ -74,48 +74,26 @@ public sealed partial class AccessSummarizer
         ArgumentNullException.ThrowIfNull(options);
         Options = options;
 
+        if (options.Validate() is string problem)
+        {
+            throw new ArgumentException(problem, nameof(options));
+        }
+
         var ps = options.Percentiles;
         this.percentiles = new double[ps.Count];
         percentileIsInteger = new bool[ps.Count];
         for (var i = 0; i < ps.Count; i++)
         {
-            var p = ps[i];
-            if (double.IsNaN(p) || p < 0 || p > 100)
-            {
-                throw new ArgumentException(string.Create(CultureInfo.InvariantCulture, $"AccessOptions.Percentiles[{i}] = {p}: percentiles must be within [0, 100]"), nameof(options));
-            }
-
-            if (i > 0 && p < ps[i - 1])
-            {
-                throw new ArgumentException(string.Create(CultureInfo.InvariantCulture, $"AccessOptions.Percentiles[{i}] = {p}: percentiles must be ascending (previous is {ps[i - 1]})"), nameof(options));
-            }
-
-            this.percentiles[i] = p;
-            percentileIsInteger[i] = p == Math.Floor(p);
+            this.percentiles[i] = ps[i];
+            percentileIsInteger[i] = ps[i] == Math.Floor(ps[i]);
         }
 
         var bs = options.IdleBucketsSeconds;
         idleBucketUs = new ulong[bs.Count];
         for (var i = 0; i < bs.Count; i++)
         {
-            var s = bs[i];
-            if (!double.IsFinite(s) || s < 0 || s > 1e12)
-            {
-                throw new ArgumentException(string.Create(CultureInfo.InvariantCulture, $"AccessOptions.IdleBucketsSeconds[{i}] = {s}: bucket bounds must be finite seconds within [0, 1e12]"), nameof(options));
-            }
-
-            if (i > 0 && s < bs[i - 1])
-            {
-                throw new ArgumentException(string.Create(CultureInfo.InvariantCulture, $"AccessOptions.IdleBucketsSeconds[{i}] = {s}: bucket bounds must be ascending (previous is {bs[i - 1]})"), nameof(options));
-            }
-
             // decimal keeps 0.1 s = 100000 us exact (double 0.1 x 1e6 is not guaranteed to be).
-            idleBucketUs[i] = (ulong)decimal.Floor((decimal)s * 1_000_000m);
-        }
-
-        if (options.HeatmapColumns < 0)
-        {
-            throw new ArgumentException(string.Create(CultureInfo.InvariantCulture, $"AccessOptions.HeatmapColumns = {options.HeatmapColumns}: must be >= 0"), nameof(options));
+            idleBucketUs[i] = (ulong)decimal.Floor((decimal)bs[i] * 1_000_000m);
         }
 
         weights = options.TemperatureWeights;

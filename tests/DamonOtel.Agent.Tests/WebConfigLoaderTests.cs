@@ -39,9 +39,16 @@ public class WebConfigLoaderTests
     public void Paths_are_taken_from_the_file_directory_and_users_kept()
     {
         string dir = Directory.CreateTempSubdirectory().FullName;
-        File.WriteAllText(Path.Combine(dir, "cert.pem"), "x");
-        File.WriteAllText(Path.Combine(dir, "key.pem"), "x");
-        File.WriteAllText(Path.Combine(dir, "ca.pem"), "x");
+        // Real PEM files: the loader loads them as the endpoint will (check-config == run).
+        using (var key = System.Security.Cryptography.ECDsa.Create(System.Security.Cryptography.ECCurve.NamedCurves.nistP256))
+        using (System.Security.Cryptography.X509Certificates.X509Certificate2 cert = new System.Security.Cryptography.X509Certificates.CertificateRequest("CN=test", key, System.Security.Cryptography.HashAlgorithmName.SHA256)
+            .CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(1)))
+        {
+            File.WriteAllText(Path.Combine(dir, "cert.pem"), cert.ExportCertificatePem());
+            File.WriteAllText(Path.Combine(dir, "key.pem"), key.ExportPkcs8PrivateKeyPem());
+            File.WriteAllText(Path.Combine(dir, "ca.pem"), cert.ExportCertificatePem());
+        }
+
         var errors = new List<ConfigError>();
         WebConfig? web = WebConfigLoader.Parse(
             $"tls_server_config:\n  cert_file: cert.pem\n  key_file: {dir}/key.pem\n  client_ca_file: ca.pem\n  client_auth_type: RequireAndVerifyClientCert\n  min_version: TLS13\nbasic_auth_users:\n  alice: {AliceHash}\n",

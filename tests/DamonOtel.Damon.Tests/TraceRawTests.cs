@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using DamonOtel.Damon.Model;
+using DamonOtel.Damon.Sysfs;
 using DamonOtel.Damon.Tracefs;
 
 namespace DamonOtel.Damon.Tests;
@@ -89,13 +90,13 @@ public class TraceRawTests
     [Fact]
     public void Bad_format_files_name_file_and_line()
     {
-        var e = Assert.Throws<FormatException>(() => TraceEventFormat.Parse("name: x\nID: 7\n\tfield:int a;\toffset:zz;\tsize:4;\tsigned:1;\n", "fmt/x"));
+        var e = Assert.Throws<KernelFormatException>(() => TraceEventFormat.Parse("name: x\nID: 7\n\tfield:int a;\toffset:zz;\tsize:4;\tsigned:1;\n", "fmt/x"));
         Assert.Contains("fmt/x:3", e.Message, StringComparison.Ordinal);
-        e = Assert.Throws<FormatException>(() => TraceEventFormat.Parse("name: x\n", "fmt/y"));
+        e = Assert.Throws<KernelFormatException>(() => TraceEventFormat.Parse("name: x\n", "fmt/y"));
         Assert.Contains("fmt/y: no 'ID:' line", e.Message, StringComparison.Ordinal);
-        e = Assert.Throws<FormatException>(() => new DamonRawDecoder(TraceEventFormat.Parse("name: damon_aggregated\nID: 3\n", "f")));
+        e = Assert.Throws<KernelFormatException>(() => new DamonRawDecoder(TraceEventFormat.Parse("name: damon_aggregated\nID: 3\n", "f")));
         Assert.Contains("no field 'common_type'", e.Message, StringComparison.Ordinal);
-        e = Assert.Throws<FormatException>(() => RingBufferLayout.Parse("\tfield: u64 timestamp;\toffset:0;\tsize:8;\tsigned:0;\n", TraceFixtures.Text("format/header_event"), "hp"));
+        e = Assert.Throws<KernelFormatException>(() => RingBufferLayout.Parse("\tfield: u64 timestamp;\toffset:0;\tsize:8;\tsigned:0;\n", TraceFixtures.Text("format/header_event"), "hp"));
         Assert.Contains("hp: no 'commit' field", e.Message, StringComparison.Ordinal);
     }
 

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using DamonOtel.Damon.Features;
 using DamonOtel.Damon.IO;
+using DamonOtel.Damon.Sysfs;
 
 namespace DamonOtel.Agent.Cli;
 
@@ -16,7 +17,17 @@ internal static class FeaturesCommand
         cmd.SetAction(parse =>
         {
             KernelRoots roots = KernelRootOptions.Resolve(parse, KernelRoots.Default);
-            DamonFeatures f = FeatureProbe.Detect(LinuxKernelFs.Instance, roots);
+            DamonFeatures f;
+            try
+            {
+                f = FeatureProbe.Detect(LinuxKernelFs.Instance, roots);
+            }
+            catch (Exception e) when (e is KernelIoException or KernelFormatException)
+            {
+                Console.Error.WriteLine("features: " + e.Message);
+                return 1;
+            }
+
             foreach ((string name, string value) in FeatureTable(f))
             {
                 Console.WriteLine($"{name,-28} {value}");

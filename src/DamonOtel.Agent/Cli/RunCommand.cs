@@ -29,7 +29,7 @@ internal static class RunCommand
             AgentConfig cfg;
             try
             {
-                cfg = path is null ? new AgentConfig() : ConfigLoader.LoadFile(path);
+                cfg = path is null ? ConfigLoader.Defaults() : ConfigLoader.LoadFile(path);
             }
             catch (ConfigException e)
             {
@@ -38,6 +38,7 @@ internal static class RunCommand
             }
 
             using ILoggerFactory loggers = CommandLine.CreateLoggers();
+            using var simulationState = parse.GetResult(simulate) is not null && parse.GetValue(stateDir) is null ? new PrivateTempDirectory("damon-otel-sim-") : null;
             KernelEnvironment env;
             if (parse.GetResult(simulate) is not null)
             {
@@ -52,7 +53,7 @@ internal static class RunCommand
                 cfg = (parse.GetValue(config) is null ? SimulationConfig.For(workload, cfg) : cfg) with
                 {
                     Roots = env.Roots,
-                    StateDir = parse.GetValue(stateDir) ?? Path.Combine(Path.GetTempPath(), $"damon-otel-sim-{Environment.ProcessId}"),
+                    StateDir = parse.GetValue(stateDir) ?? simulationState!.Path,
                 };
             }
             else

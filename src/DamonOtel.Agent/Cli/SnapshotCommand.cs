@@ -6,6 +6,7 @@ using DamonOtel.Agent.Kdamonds;
 using DamonOtel.Analysis.Reports;
 using DamonOtel.Damon.IO;
 using DamonOtel.Damon.Sysfs;
+using DamonOtel.Simulator;
 using Microsoft.Extensions.Logging;
 
 namespace DamonOtel.Agent.Cli;
@@ -37,7 +38,7 @@ internal static class SnapshotCommand
             AgentConfig cfg;
             try
             {
-                cfg = parse.GetValue(config) is string p ? ConfigLoader.LoadFile(p) : new AgentConfig();
+                cfg = parse.GetValue(config) is string p ? ConfigLoader.LoadFile(p) : ConfigLoader.Defaults();
             }
             catch (ConfigException e)
             {
@@ -49,11 +50,18 @@ internal static class SnapshotCommand
             KernelEnvironment env;
             KdamondManager? manager = null;
             using ILoggerFactory loggers = CommandLine.CreateLoggers(LogLevel.Warning);
+            using var simulationState = parse.GetResult(simulate) is null ? null : new PrivateTempDirectory("damon-otel-snap-");
             if (parse.GetResult(simulate) is not null)
             {
                 string workload = parse.GetValue(simulate) ?? "steady";
+                if (!SimulatedWorkloads.Names.Contains(workload))
+                {
+                    await Console.Error.WriteLineAsync($"--simulate: unknown workload '{workload}' (known: {string.Join(", ", SimulatedWorkloads.Names)})").ConfigureAwait(false);
+                    return 2;
+                }
+
                 env = KernelEnvironment.Simulate(workload);
-                AgentConfig simCfg = SimulationConfig.For(workload, cfg) with { Roots = env.Roots, StateDir = Path.Combine(Path.GetTempPath(), $"damon-otel-snap-{Environment.ProcessId}") };
+                AgentConfig simCfg = SimulationConfig.For(workload, cfg) with { Roots = env.Roots, StateDir = simulationState!.Path };
                 simCfg = simCfg with { Kdamonds = [.. simCfg.Kdamonds.Select(k => k with { RegionSource = RegionSource.TriedRegions })] };
                 manager = new KdamondManager(env, simCfg, loggers.CreateLogger<KdamondManager>());
                 await manager.StartAsync(cancellationToken).ConfigureAwait(false);
@@ -73,22 +81,22 @@ internal static class SnapshotCommand
 
             await using (env.ConfigureAwait(false))
             {
-                IReadOnlySet<int> writable = !refresh ? new HashSet<int>()
-                    : manager is not null ? manager.OwnedIndexes
-                    : cfg.Attach.Refresh ? AllIndexes(env)
-                    : OwnedIndexes(parse.GetValue(stateDir) ?? cfg.StateDir);
-                StateCommands? commands = refresh ? new StateCommands(env.Fs, env.Roots, KdamondManager.CommandOptions(cfg)) : null;
-                var taker = new SnapshotTaker(env, cfg.Metrics.Access, commands, writable);
                 int n = Math.Max(1, parse.GetValue(repeat));
                 try
                 {
+                    IReadOnlySet<int> writable = !refresh ? new HashSet<int>()
+                        : manager is not null ? manager.OwnedIndexes
+                        : cfg.Attach.Refresh ? AllIndexes(env)
+                        : OwnedIndexes(parse.GetValue(stateDir) ?? cfg.StateDir);
+                    StateCommands? commands = refresh ? new StateCommands(env.Fs, env.Roots, KdamondManager.CommandOptions(cfg)) : null;
+                    var taker = new SnapshotTaker(env, cfg.Metrics.Access, commands, writable);
                     for (int i = 0; i < n; i++)
                     {
                         IReadOnlyList<SnapshotReportTarget> targets = await taker.TakeAsync(cancellationToken).ConfigureAwait(false);
                         Console.WriteLine(parse.GetValue(format) == "json" ? SnapshotReport.ToJson(targets) : SnapshotReport.ToText(targets));
                     }
                 }
-                catch (Exception e) when (e is KernelIoException or StateCommandException or InvalidOperationException)
+                catch (Exception e) when (e is KernelIoException or KernelFormatException or StateCommandException or InvalidOperationException)
                 {
                     await Console.Error.WriteLineAsync("snapshot: " + e.Message).ConfigureAwait(false);
                     return 1;
@@ -108,14 +116,28 @@ internal static class SnapshotCommand
         return cmd;
     }
 
-    private static HashSet<int> OwnedIndexes(string stateDir) =>
-        new OwnershipStore(stateDir).Load()?.Kdamonds.Select(k => k.Index).ToHashSet() ?? [];
+    // An unusable record refreshes nothing (writes go only to kdamonds known to be the agent's).
+    private static HashSet<int> OwnedIndexes(string stateDir)
+    {
+        try
+        {
+            return new OwnershipStore(stateDir).Load()?.Kdamonds.Select(k => k.Index).ToHashSet() ?? [];
+        }
+        catch (SafeFileException e)
+        {
+            Console.Error.WriteLine($"snapshot: ignoring the ownership record ({e.Message}); refreshing no kdamond");
+            return [];
+        }
+    }
 
     private static HashSet<int> AllIndexes(KernelEnvironment env)
     {
         string nr = Path.Combine(env.Roots.Kdamonds, "nr_kdamonds");
-        return env.Fs.FileExists(nr) && int.TryParse(env.Fs.ReadText(nr).Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out int n)
+        return env.Fs.FileExists(nr) && int.TryParse(env.Fs.ReadText(nr).Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out int n) && n is >= 0 and <= MaxKdamonds
             ? [.. Enumerable.Range(0, n)]
             : [];
     }
+
+    // More kdamond dirs than any machine runs: a garbage nr_kdamonds is not believed.
+    private const int MaxKdamonds = 4096;
 }

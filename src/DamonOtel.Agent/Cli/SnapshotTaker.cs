@@ -67,12 +67,28 @@ internal sealed class SnapshotTaker(KernelEnvironment env, AccessOptions options
                     continue;
                 }
 
-                AccessSummary summary = summarizer.Summarize(tried.Regions, ctx.Attrs.Intervals, ctx.AddrUnit ?? 1);
+                AccessSummary summary = Summarize(summarizer, tried.Regions, ctx.Attrs.Intervals, ctx.AddrUnit ?? 1, reader.TriedRegionsDir(k.Index, ctx.Index, scheme));
                 result.Add(new SnapshotReportTarget(k.Index, ctx.Index, target, ctx.Attrs.Intervals, summary));
             }
         }
 
         return result;
+    }
+
+    /// <summary>
+    /// Summarizes regions read from <paramref name="dir"/>; regions the summarizer cannot add up
+    /// (sizes times addr_unit past 64 bits) are the kernel's malformed values, named as such.
+    /// </summary>
+    internal static AccessSummary Summarize(AccessSummarizer summarizer, ReadOnlySpan<DamonRegion> regions, Intervals intervals, ulong addrUnit, string dir)
+    {
+        try
+        {
+            return summarizer.Summarize(regions, intervals, addrUnit);
+        }
+        catch (ArgumentException e)
+        {
+            throw new KernelFormatException($"{dir}: {e.Message}") { Path = dir };
+        }
     }
 
     /// <summary>target index → index of the stat scheme that sees (only) that target.</summary>

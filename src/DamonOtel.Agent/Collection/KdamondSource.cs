@@ -214,7 +214,7 @@ internal sealed class KdamondSource : ICollectionSource
                 continue;
             }
 
-            state.UpdateAccess(t, summarizer.Summarize(tried.Regions, intervals, addrUnit));
+            state.UpdateAccess(t, Cli.SnapshotTaker.Summarize(summarizer, tried.Regions, intervals, addrUnit, reader.TriedRegionsDir(index, 0, monitor[t])));
         }
     }
 

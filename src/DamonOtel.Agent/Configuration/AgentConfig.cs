@@ -1,6 +1,7 @@
 using DamonOtel.Analysis;
 using DamonOtel.Damon.IO;
 using DamonOtel.Telemetry.Http;
+using DamonOtel.Telemetry.Otlp;
 
 namespace DamonOtel.Agent.Configuration;
 
@@ -122,6 +123,19 @@ internal sealed record OtlpConfig
     public TimeSpan? Interval { get; init; }
 
     public string? Temporality { get; init; }
+
+    /// <summary>What <see cref="OtlpSettings.Resolve(OtlpConfigValues?)"/> takes; the loader and the host resolve the same values.</summary>
+    public OtlpConfigValues SettingsValues => new()
+    {
+        Enabled = Enabled ? true : null,
+        Endpoint = Endpoint,
+        Protocol = Protocol,
+        Headers = Headers.Count > 0 ? Headers : null,
+        Compression = Compression,
+        Timeout = Timeout,
+        ExportInterval = Interval,
+        Temporality = Temporality,
+    };
 }
 
 internal sealed record AttachConfig

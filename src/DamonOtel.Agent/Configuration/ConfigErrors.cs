@@ -3,8 +3,12 @@ namespace DamonOtel.Agent.Configuration;
 /// <summary>One problem in a config file, with where it is.</summary>
 internal sealed record ConfigError(string File, int Line, int Column, string Key, string Message)
 {
-    public override string ToString() =>
-        Line > 0 ? $"{File}:{Line}:{Column}: {Key}: {Message}" : $"{File}: {Key}: {Message}";
+    /// <summary>One line, always: line breaks inside a quoted value are shown as \n.</summary>
+    public override string ToString() => OneLine(
+        Line > 0 ? $"{File}:{Line}:{Column}: {Key}: {Message}" : $"{File}: {Key}: {Message}");
+
+    private static string OneLine(string s) =>
+        s.Replace("\r", "\\r", StringComparison.Ordinal).Replace("\n", "\\n", StringComparison.Ordinal);
 }
 
 /// <summary>Thrown when a config file has errors; carries all of them, not just the first.</summary>

@@ -20,7 +20,7 @@ internal static partial class ConfigLoader
             var values = new List<double>();
             foreach ((string value, YamlNode node) in pList)
             {
-                if (!double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out double p) || p < 0 || p > 100)
+                if (!double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out double p) || !double.IsFinite(p) || p < 0 || p > 100)
                 {
                     m.Error(node, "percentiles", $"'{value}' is not a percentile between 0 and 100");
                 }
@@ -51,9 +51,9 @@ internal static partial class ConfigLoader
             var values = new List<double>();
             foreach ((string value, YamlNode node) in bList)
             {
-                if (!Units.TryParseTimeUs(value, 1_000_000, out ulong us, out string error) || us == ulong.MaxValue)
+                if (!Units.TryParseTimeUs(value, 1_000_000, out ulong us, out string error) || us / 1e6 > AccessOptions.MaxIdleBucketSeconds)
                 {
-                    m.Error(node, "idle_buckets", error.Length > 0 ? error : "must be finite (+Inf is always added)");
+                    m.Error(node, "idle_buckets", error.Length > 0 ? error : "must be finite and at most 1e12 s (+Inf is always added)");
                 }
                 else if (values.Count > 0 && us / 1e6 <= values[^1])
                 {
@@ -90,6 +90,12 @@ internal static partial class ConfigLoader
             WorkingSetAccessThreshold = (uint)(m.Integer("working_set_access_threshold", 1, uint.MaxValue) ?? d.WorkingSetAccessThreshold),
             HeatmapColumns = (int)(m.Integer("heatmap_columns", 0, MaxHeatmapColumns) ?? d.HeatmapColumns),
         };
+
+        // The summarizer's own check: what it would refuse at run is refused here.
+        if (access.Validate() is string problem)
+        {
+            m.Error(null, "(access options)", problem);
+        }
 
         var enable = new HashSet<string>(StringComparer.Ordinal);
         var disable = new HashSet<string>(StringComparer.Ordinal);

@@ -8,12 +8,24 @@ internal static partial class ConfigLoader
     private static string? NullableKeyword(YamlNodeReader r, string key, params string[] allowed) =>
         r.Has(key) ? r.Keyword(key, allowed[0], allowed) : r.String(key);
 
+    /// <summary>
+    /// The longest agent-side duration (collection interval, command and OTLP timeouts, OTLP
+    /// interval): they become .NET timers, which refuse about 24.8 days and more.
+    /// </summary>
+    public static readonly TimeSpan MaxAgentDuration = TimeSpan.FromDays(1);
+
     private static TimeSpan? PositiveDuration(YamlNodeReader r, string key)
     {
         TimeSpan? d = r.Duration(key);
         if (d is { } v && v <= TimeSpan.Zero)
         {
             r.Error(r.Raw(key), key, "must be longer than 0");
+            return null;
+        }
+
+        if (d is { } w && w > MaxAgentDuration)
+        {
+            r.Error(r.Raw(key), key, "must be at most 24h");
             return null;
         }
 

@@ -1,5 +1,5 @@
 using DamonOtel.Damon.IO;
-using YamlDotNet.Core;
+using DamonOtel.Telemetry.Otlp;
 using YamlDotNet.RepresentationModel;
 
 namespace DamonOtel.Agent.Configuration;
@@ -16,37 +16,41 @@ internal static partial class ConfigLoader
         string text;
         try
         {
-            text = File.ReadAllText(path);
+            text = YamlLimits.ReadFile(path);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (SafeFileException e)
         {
-            throw new ConfigException([new ConfigError(path, 0, 0, "(file)", e.Message)]);
+            throw new ConfigException([new ConfigError(path, 0, 0, "(file)", e.Reason)]);
         }
 
         return Parse(text, path);
     }
 
+    /// <summary>
+    /// The configuration without a file, validated like a file's (the OTEL_* environment can
+    /// still be wrong); errors name "(no config file)".
+    /// </summary>
+    public static AgentConfig Defaults() => Parse(string.Empty, NoFile) with { SourceFile = null };
+
+    private const string NoFile = "(no config file)";
+
+    /// <summary>
+    /// Parses and validates config text. Everything `run` would refuse is refused here, so that
+    /// `check-config` (which calls this) and `run` never disagree; that includes the web_config
+    /// file with its TLS files, and OTLP settings resolved with the OTEL_* environment.
+    /// </summary>
     public static AgentConfig Parse(string yaml, string file)
     {
         var errors = new List<ConfigError>();
-        var stream = new YamlStream();
-        try
+        if (!YamlLimits.TryLoad(yaml, file, errors, out YamlNode? top))
         {
-            stream.Load(new StringReader(yaml));
-        }
-        catch (YamlException e)
-        {
-            throw new ConfigException([new ConfigError(file, (int)e.Start.Line, (int)e.Start.Column, "(syntax)", e.InnerException?.Message ?? e.Message)]);
+            throw new ConfigException(errors);
         }
 
-        YamlMappingNode? root = null;
-        if (stream.Documents.Count > 0)
+        YamlMappingNode? root = top as YamlMappingNode;
+        if (top is not null && root is null && top is not YamlScalarNode { Value: null or "" })
         {
-            root = stream.Documents[0].RootNode as YamlMappingNode;
-            if (root is null && stream.Documents[0].RootNode is not YamlScalarNode { Value: null or "" })
-            {
-                errors.Add(new ConfigError(file, (int)stream.Documents[0].RootNode.Start.Line, 1, "(top)", "the config must be a mapping of keys"));
-            }
+            errors.Add(new ConfigError(file, (int)top.Start.Line, 1, "(top)", "the config must be a mapping of keys"));
         }
 
         AgentConfig config = Read(new YamlNodeReader(file, string.Empty, root, errors)) with { SourceFile = file };
@@ -92,6 +96,7 @@ internal static partial class ConfigLoader
             WebConfig = webConfigFile is null ? null : WebConfigLoader.Load(webConfigFile, prom, "web_config"),
         };
         prom.RejectUnknownKeys();
+        int errorsBeforeOtlp = r.Errors.Count;
         YamlNodeReader otlpNode = exporters.Mapping("otlp");
         var otlp = new OtlpConfig
         {
@@ -105,6 +110,19 @@ internal static partial class ConfigLoader
             Temporality = NullableKeyword(otlpNode, "temporality", "cumulative", "delta", "lowmemory"),
         };
         otlpNode.RejectUnknownKeys();
+        if (r.Errors.Count == errorsBeforeOtlp)
+        {
+            // run resolves these with the OTEL_EXPORTER_OTLP_* environment: so does check-config.
+            try
+            {
+                _ = OtlpSettings.Resolve(otlp.SettingsValues);
+            }
+            catch (OtlpSettingsException e)
+            {
+                exporters.Error(exporters.Raw("otlp"), "otlp", e.Message);
+            }
+        }
+
         exporters.RejectUnknownKeys();
 
         YamlNodeReader attach = r.Mapping("attach");

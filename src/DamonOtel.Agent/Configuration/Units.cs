@@ -5,7 +5,8 @@ namespace DamonOtel.Agent.Configuration;
 /// <summary>
 /// damo's unit grammar: binary sizes (4K = 4096, "max" = 2^64-1, commas allowed), times
 /// (ns/us/ms/s/m/h/d, several parts like "1m 30s"; a bare number is the field's native unit)
-/// and percentages ("80%", "80 %"). Every parser returns false with a reason instead of throwing.
+/// and percentages ("80%", "80 %"). Every parser returns false with a reason instead of throwing,
+/// whatever the text (tests/DamonOtel.Agent.Tests/Fuzzing fuzzes them).
 /// </summary>
 internal static class Units
 {
@@ -55,12 +56,15 @@ internal static class Units
             return false;
         }
 
-        decimal value = number * (decimal)Math.Pow(2, shift);
-        if (value > ulong.MaxValue)
+        // Compared before multiplying: decimal multiplication itself overflows past ~7.9e28.
+        decimal scale = 1UL << shift;
+        if (number > ulong.MaxValue / scale)
         {
             error = $"'{text}' is larger than 2^64-1 bytes";
             return false;
         }
+
+        decimal value = number * scale;
 
         if (value != decimal.Truncate(value))
         {
@@ -152,6 +156,13 @@ internal static class Units
                 return false;
             }
 
+            // Checked before the arithmetic: decimal itself overflows past ~7.9e28.
+            if (number > (ulong.MaxValue - total) / factor)
+            {
+                error = $"'{text}' is too long (more than 2^64-1 microseconds)";
+                return false;
+            }
+
             total += number * factor;
             any = true;
         }
@@ -159,12 +170,6 @@ internal static class Units
         if (!any)
         {
             error = $"'{text}' is not a time";
-            return false;
-        }
-
-        if (total > ulong.MaxValue)
-        {
-            error = $"'{text}' is too long";
             return false;
         }
 
@@ -194,7 +199,8 @@ internal static class Units
             s = s[..^1].TrimEnd();
         }
 
-        if (!double.TryParse(s, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out percent) || percent < 0 || percent > 100)
+        // double.TryParse also accepts "NaN" and "Infinity", whatever the NumberStyles.
+        if (!double.TryParse(s, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out percent) || !double.IsFinite(percent) || percent < 0 || percent > 100)
         {
             error = $"'{text}' is not a percentage between 0% and 100%";
             return false;

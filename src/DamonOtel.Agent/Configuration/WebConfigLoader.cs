@@ -1,6 +1,7 @@
 using System.Security.Authentication;
+using System.Security.Cryptography.X509Certificates;
+using DamonOtel.Damon.IO;
 using DamonOtel.Telemetry.Http;
-using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
 
 namespace DamonOtel.Agent.Configuration;
@@ -26,11 +27,11 @@ internal static class WebConfigLoader
         string text;
         try
         {
-            text = File.ReadAllText(path);
+            text = YamlLimits.ReadFile(path);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (SafeFileException e)
         {
-            owner.Error(owner.Raw(key), key, $"cannot read {path}: {e.Message}");
+            owner.Error(owner.Raw(key), key, $"cannot read {path}: {e.Reason}");
             return null;
         }
 
@@ -41,25 +42,18 @@ internal static class WebConfigLoader
     public static WebConfig? Parse(string yaml, string file, string baseDirectory, List<ConfigError> errors)
     {
         int before = errors.Count;
-        var stream = new YamlStream();
-        try
+        if (!YamlLimits.TryLoad(yaml, file, errors, out YamlNode? top))
         {
-            stream.Load(new StringReader(yaml));
-        }
-        catch (YamlException e)
-        {
-            errors.Add(new ConfigError(file, (int)e.Start.Line, (int)e.Start.Column, "(syntax)", e.InnerException?.Message ?? e.Message));
             return null;
         }
 
-        if (stream.Documents.Count == 0 || stream.Documents[0].RootNode is YamlScalarNode { Value: null or "" })
+        if (top is null or YamlScalarNode { Value: null or "" })
         {
             return WebConfig.None;
         }
 
-        if (stream.Documents[0].RootNode is not YamlMappingNode root)
+        if (top is not YamlMappingNode root)
         {
-            YamlNode top = stream.Documents[0].RootNode;
             errors.Add(new ConfigError(file, (int)top.Start.Line, (int)top.Start.Column, "(top)", "a web_config must be a mapping of keys"));
             return null;
         }
@@ -78,6 +72,8 @@ internal static class WebConfigLoader
         {
             return null;
         }
+
+        int errorsBefore = t.Errors.Count;
 
         string? cert = Resolve(baseDir, t.String("cert_file"));
         string? key = Resolve(baseDir, t.String("key_file"));
@@ -115,12 +111,60 @@ internal static class WebConfigLoader
             t.Error(null, "client_ca_file", $"required when client_auth_type is {auth}");
         }
 
-        return cert is null || key is null ? null : new TlsServerConfig(cert, key, auth, ca, min, max);
+        if (cert is null || key is null)
+        {
+            return null;
+        }
+
+        var tls = new TlsServerConfig(cert, key, auth, ca, min, max);
+        if (t.Errors.Count == errorsBefore)
+        {
+            LoadLikeTheEndpoint(t, tls);
+        }
+
+        return tls;
+    }
+
+    // The endpoint's own loaders: a certificate, key or CA file that `run` could not use is an
+    // error of the config, reported by check-config too.
+    private static void LoadLikeTheEndpoint(YamlNodeReader t, TlsServerConfig tls)
+    {
+        try
+        {
+            WebConfig.LoadCertificate(tls).Dispose();
+        }
+        catch (WebConfigException e)
+        {
+            t.Error(t.Raw("cert_file"), "cert_file", WithoutKey(e));
+        }
+
+        if (tls.ClientCaFile is string ca)
+        {
+            try
+            {
+                foreach (X509Certificate2 c in WebConfig.LoadClientCertificateAuthorities(ca))
+                {
+                    c.Dispose();
+                }
+            }
+            catch (WebConfigException e)
+            {
+                t.Error(t.Raw("client_ca_file"), "client_ca_file", WithoutKey(e));
+            }
+        }
+    }
+
+    // "tls_server_config.cert_file/key_file: cannot load ..." → "cannot load ..." (the error names the key).
+    private static string WithoutKey(WebConfigException e)
+    {
+        int colon = e.Message.IndexOf(": ", StringComparison.Ordinal);
+        return e.Message.StartsWith("tls_server_config.", StringComparison.Ordinal) && colon > 0 ? e.Message[(colon + 2)..] : e.Message;
     }
 
     private static Dictionary<string, string> ReadUsers(YamlNodeReader u)
     {
         var users = new Dictionary<string, string>(StringComparer.Ordinal);
+        u.RejectComplexKeys();
         foreach (string user in u.Keys)
         {
             YamlNode? value = u.Raw(user);

@@ -50,9 +50,24 @@ internal sealed class YamlNodeReader
 
     public bool Has(string key) => node is not null && node.Children.ContainsKey(new YamlScalarNode(key));
 
-    /// <summary>The keys of this mapping, in file order (for mappings whose keys are data, like user names).</summary>
+    /// <summary>
+    /// The plain keys of this mapping, in file order (for mappings whose keys are data, like user
+    /// names); see <see cref="RejectComplexKeys"/> for the others.
+    /// </summary>
     public IReadOnlyList<string> Keys =>
-        node is null ? [] : [.. node.Children.Keys.Select(k => (k as YamlScalarNode)?.Value ?? "?")];
+        node is null ? [] : [.. node.Children.Keys.OfType<YamlScalarNode>().Select(k => k.Value ?? string.Empty)];
+
+    /// <summary>Reports every key that is a list or a mapping (YAML's "? [a, b]: value").</summary>
+    public void RejectComplexKeys()
+    {
+        foreach (YamlNode key in node?.Children.Keys ?? [])
+        {
+            if (key is not YamlScalarNode)
+            {
+                Error(key, "?", "a key must be a plain name, not a list or a mapping");
+            }
+        }
+    }
 
     /// <summary>
     /// Reports <paramref name="key"/>, if present, as a known key this program does not support,
@@ -190,7 +205,8 @@ internal sealed class YamlNodeReader
     public TimeSpan? Duration(string key)
     {
         ulong? us = TimeUs(key, 1_000_000);
-        return us is null ? null : us == ulong.MaxValue ? TimeSpan.MaxValue : TimeSpan.FromMicroseconds(us.Value);
+        // TimeSpan holds about 29k years; longer times (and "max") saturate instead of overflowing.
+        return us is null ? null : us >= (ulong)(TimeSpan.MaxValue.Ticks / TimeSpan.TicksPerMicrosecond) ? TimeSpan.MaxValue : TimeSpan.FromMicroseconds(us.Value);
     }
 
     public double? Percent(string key)
@@ -328,9 +344,15 @@ internal sealed class YamlNodeReader
             return;
         }
 
+        RejectComplexKeys();
         foreach (KeyValuePair<YamlNode, YamlNode> kv in node.Children)
         {
-            string name = (kv.Key as YamlScalarNode)?.Value ?? "?";
+            if (kv.Key is not YamlScalarNode { Value: var name })
+            {
+                continue;
+            }
+
+            name ??= string.Empty;
             if (!seen.Contains(name))
             {
                 var known = string.Join(", ", seen.Except(unsupported).Order(StringComparer.Ordinal));

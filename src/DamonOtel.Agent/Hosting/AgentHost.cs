@@ -36,17 +36,7 @@ internal sealed partial class AgentHost(AgentConfig config, KernelEnvironment en
 
     public TaskCompletionSource Started { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    public static OtlpSettings ResolveOtlp(AgentConfig config) => OtlpSettings.Resolve(new OtlpConfigValues
-    {
-        Enabled = config.Otlp.Enabled ? true : null,
-        Endpoint = config.Otlp.Endpoint,
-        Protocol = config.Otlp.Protocol,
-        Headers = config.Otlp.Headers.Count > 0 ? config.Otlp.Headers : null,
-        Compression = config.Otlp.Compression,
-        Timeout = config.Otlp.Timeout,
-        ExportInterval = config.Otlp.Interval,
-        Temporality = config.Otlp.Temporality,
-    });
+    public static OtlpSettings ResolveOtlp(AgentConfig config) => OtlpSettings.Resolve(config.Otlp.SettingsValues);
 
     public void Dispose() => reloadRequests.Dispose();
 
@@ -86,16 +76,26 @@ internal sealed partial class AgentHost(AgentConfig config, KernelEnvironment en
         MetricsEndpoint? endpoint = null;
         if (config.Prometheus.Enabled)
         {
-            endpoint = MetricsEndpoint.Create(
-                new MetricsEndpointOptions { ListenAddress = config.Prometheus.Listen, WebConfig = config.Prometheus.WebConfig },
-                pipeline.Scrape,
-                app =>
-                {
-                    // RequestDelegate handlers: the Delegate overloads bind parameters by reflection (not in NativeAOT).
-                    app.MapGet("/healthz", ctx => Results.Text("ok\n").ExecuteAsync(ctx));
-                    app.MapGet("/readyz", ctx => Readiness(runner, store).ExecuteAsync(ctx));
-                    app.MapGet("/", ctx => Results.Text("damon-otel: /metrics /healthz /readyz\n").ExecuteAsync(ctx));
-                });
+            try
+            {
+                endpoint = MetricsEndpoint.Create(
+                    new MetricsEndpointOptions { ListenAddress = config.Prometheus.Listen, WebConfig = config.Prometheus.WebConfig },
+                    pipeline.Scrape,
+                    app =>
+                    {
+                        // RequestDelegate handlers: the Delegate overloads bind parameters by reflection (not in NativeAOT).
+                        app.MapGet("/healthz", ctx => Results.Text("ok\n").ExecuteAsync(ctx));
+                        app.MapGet("/readyz", ctx => Readiness(runner, store).ExecuteAsync(ctx));
+                        app.MapGet("/", ctx => Results.Text("damon-otel: /metrics /healthz /readyz\n").ExecuteAsync(ctx));
+                    });
+            }
+            catch (WebConfigException e)
+            {
+                // The TLS files were valid when the config was loaded and changed since.
+                LogCannotListen(config.Prometheus.Listen, e.Message);
+                return 1;
+            }
+
             try
             {
                 await endpoint.StartAsync(stopToken).ConfigureAwait(false);

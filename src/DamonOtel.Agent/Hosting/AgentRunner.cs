@@ -47,9 +47,11 @@ internal sealed partial class AgentRunner : IAsyncDisposable
         {
             await Manager.StartAsync(cancellationToken).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is KernelIoException or InvalidOperationException or StateCommandException)
+        catch (Exception e) when (e is not OperationCanceledException)
         {
-            // The agent still serves what it can (modules, others' kdamonds, self-metrics).
+            // Whatever the kernel holds (a malformed value of somebody else's kdamond, an
+            // unreadable file), the agent still serves what it can: modules, others' kdamonds,
+            // self-metrics. A crash here would be a crash loop under Restart=on-failure.
             LogStartProblem(e.Message);
         }
 
@@ -142,6 +144,12 @@ internal sealed partial class AgentRunner : IAsyncDisposable
                 {
                     // Removed while listing (another tool rewrote nr_kdamonds).
                 }
+                catch (Exception e) when (e is KernelIoException or KernelFormatException)
+                {
+                    // Unreadable or malformed state: observe it anyway, so that its source
+                    // counts and logs the error once (rather than discovery failing each interval).
+                    result.Add(index);
+                }
             }
         }
 
@@ -150,11 +158,23 @@ internal sealed partial class AgentRunner : IAsyncDisposable
 
     private async Task RebuildSourcesAsync()
     {
+        // Plan first, then swap: a failure while planning leaves the running sources serving.
+        List<ICollectionSource> sources = PlanSources();
         foreach (string name in Loop.SourceNames)
         {
             await Loop.RemoveAsync(name).ConfigureAwait(false);
         }
 
+        foreach (ICollectionSource source in sources)
+        {
+            await Loop.AddAsync(source).ConfigureAwait(false);
+        }
+
+        LogPlanned(sources.Count, string.Join(", ", sources.Select(s => s.Name)));
+    }
+
+    private List<ICollectionSource> PlanSources()
+    {
         var sources = new List<ICollectionSource>();
         var tracepointStates = new List<KdamondState>();
         TimeSpan interval = Config.Collection.Interval;
@@ -177,8 +197,7 @@ internal sealed partial class AgentRunner : IAsyncDisposable
                                   (Config.Attach.RegionSource == RegionSource.Auto && Manager.Features.HasTracepoint("damon_aggregated"));
         foreach (int index in (Config.Attach.Enabled ? ForeignIndexes() : []).Order())
         {
-            Kdamond k = reader.ReadKdamond(index, includeTriedRegions: false);
-            int targets = k.Contexts.Count > 0 ? k.Contexts[0].Targets.Count : 0;
+            int targets = ForeignTargetCount(index);
             string name = index.ToString(CultureInfo.InvariantCulture);
             var state = new KdamondState(Store, "kdamond/" + name, name, index, [.. Enumerable.Range(0, targets).Select(t => t.ToString(CultureInfo.InvariantCulture))], interval);
             if (attachByTracepoint)
@@ -216,12 +235,22 @@ internal sealed partial class AgentRunner : IAsyncDisposable
             sources.Add(new TracepointSource(env, () => snapshot, access));
         }
 
-        foreach (ICollectionSource source in sources)
-        {
-            await Loop.AddAsync(source).ConfigureAwait(false);
-        }
+        return sources;
+    }
 
-        LogPlanned(sources.Count, string.Join(", ", sources.Select(s => s.Name)));
+    // A kdamond of others whose tree cannot be read still gets its source: it reports the
+    // problem as its collection error, counted and logged once, while everything else serves.
+    private int ForeignTargetCount(int index)
+    {
+        try
+        {
+            Kdamond k = reader.ReadKdamond(index, includeTriedRegions: false);
+            return k.Contexts.Count > 0 ? k.Contexts[0].Targets.Count : 0;
+        }
+        catch (Exception e) when (e is KernelIoException or KernelFormatException)
+        {
+            return 0;
+        }
     }
 
     [LoggerMessage(EventId = 300, Level = LogLevel.Error, Message = "Starting DAMON failed: {Reason}; serving what is available")]

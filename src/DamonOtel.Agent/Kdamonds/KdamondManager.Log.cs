@@ -2,7 +2,7 @@ using Microsoft.Extensions.Logging;
 
 namespace DamonOtel.Agent.Kdamonds;
 
-// The manager's log messages (event ids 200-212).
+// The manager's log messages (event ids 200-213).
 internal sealed partial class KdamondManager
 {
     [LoggerMessage(EventId = 200, Level = LogLevel.Information, Message = "Started kdamond {Name} as kdamonds/{Index} (regions from {Source}, thread pid {Pid})")]
@@ -43,4 +43,7 @@ internal sealed partial class KdamondManager
 
     [LoggerMessage(EventId = 212, Level = LogLevel.Warning, Message = "Could not record owned kdamonds in {File}: {Reason}")]
     private partial void LogOwnershipNotSaved(string file, string reason);
+
+    [LoggerMessage(EventId = 213, Level = LogLevel.Warning, Message = "Ignoring the ownership record: {Reason}; kdamonds it may list are treated as not ours")]
+    private partial void LogOwnershipUnreadable(string reason);
 }

@@ -128,7 +128,7 @@ internal sealed partial class KdamondManager : IDisposable
         await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            DamonAdminTree tree = reader.ReadTree(includeTriedRegions: false);
+            DamonAdminTree tree = reader.ReadKdamondHeads();
             IReadOnlyList<KdamondConfig> wanted = EffectiveKdamonds(newConfig, tree, Features, DamonStatEnabled());
             commands = NewCommands(newConfig);
             List<ManagedKdamond> current;
@@ -225,7 +225,14 @@ internal sealed partial class KdamondManager : IDisposable
             if (Config.StopOnExit)
             {
                 await StopOwnedAsync(cancellationToken).ConfigureAwait(false);
-                ownership.Clear();
+                try
+                {
+                    ownership.Clear();
+                }
+                catch (SafeFileException e)
+                {
+                    LogOwnershipNotSaved(ownership.FilePath, e.Reason);
+                }
             }
         }
         finally
@@ -259,8 +266,10 @@ internal sealed partial class KdamondManager : IDisposable
             return;
         }
 
-        DamonAdminTree tree = reader.ReadTree(includeTriedRegions: false);
-        OwnershipRecord? record = ownership.Load();
+        // Only state and pid of each kdamond: a malformed setting of somebody else's kdamond
+        // must not stop ours from starting (its own source reports it).
+        DamonAdminTree tree = reader.ReadKdamondHeads();
+        OwnershipRecord? record = LoadOwnership();
         var ours = AdoptableIndexes(tree, record);
         var foreignRunning = tree.Kdamonds.Where(k => k.On && !ours.ContainsKey(k.Index)).Select(k => k.Index).ToList();
         bool ownAll = foreignRunning.Count == 0;
@@ -270,7 +279,7 @@ internal sealed partial class KdamondManager : IDisposable
         {
             // Nothing runs: probing (a throwaway kdamond dir) is safe and answers what a read-only look cannot.
             Features = FeatureProbe.DetectByProbing(env.Fs, env.Roots, callerOwnsAllKdamonds: true);
-            tree = reader.ReadTree(includeTriedRegions: false);
+            tree = reader.ReadKdamondHeads();
         }
 
         IReadOnlyList<KdamondConfig> wanted = EffectiveKdamonds(config, tree, Features, DamonStatEnabled());
@@ -402,7 +411,7 @@ internal sealed partial class KdamondManager : IDisposable
             m.LastError = null;
             LogStarted(m.Config.Name, m.Index, m.RegionSource.ToString(), m.KdamondPid);
         }
-        catch (Exception e) when (e is KernelIoException or StateCommandException or NotSupportedException or InvalidOperationException)
+        catch (Exception e) when (e is KernelIoException or KernelFormatException or StateCommandException or NotSupportedException or InvalidOperationException)
         {
             m.State = ManagedState.Failed;
             m.LastError = $"starting kdamond {m.Config.Name} (kdamonds/{m.Index}) failed: {e.Message}";
@@ -434,7 +443,7 @@ internal sealed partial class KdamondManager : IDisposable
             m.LastError = null;
             LogCommitted(m.Config.Name, m.Index);
         }
-        catch (Exception e) when (e is KernelIoException or StateCommandException or NotSupportedException)
+        catch (Exception e) when (e is KernelIoException or KernelFormatException or StateCommandException or NotSupportedException)
         {
             m.LastError = $"commit of kdamond {m.Config.Name} failed: {e.Message}";
             LogStartFailed(m.Config.Name, e.Message);
@@ -513,6 +522,19 @@ internal sealed partial class KdamondManager : IDisposable
         }
     }
 
+    private OwnershipRecord? LoadOwnership()
+    {
+        try
+        {
+            return ownership.Load();
+        }
+        catch (SafeFileException e)
+        {
+            LogOwnershipUnreadable(e.Message);
+            return null;
+        }
+    }
+
     private void SaveOwnership()
     {
         OwnedKdamond[] list = [.. Owned.Where(m => m.Index >= 0).Select(m => new OwnedKdamond(m.Index, m.Config.Name, m.KdamondPid, m.SpecHash))];
@@ -522,7 +544,7 @@ internal sealed partial class KdamondManager : IDisposable
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            LogOwnershipNotSaved(ownership.FilePath, e.Message);
+            LogOwnershipNotSaved(ownership.FilePath, e is SafeFileException s ? s.Reason : e.Message);
         }
     }
 

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using DamonOtel.Damon.IO;
 
 namespace DamonOtel.Agent.Kdamonds;
 
@@ -20,56 +21,77 @@ internal sealed record OwnershipRecord(
 internal sealed partial class OwnershipJsonContext : JsonSerializerContext;
 
 /// <summary>
-/// Records which kdamonds this agent started (state_dir/kdamonds.json, written atomically), so
-/// that a restart after a crash re-adopts them instead of failing with EBUSY, and so that the
-/// agent never mistakes somebody else's kdamond for its own.
+/// Records which kdamonds this agent started (state_dir/kdamonds.json), so that a restart after
+/// a crash re-adopts them instead of failing with EBUSY, and so that the agent never mistakes
+/// somebody else's kdamond for its own. The state dir is private (<see cref="PrivateDirectory"/>:
+/// 0700, the file 0600, replaced atomically through an O_EXCL temporary file). A record that
+/// cannot be read or is not a valid record is a <see cref="SafeFileException"/> naming the file;
+/// callers then own nothing, the safe side.
 /// </summary>
 internal sealed class OwnershipStore(string stateDir)
 {
-    public string FilePath { get; } = Path.Combine(stateDir, "kdamonds.json");
+    public const string FileName = "kdamonds.json";
 
+    /// <summary>A record lists a handful of kdamonds; anything near this is not one of ours.</summary>
+    public const int MaxFileBytes = 1 << 20;
+
+    private readonly PrivateDirectory directory = new(stateDir);
+
+    public string FilePath { get; } = Path.Combine(stateDir, FileName);
+
+    /// <summary>The record, or null when there is none; throws <see cref="SafeFileException"/> when it is unusable.</summary>
     public OwnershipRecord? Load()
     {
+        SafeFileContent? content = directory.ReadFile(FileName, MaxFileBytes);
+        if (content is null)
+        {
+            return null;
+        }
+
+        OwnershipRecord? record;
         try
         {
-            using FileStream s = File.OpenRead(FilePath);
-            return JsonSerializer.Deserialize(s, OwnershipJsonContext.Default.OwnershipRecord);
+            record = JsonSerializer.Deserialize(content.Bytes, OwnershipJsonContext.Default.OwnershipRecord);
         }
-        catch (FileNotFoundException)
+        catch (JsonException e)
         {
-            return null;
+            throw new SafeFileException(FilePath, "not an ownership record: " + e.Message.ReplaceLineEndings(" "));
         }
-        catch (DirectoryNotFoundException)
-        {
-            return null;
-        }
-        catch (JsonException)
-        {
-            // A torn or foreign file: treat as "we own nothing" (the safe side).
-            return null;
-        }
+
+        return Validate(record);
     }
 
-    public void Save(OwnershipRecord record)
+    public void Save(OwnershipRecord record) =>
+        directory.WriteFile(FileName, JsonSerializer.SerializeToUtf8Bytes(record, OwnershipJsonContext.Default.OwnershipRecord));
+
+    public void Clear() => directory.DeleteFile(FileName);
+
+    // JSON that parses can still lack fields or hold nulls ({"agent_pid":1}, {"kdamonds":[null]}).
+    private OwnershipRecord Validate(OwnershipRecord? record)
     {
-        Directory.CreateDirectory(Path.GetDirectoryName(FilePath)!);
-        string tmp = FilePath + ".tmp";
-        using (FileStream s = File.Create(tmp))
+        if (record?.Kdamonds is not IReadOnlyList<OwnedKdamond?> kdamonds)
         {
-            JsonSerializer.Serialize(s, record, OwnershipJsonContext.Default.OwnershipRecord);
+            throw Invalid(record is null ? "holds null, not an ownership record" : "has no \"kdamonds\" list");
         }
 
-        File.Move(tmp, FilePath, overwrite: true);
+        for (int i = 0; i < kdamonds.Count; i++)
+        {
+            string? problem = kdamonds[i] switch
+            {
+                null => $"kdamonds[{i}] is null",
+                { Index: < 0 } k => $"kdamonds[{i}].index {k.Index} is negative",
+                { Name: null } => $"kdamonds[{i}] has no name",
+                { SpecHash: null } => $"kdamonds[{i}] has no spec_hash",
+                _ => null,
+            };
+            if (problem is not null)
+            {
+                throw Invalid(problem);
+            }
+        }
+
+        return record;
     }
 
-    public void Clear()
-    {
-        try
-        {
-            File.Delete(FilePath);
-        }
-        catch (DirectoryNotFoundException)
-        {
-        }
-    }
+    private SafeFileException Invalid(string problem) => new(FilePath, problem + " (not written by this agent?)");
 }

@@ -65,8 +65,8 @@ internal sealed class TargetResolver(IKernelFs fs, KernelRoots roots)
         }
         else if (t.PidFile is string file)
         {
-            pid = ReadPidFile(file);
-            reason = $"target {t.Name}: no running process in pid file {file}";
+            pid = ReadPidFile(file, out string? problem);
+            reason = problem is null ? $"target {t.Name}: no running process in pid file {file}" : $"target {t.Name}: pid file {problem}";
         }
         else if (t.ProcessName is string name)
         {
@@ -91,19 +91,19 @@ internal sealed class TargetResolver(IKernelFs fs, KernelRoots roots)
 
     public bool IsAlive(int pid) => pid > 0 && fs.DirectoryExists(roots.Proc(pid.ToString(CultureInfo.InvariantCulture)));
 
-    private int? ReadPidFile(string file)
+    private int? ReadPidFile(string file, out string? problem)
     {
-        string text;
+        problem = null;
         try
         {
-            text = File.ReadAllText(file);
+            int pid = PidFile.Read(file).Pid;
+            return IsAlive(pid) ? pid : null;
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (SafeFileException e)
         {
+            problem = e.Message;
             return null;
         }
-
-        return int.TryParse(text.Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out int pid) && IsAlive(pid) ? pid : null;
     }
 
     // Several matches (workers of one program): the lowest pid is usually the parent.

@@ -8,6 +8,7 @@ public enum Errno
     ENOENT = 2,
     EINTR = 4,
     EIO = 5,
+    ENXIO = 6,
     EAGAIN = 11,
     ENOMEM = 12,
     EACCES = 13,
@@ -17,8 +18,10 @@ public enum Errno
     ENOTDIR = 20,
     EISDIR = 21,
     EINVAL = 22,
+    EFBIG = 27,
     ENOSPC = 28,
     ENOTEMPTY = 39,
+    ELOOP = 40,
     ECANCELED = 125,
 }
 
@@ -27,6 +30,15 @@ public sealed class KernelIoException : IOException
 {
     public KernelIoException(Errno errno, string path, string operation)
         : base($"{operation} {path}: {Describe(errno)}")
+    {
+        Errno = errno;
+        Path = path;
+        Operation = operation;
+    }
+
+    /// <summary>A failure that errno alone does not explain (a FIFO where a sysfs file should be).</summary>
+    public KernelIoException(Errno errno, string path, string operation, string reason)
+        : base($"{operation} {path}: {reason}")
     {
         Errno = errno;
         Path = path;
@@ -72,6 +84,11 @@ public sealed class KernelIoException : IOException
         Errno.ENOMEM => "out of memory (ENOMEM)",
         Errno.EEXIST => "file exists (EEXIST)",
         Errno.ENOTEMPTY => "directory not empty (ENOTEMPTY)",
+        Errno.EISDIR => "is a directory (EISDIR)",
+        Errno.ENOTDIR => "not a directory (ENOTDIR)",
+        Errno.ELOOP => "a symbolic link (not followed) or a link loop (ELOOP)",
+        Errno.ENXIO => "not a regular file (ENXIO)",
+        Errno.EFBIG => "file too large (EFBIG)",
         _ => $"errno {(int)errno} ({errno})",
     };
 }

@@ -5,27 +5,39 @@ namespace DamonOtel.Damon.IO;
 
 /// <summary>
 /// The real filesystem, through libc open/read/write/close so that a sysfs read is exactly
-/// one open, one read and one close (no fstat, no locking), and a write is a single write(2)
-/// whose errno (EBUSY from the DAMON sysfs mutex, EINVAL...) reaches the caller unchanged.
+/// one open, one read and one close (no locking), and a write is a single write(2) whose errno
+/// (EBUSY from the DAMON sysfs mutex, EINVAL...) reaches the caller unchanged.
+/// Every open is O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC: no DAMON, tracefs or procfs file the
+/// agent opens is a symbolic link; sysfs, procfs and tracefs files ignore O_NONBLOCK except
+/// trace_pipe, which is polled anyway; and a FIFO planted under a configured root opens at
+/// once instead of blocking. Text reads, writes and pipes check with fstat that they opened a
+/// regular file (every kernel attribute is one) and refuse FIFOs, devices and sockets; text
+/// reads stop at <see cref="MaxTextBytes"/>. The hot <see cref="ReadBytes"/> skips the fstat:
+/// it reads once into the caller's fixed buffer and cannot block or grow.
 /// </summary>
 public sealed partial class LinuxKernelFs : IKernelFs
 {
     public static LinuxKernelFs Instance { get; } = new();
 
-    private const int ORdOnly = 0x0000;
-    private const int OWrOnly = 0x0001;
-    private const int ONonBlock = 0x0800;
-    private const int ODirectory = 0x10000;
-    private const int OCloExec = 0x80000;
+    /// <summary>
+    /// The largest text file read: sysfs attributes are one page; the largest procfs files read
+    /// (/proc/PID/maps of a process at the default vm.max_map_count of 65530 mappings) stay
+    /// well below it.
+    /// </summary>
+    public const int MaxTextBytes = 16 << 20;
+
+    private static readonly int ReadFlags = Libc.ORdOnly | Libc.ONonBlock | Libc.OCloExec | Libc.ONoFollow;
+    private static readonly int WriteFlags = Libc.OWrOnly | Libc.ONonBlock | Libc.OCloExec | Libc.ONoFollow;
 
     // Sysfs attributes print at most one page; a slightly larger buffer tells truncation apart.
     private const int SmallFileBuffer = 8192;
 
     public string ReadText(string path)
     {
-        int fd = Open(path, ORdOnly | OCloExec, "read");
+        int fd = Open(path, ReadFlags, "read");
         try
         {
+            RequireRegularFile(fd, path, "read");
             Span<byte> first = stackalloc byte[SmallFileBuffer];
             int n = ReadLoop(fd, first, path);
             if (n < first.Length)
@@ -45,6 +57,11 @@ public sealed partial class LinuxKernelFs : IKernelFs
                     break;
                 }
 
+                if (ms.Length + m > MaxTextBytes)
+                {
+                    throw new KernelIoException(Errno.EFBIG, path, "read", $"larger than {MaxTextBytes >> 20} MiB; no kernel file the agent reads is");
+                }
+
                 ms.Write(chunk, 0, m);
             }
 
@@ -58,7 +75,7 @@ public sealed partial class LinuxKernelFs : IKernelFs
 
     public int ReadBytes(string path, Span<byte> buffer)
     {
-        int fd = Open(path, ORdOnly | OCloExec, "read");
+        int fd = Open(path, ReadFlags, "read");
         try
         {
             return ReadOnce(fd, buffer, path);
@@ -71,9 +88,10 @@ public sealed partial class LinuxKernelFs : IKernelFs
 
     public void WriteText(string path, string text)
     {
-        int fd = Open(path, OWrOnly | OCloExec, "write");
+        int fd = Open(path, WriteFlags, "write");
         try
         {
+            RequireRegularFile(fd, path, "write");
             byte[] bytes = Encoding.UTF8.GetBytes(text);
             nint written;
             unsafe
@@ -145,25 +163,48 @@ public sealed partial class LinuxKernelFs : IKernelFs
         }
     }
 
-    public Stream OpenPipe(string path) => new NonBlockingPipeStream(Open(path, ORdOnly | ONonBlock | OCloExec, "open"), path);
+    public Stream OpenPipe(string path)
+    {
+        int fd = Open(path, ReadFlags, "open");
+        try
+        {
+            RequireRegularFile(fd, path, "open");
+        }
+        catch
+        {
+            _ = Close(fd);
+            throw;
+        }
 
-    public IKernelDirectory OpenDirectory(string path) => new DescriptorDirectory(Open(path, ORdOnly | ODirectory | OCloExec, "open"), path);
+        return new NonBlockingPipeStream(fd, path);
+    }
+
+    public IKernelDirectory OpenDirectory(string path) => new DescriptorDirectory(Open(path, Libc.ORdOnly | Libc.ODirectory | Libc.OCloExec | Libc.ONoFollow, "open"), path);
 
     private static int Open(string path, int flags, string operation)
     {
-        int fd;
-        do
-        {
-            fd = OpenNative(path, flags);
-        }
-        while (fd < 0 && Marshal.GetLastPInvokeError() == (int)Errno.EINTR);
-
+        int fd = Libc.OpenRetrying(path, flags);
         if (fd < 0)
         {
             throw new KernelIoException((Errno)Marshal.GetLastPInvokeError(), path, operation);
         }
 
         return fd;
+    }
+
+    // Kernel attributes, trace_pipe included, are regular files; anything else under a root is planted.
+    private static void RequireRegularFile(int fd, string path, string operation)
+    {
+        if (!Libc.TryStat(fd, out FileFacts facts))
+        {
+            throw new KernelIoException((Errno)Marshal.GetLastPInvokeError(), path, operation);
+        }
+
+        if (!facts.IsRegularFile)
+        {
+            throw new KernelIoException(
+                facts.IsDirectory ? Errno.EISDIR : Errno.ENXIO, path, operation, $"is {facts.TypeName}, not a kernel attribute file");
+        }
     }
 
     private static unsafe int ReadOnce(int fd, Span<byte> buffer, string path)
@@ -203,9 +244,6 @@ public sealed partial class LinuxKernelFs : IKernelFs
 
         return total;
     }
-
-    [LibraryImport("libc", EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    private static partial int OpenNative(string path, int flags);
 
     [LibraryImport("libc", EntryPoint = "openat", SetLastError = true)]
     private static unsafe partial int OpenAt(int dirFd, byte* path, int flags);
@@ -318,7 +356,7 @@ public sealed partial class LinuxKernelFs : IKernelFs
                 {
                     do
                     {
-                        file = OpenAt(fd, p, ORdOnly | OCloExec);
+                        file = OpenAt(fd, p, ReadFlags);
                     }
                     while (file < 0 && Marshal.GetLastPInvokeError() == (int)Errno.EINTR);
                 }

@@ -67,6 +67,27 @@ public sealed class DamonSysfsReader
         return new DamonAdminTree(kdamonds);
     }
 
+    /// <summary>
+    /// Every kdamond's state and pid only (Contexts empty, RefreshMs null): what deciding whether
+    /// and where to start kdamonds needs, without parsing settings of kdamonds of others.
+    /// </summary>
+    public DamonAdminTree ReadKdamondHeads()
+    {
+        string dir = roots.Kdamonds;
+        if (!fs.DirectoryExists(dir))
+        {
+            return DamonAdminTree.Empty;
+        }
+
+        var kdamonds = new List<Kdamond>();
+        foreach ((int index, _) in NumericChildren(dir))
+        {
+            kdamonds.Add(new Kdamond(index, ReadState(index), ReadPid(index), null, []));
+        }
+
+        return new DamonAdminTree(kdamonds);
+    }
+
     /// <summary>kdamonds/&lt;index&gt; and everything below it.</summary>
     public Kdamond ReadKdamond(int index, bool includeTriedRegions = true)
     {
@@ -148,12 +169,13 @@ public sealed class DamonSysfsReader
     /// Region directories are sorted by their numeric name (names are not contiguous); a
     /// region that vanishes mid-read (a concurrent update/clear) is skipped.
     /// </summary>
-    public TriedRegions? ReadTriedRegions(int kdamond, int context, int scheme)
-    {
-        string dir = triedDirs.GetOrAdd((kdamond, context, scheme), static (key, self) =>
+    public TriedRegions? ReadTriedRegions(int kdamond, int context, int scheme) =>
+        ReadTriedRegionsDir(TriedRegionsDir(kdamond, context, scheme));
+
+    /// <summary>The path of schemes/&lt;s&gt;/tried_regions (for messages).</summary>
+    public string TriedRegionsDir(int kdamond, int context, int scheme) =>
+        triedDirs.GetOrAdd((kdamond, context, scheme), static (key, self) =>
             Path.Combine(self.SchemeDir(key.K, key.C, key.S), "tried_regions"), this);
-        return ReadTriedRegionsDir(dir);
-    }
 
     private TriedRegions? ReadTriedRegionsDir(string dir)
     {
@@ -225,13 +247,15 @@ public sealed class DamonSysfsReader
                     }
                 }
 
+                if (end < start)
+                {
+                    throw new KernelFormatException(RegionFile(d, name, digits, "end"u8), $"an end not below start {start}", end.ToString(CultureInfo.InvariantCulture));
+                }
+
                 if (nrAccesses > uint.MaxValue || age > uint.MaxValue)
                 {
                     ReadOnlySpan<byte> file = nrAccesses > uint.MaxValue ? "nr_accesses"u8 : "age"u8;
-                    throw new KernelFormatException(
-                        Path.Combine(d.Path, System.Text.Encoding.UTF8.GetString(Join(name, digits, file))),
-                        "a 32-bit unsigned number",
-                        Math.Max(nrAccesses, age).ToString(CultureInfo.InvariantCulture));
+                    throw new KernelFormatException(RegionFile(d, name, digits, file), "a 32-bit unsigned number", Math.Max(nrAccesses, age).ToString(CultureInfo.InvariantCulture));
                 }
 
                 regions[n++] = new DamonRegion(start, end, (uint)nrAccesses, (uint)age);
@@ -281,6 +305,10 @@ public sealed class DamonSysfsReader
     }
 
     // name[..prefix] holds "<region>/"; appends the file name and returns the whole relative path.
+    // The path of a region's file, built only for an error message (the walk itself joins bytes).
+    private static string RegionFile(IKernelDirectory d, Span<byte> name, int digits, ReadOnlySpan<byte> file) =>
+        Path.Combine(d.Path, System.Text.Encoding.UTF8.GetString(Join(name, digits, file)));
+
     private static ReadOnlySpan<byte> Join(Span<byte> name, int prefix, ReadOnlySpan<byte> file)
     {
         file.CopyTo(name[prefix..]);
@@ -360,7 +388,14 @@ public sealed class DamonSysfsReader
         foreach ((_, string name) in NumericChildren(rDir))
         {
             string rd = Path.Combine(rDir, name);
-            regions.Add(new AddressRange(Unsigned(Path.Combine(rd, "start")), Unsigned(Path.Combine(rd, "end"))));
+            ulong start = Unsigned(Path.Combine(rd, "start"));
+            ulong end = Unsigned(Path.Combine(rd, "end"));
+            if (end < start)
+            {
+                throw new KernelFormatException(Path.Combine(rd, "end"), $"an end not below start {start}", end.ToString(CultureInfo.InvariantCulture));
+            }
+
+            regions.Add(new AddressRange(start, end));
         }
 
         return new DamonTarget(index, pid, obsolete, regions);

@@ -30,7 +30,8 @@ public sealed class KernelFormatException : FormatException
         Path = string.Empty;
     }
 
-    public string Path { get; }
+    /// <summary>The file (or trace source) that held the value.</summary>
+    public string Path { get; init; }
 
     private static string Shorten(string s)
     {

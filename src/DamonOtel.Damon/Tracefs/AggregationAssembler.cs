@@ -140,6 +140,16 @@ public sealed class AggregationAssembler
             last = p;
         }
 
+        if (region.End < region.Start)
+        {
+            // Never printed by the kernel (a corrupt page or line): drop the aggregation as if
+            // a line were lost, rather than hand the summarizer a negative size.
+            DroppedSnapshots += p.Count > 0 ? 1 : 0;
+            p.Count = 0;
+            p.Resync = true;
+            return null;
+        }
+
         bool newAggregation = nrRegions != p.Expected || region.Start < p.LastEnd;
         if (p.Resync)
         {
@@ -167,10 +177,15 @@ public sealed class AggregationAssembler
         if (p.Count == 0)
         {
             p.Expected = nrRegions;
-            if (p.Buffer.Length < nrRegions)
-            {
-                p.Buffer = new DamonRegion[Math.Max(nrRegions, (uint)p.Buffer.Length * 2)];
-            }
+        }
+
+        // Grown by the regions that arrive, not by nr_regions: a garbage nr_regions of 2^32-1
+        // must not allocate 100 GB up front.
+        if (p.Count == p.Buffer.Length)
+        {
+            var grown = new DamonRegion[(int)Math.Min(Math.Max(16, (long)p.Buffer.Length * 2), Array.MaxLength)];
+            p.Buffer.CopyTo(grown, 0);
+            p.Buffer = grown;
         }
 
         p.Buffer[p.Count++] = region;

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Runtime.InteropServices;
+using DamonOtel.Damon.Sysfs;
 
 namespace DamonOtel.Damon.Tracefs;
 
@@ -51,20 +52,20 @@ public sealed class RingBufferLayout
     public int MaxDataTypeLen { get; private init; } = 28;
 
     /// <summary>Builds the layout from the two header files' text.</summary>
-    /// <exception cref="FormatException">A missing field or an unexpected value, naming the file.</exception>
+    /// <exception cref="KernelFormatException">A missing field or an unexpected value, naming the file.</exception>
     public static RingBufferLayout Parse(string headerPage, string headerEvent, string headerPageSource = "events/header_page", string headerEventSource = "events/header_event")
     {
         ArgumentNullException.ThrowIfNull(headerPage);
         ArgumentNullException.ThrowIfNull(headerEvent);
         IReadOnlyList<TraceFormatField> fields = TraceEventFormat.ParseFields(headerPage, headerPageSource);
         TraceFormatField Get(string n) => fields.FirstOrDefault(f => f.Name == n)
-            ?? throw new FormatException($"{headerPageSource}: no '{n}' field");
+            ?? throw new KernelFormatException($"{headerPageSource}: no '{n}' field") { Path = headerPageSource };
         TraceFormatField ts = Get("timestamp");
         TraceFormatField commit = Get("commit");
         TraceFormatField data = Get("data");
         if (ts.Size != 8 || commit.Size is not (4 or 8) || data.Size <= 0)
         {
-            throw new FormatException($"{headerPageSource}: unexpected sizes (timestamp {ts.Size}, commit {commit.Size}, data {data.Size})");
+            throw new KernelFormatException($"{headerPageSource}: unexpected sizes (timestamp {ts.Size}, commit {commit.Size}, data {data.Size})") { Path = headerPageSource };
         }
 
         int typeLenBits = -1;
@@ -116,12 +117,12 @@ public sealed class RingBufferLayout
 
         if (typeLenBits != 5 || timeDeltaBits != 27)
         {
-            throw new FormatException($"{headerEventSource}: expected type_len:5 and time_delta:27 bits, found {typeLenBits} and {timeDeltaBits}");
+            throw new KernelFormatException($"{headerEventSource}: expected type_len:5 and time_delta:27 bits, found {typeLenBits} and {timeDeltaBits}") { Path = headerEventSource };
         }
 
         if (padding < 0 || extend < 0 || stamp < 0 || maxLen < 0)
         {
-            throw new FormatException($"{headerEventSource}: missing padding/time_extend/time_stamp/data max type_len lines");
+            throw new KernelFormatException($"{headerEventSource}: missing padding/time_extend/time_stamp/data max type_len lines") { Path = headerEventSource };
         }
 
         return new RingBufferLayout
@@ -250,7 +251,7 @@ public sealed class RingBufferLayout
         }
 
         return end > 0 ? int.Parse(value.AsSpan(0, end), NumberStyles.None, CultureInfo.InvariantCulture)
-            : throw new FormatException($"{source}: bad line '{line}'");
+            : throw new KernelFormatException($"{source}: bad line '{line}'") { Path = source };
     }
 
     private static int AfterEquals(string line, string source)
@@ -258,6 +259,6 @@ public sealed class RingBufferLayout
         int eq = line.LastIndexOf("==", StringComparison.Ordinal);
         return eq >= 0 && int.TryParse(line.AsSpan(eq + 2).Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out int v)
             ? v
-            : throw new FormatException($"{source}: bad line '{line}'");
+            : throw new KernelFormatException($"{source}: bad line '{line}'") { Path = source };
     }
 }

@@ -1,4 +1,5 @@
 using System.Globalization;
+using DamonOtel.Damon.Sysfs;
 
 namespace DamonOtel.Damon.Tracefs;
 
@@ -34,7 +35,7 @@ public sealed class TraceEventFormat
     public IReadOnlyList<TraceFormatField> Fields { get; }
 
     /// <summary>Parses a format file. <paramref name="source"/> names it in error messages.</summary>
-    /// <exception cref="FormatException">A line that does not parse, or no ID.</exception>
+    /// <exception cref="KernelFormatException">A line that does not parse, or no ID.</exception>
     public static TraceEventFormat Parse(string text, string source)
     {
         ArgumentNullException.ThrowIfNull(text);
@@ -53,7 +54,7 @@ public sealed class TraceEventFormat
             {
                 if (!int.TryParse(line.AsSpan(3).Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out id))
                 {
-                    throw new FormatException($"{source}:{n + 1}: bad ID line '{line}'");
+                    throw new KernelFormatException($"{source}:{n + 1}: bad ID line '{line}'") { Path = source };
                 }
             }
             else if (line.StartsWith("field:", StringComparison.Ordinal))
@@ -64,7 +65,7 @@ public sealed class TraceEventFormat
 
         if (id < 0)
         {
-            throw new FormatException($"{source}: no 'ID:' line");
+            throw new KernelFormatException($"{source}: no 'ID:' line") { Path = source };
         }
 
         return new TraceEventFormat(name, id, fields);
@@ -91,13 +92,13 @@ public sealed class TraceEventFormat
     public TraceFormatField? Find(string fieldName) => byName.GetValueOrDefault(fieldName);
 
     /// <summary>The field, which must exist and be 1, 2, 4 or 8 bytes wide.</summary>
-    /// <exception cref="FormatException">Missing or of an unusable size.</exception>
+    /// <exception cref="KernelFormatException">Missing or of an unusable size.</exception>
     public TraceFormatField Require(string fieldName, string source)
     {
-        TraceFormatField f = Find(fieldName) ?? throw new FormatException($"{source}: event '{Name}' has no field '{fieldName}'");
+        TraceFormatField f = Find(fieldName) ?? throw new KernelFormatException($"{source}: event '{Name}' has no field '{fieldName}'") { Path = source };
         if (f.Size is not (1 or 2 or 4 or 8))
         {
-            throw new FormatException($"{source}: field '{fieldName}' has size {f.Size}, expected 1, 2, 4 or 8");
+            throw new KernelFormatException($"{source}: field '{fieldName}' has size {f.Size}, expected 1, 2, 4 or 8") { Path = source };
         }
 
         return f;
@@ -109,7 +110,7 @@ public sealed class TraceEventFormat
         string[] parts = line.Split(';', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
         if (parts.Length < 3 || !parts[0].StartsWith("field:", StringComparison.Ordinal))
         {
-            throw new FormatException($"{source}:{lineNo}: bad field line '{line}'");
+            throw new KernelFormatException($"{source}:{lineNo}: bad field line '{line}'") { Path = source };
         }
 
         string decl = parts[0][6..].Trim();
@@ -134,13 +135,13 @@ public sealed class TraceEventFormat
             int colon = parts[i].IndexOf(':', StringComparison.Ordinal);
             if (colon < 0)
             {
-                throw new FormatException($"{source}:{lineNo}: bad attribute '{parts[i]}' in '{line}'");
+                throw new KernelFormatException($"{source}:{lineNo}: bad attribute '{parts[i]}' in '{line}'") { Path = source };
             }
 
             string key = parts[i][..colon].Trim();
             if (!int.TryParse(parts[i].AsSpan(colon + 1).Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out int value))
             {
-                throw new FormatException($"{source}:{lineNo}: bad number in '{parts[i]}' of '{line}'");
+                throw new KernelFormatException($"{source}:{lineNo}: bad number in '{parts[i]}' of '{line}'") { Path = source };
             }
 
             switch (key)
@@ -161,7 +162,7 @@ public sealed class TraceEventFormat
 
         if (fieldName.Length == 0 || offset < 0 || size < 0)
         {
-            throw new FormatException($"{source}:{lineNo}: field line lacks a name, offset or size: '{line}'");
+            throw new KernelFormatException($"{source}:{lineNo}: field line lacks a name, offset or size: '{line}'") { Path = source };
         }
 
         return new TraceFormatField(fieldName, decl, offset, size, signed);

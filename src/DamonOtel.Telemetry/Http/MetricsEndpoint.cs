@@ -215,20 +215,7 @@ public sealed class MetricsEndpoint : IAsyncDisposable
         return o;
     }
 
-    private static X509Certificate2Collection LoadCas(string file)
-    {
-        var c = new X509Certificate2Collection();
-        try
-        {
-            c.ImportFromPemFile(file);
-        }
-        catch (CryptographicException e)
-        {
-            throw new WebConfigException($"tls_server_config.client_ca_file: cannot load {file}: {e.Message}", e);
-        }
-
-        return c.Count > 0 ? c : throw new WebConfigException($"tls_server_config.client_ca_file: no certificate in {file}");
-    }
+    private static X509Certificate2Collection LoadCas(string file) => WebConfig.LoadClientCertificateAuthorities(file);
 
     /// <summary>Basic auth against bcrypt hashes; successful checks are remembered (bcrypt is slow on purpose).</summary>
     private sealed class BasicAuth(IReadOnlyDictionary<string, string> users)
