@@ -2,6 +2,8 @@
 # The test command (README, CI): installs what the tests need, builds, runs every test tier
 # (unit, fixture, Simulator, golden + promtool, real Prometheus, OTLP wire decoding) and the
 # real-kernel VM test, then prints one "N passed, N failed" line. Exit code 0 only if all pass.
+# The agent is published once (NativeAOT, scripts/publish-agent.sh) and every tier that runs its
+# binary runs that publish (DAMON_OTEL_AGENT_BINARY=<binary> skips the publish).
 #
 #   scripts/test.sh              everything (about 15-25 minutes on 2 cores)
 #   SKIP_VM=1 scripts/test.sh    without the VM test (says so in the summary; CI never sets it)
@@ -46,6 +48,25 @@ scripts/fetch-damo.sh all >/dev/null
 
 log "building"
 dotnet build DamonOtel.sln -c Release -nologo -v q -clp:ErrorsOnly
+
+# ---- 2b. the shipped agent, published once -----------------------------------------------------
+# Every tier that runs the agent binary runs this NativeAOT publish: the EndToEnd and Ecosystem
+# tests (DAMON_OTEL_AGENT_BINARY) and the VM test (DAMON_OTEL_VM_AGENT_DIR). A caller's own
+# publish in those variables is used as it is.
+if [[ -z ${DAMON_OTEL_AGENT_BINARY:-} ]]; then
+	agent_dir=$PWD/artifacts/test-agent
+	mkdir -p artifacts
+	log "publishing the agent (scripts/publish-agent.sh $agent_dir: NativeAOT)"
+	if ! scripts/publish-agent.sh "$agent_dir" >"$PWD/artifacts/test-agent-publish.log" 2>&1; then
+		tail -20 "$PWD/artifacts/test-agent-publish.log" >&2
+		echo "scripts/publish-agent.sh failed (log: artifacts/test-agent-publish.log)" >&2
+		exit 2
+	fi
+	export DAMON_OTEL_AGENT_BINARY=$agent_dir/damon-otel
+fi
+[[ -x $DAMON_OTEL_AGENT_BINARY ]] || { echo "DAMON_OTEL_AGENT_BINARY=$DAMON_OTEL_AGENT_BINARY is not an executable" >&2; exit 2; }
+export DAMON_OTEL_VM_AGENT_DIR=${DAMON_OTEL_VM_AGENT_DIR:-$(dirname "$DAMON_OTEL_AGENT_BINARY")}
+log "agent under test: $DAMON_OTEL_AGENT_BINARY"
 
 # ---- 3. the .NET test projects ----------------------------------------------------------------
 passed=0 failed=0 skipped=0 status=0

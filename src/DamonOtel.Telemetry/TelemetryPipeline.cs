@@ -53,6 +53,13 @@ public sealed class TelemetryPipelineOptions
     /// <summary>Source of the agent's own CPU time and RSS; null reads this process (golden tests fix it).</summary>
     public Func<Instruments.ProcessUsage>? ProcessUsage { get; init; }
 
+    /// <summary>
+    /// The most series one metric stream keeps (the SDK's cardinality limit). The SDK allocates
+    /// every stream's metric points up front at this size (2,000 by default, ~140 KB per
+    /// instrument and reader), so the agent sizes it from its config; null keeps the SDK default.
+    /// </summary>
+    public int? CardinalityLimit { get; init; }
+
     /// <summary>Meter name; only tests change it.</summary>
     public string MeterName { get; init; } = MetricCatalog.MeterName;
 }
@@ -113,8 +120,14 @@ public sealed class TelemetryPipeline : IDisposable
         ArgumentNullException.ThrowIfNull(builder);
         builder
             .SetResourceBuilder(CreateResource(options))
-            .AddMeter(options.MeterName)
-            .AddReader(new BaseExportingMetricReader(exporter) { TemporalityPreference = MetricReaderTemporalityPreference.Cumulative });
+            .AddMeter(options.MeterName);
+        if (options.CardinalityLimit is int limit)
+        {
+            // No boundaries here: histograms keep the buckets their instruments advise.
+            builder.AddView(instrument => instrument.Meter.Name == options.MeterName ? new MetricStreamConfiguration { CardinalityLimit = limit } : null);
+        }
+
+        builder.AddReader(new BaseExportingMetricReader(exporter) { TemporalityPreference = MetricReaderTemporalityPreference.Cumulative });
     }
 
     public static ResourceBuilder CreateResource(TelemetryPipelineOptions options)

@@ -207,7 +207,7 @@ cgroup_checkpoint() {
 /usr/bin/wsgen -t "$vm_total" -p "$vm_hot1:0" -p "$vm_hot2" -f /run/wsgen.status &
 WSGEN=$!
 if [ "$vm_mode" = agent ]; then
-	# Start the agent now: its startup (minutes of JIT under TCG on a busy host) overlaps wsgen
+	# Start the agent now: its startup (seconds with NativeAOT, minutes of JIT under TCG) overlaps wsgen
 	# populating its memory. The agent's kdamonds target the process named wsgen, which exists.
 	[ -x /agent/damon-otel ] || die "agent mode but /agent/damon-otel is missing from the initramfs"
 	export HOME=/root DOTNET_BUNDLE_EXTRACT_BASE_DIR=/tmp DOTNET_gcServer=0 DOTNET_TieredPGO=0
@@ -346,7 +346,7 @@ if [ "$vm_mode" = agent ]; then
 		# after ')' field 1 is state (stat field 3): utime=stat 14 -> $12, stime=stat 15 -> $13
 		local ut=${12} st=${13} rss
 		rss=$(awk '{ print $2 }' "/proc/$AGENT/statm")
-		echo "VM-AGENT-STAT pid=$AGENT utime=$ut stime=$st rss_pages=$rss uptime=$(uptime_s)"
+		echo "VM-AGENT-STAT pid=$AGENT utime=$ut stime=$st rss_pages=$rss hwm_kb=$(awk '/^VmHWM:/ { print $2 }' "/proc/$AGENT/status") uptime=$(uptime_s)"
 	}
 	# New kdamonds start from min_nr_regions (10) regions and take ~10-15 aggregations to find
 	# the hot set's edges (the tried_regions view, the kernel's moving sum, lags one more

@@ -5,8 +5,9 @@ using Microsoft.Extensions.Logging;
 namespace DamonOtel.Agent.Collection;
 
 /// <summary>
-/// Runs every source on its own task and schedule: one source failing, hanging or throwing
-/// never delays or stops another. Each collection's duration and outcome go to the
+/// Runs every source on its own thread and schedule (<see cref="CollectionThread"/>): one source
+/// failing, hanging or throwing never delays or stops another, and none holds a thread-pool
+/// thread (the HTTP endpoint's) while it reads. Each collection's duration and outcome go to the
 /// self-metrics; a failure is logged once with its reason, then again only when it changes,
 /// so a broken source does not flood the journal.
 /// </summary>
@@ -42,7 +43,7 @@ internal sealed partial class CollectionLoop(ObservationStore store, ILogger<Col
             await old.StopAsync().ConfigureAwait(false);
         }
 
-        worker.Task = Task.Run(() => RunAsync(worker));
+        worker.Task = CollectionThread.Run(source.Name, () => RunAsync(worker));
     }
 
     public async Task RemoveAsync(string name)
@@ -100,15 +101,16 @@ internal sealed partial class CollectionLoop(ObservationStore store, ILogger<Col
         })).ConfigureAwait(false);
     }
 
+    // No ConfigureAwait(false) here: the loop stays on its collection thread (see CollectionThread).
     private async Task RunAsync(Worker worker)
     {
         CancellationToken token = worker.Stop.Token;
         while (!token.IsCancellationRequested)
         {
-            await CollectOnceAsync(worker, token).ConfigureAwait(false);
+            await CollectOnceAsync(worker, token);
             try
             {
-                await Task.Delay(worker.Source.Interval, time, token).ConfigureAwait(false);
+                await Task.Delay(worker.Source.Interval, time, token);
             }
             catch (OperationCanceledException)
             {
@@ -120,12 +122,12 @@ internal sealed partial class CollectionLoop(ObservationStore store, ILogger<Col
     private async Task CollectOnceAsync(Worker worker, CancellationToken token)
     {
         // One collection at a time per source, even when a one-shot overlaps the schedule.
-        await worker.Busy.WaitAsync(token).ConfigureAwait(false);
+        await worker.Busy.WaitAsync(token);
         long start = Stopwatch.GetTimestamp();
         Exception? error = null;
         try
         {
-            await worker.Source.CollectAsync(token).ConfigureAwait(false);
+            await worker.Source.CollectAsync(token);
         }
         catch (OperationCanceledException) when (token.IsCancellationRequested)
         {

@@ -20,6 +20,13 @@ internal enum RegionSource
     /// <summary>A persistent all-matching stat scheme whose tried_regions are read each collection.</summary>
     TriedRegions,
 
+    /// <summary>
+    /// One stat scheme per idle bucket; update_schemes_tried_bytes and each scheme's total_bytes
+    /// give the bucket bytes (a few dozen reads instead of a walk of every region): bytes only,
+    /// no percentiles (<see cref="DamonOtel.Analysis.IdleBucketSchemes"/>). Kdamonds of ours only.
+    /// </summary>
+    TriedBytes,
+
     /// <summary>DAMON_STAT module parameters only (6.17+).</summary>
     DamonStat,
 }

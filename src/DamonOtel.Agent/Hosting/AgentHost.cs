@@ -151,6 +151,7 @@ internal sealed partial class AgentHost(AgentConfig config, KernelEnvironment en
             Metrics = new MetricSelection(config.Metrics.Enable, config.Metrics.Disable),
             NodeName = Environment.GetEnvironmentVariable("K8S_NODE_NAME"),
             ServiceInstanceId = config.Resource.ServiceInstanceId,
+            CardinalityLimit = MetricSeriesLimit.For(config),
         });
         builder.Services.AddOpenTelemetry().WithMetrics(b =>
         {

@@ -203,7 +203,7 @@ internal sealed partial class AgentRunner : IAsyncDisposable
         {
             var state = new KdamondState(Store, "kdamond/" + m.Config.Name, m.Config.Name, m.Index, [.. m.Config.Targets.Select(t => t.Name)], interval);
             bool tried = m.RegionSource == RegionSource.TriedRegions;
-            if (!tried)
+            if (!tried && m.RegionSource != RegionSource.TriedBytes)
             {
                 tracepointStates.Add(state);
             }

@@ -538,8 +538,12 @@ internal sealed partial class KdamondManager : IDisposable
         return Features.HasTracepoint("damon_aggregated") ? RegionSource.Tracepoint : RegionSource.TriedRegions;
     }
 
-    private static int MonitorSchemeCount(ManagedKdamond m) =>
-        m.RegionSource == RegionSource.TriedRegions ? Math.Max(1, m.Config.Targets.Count) : 0;
+    private static int MonitorSchemeCount(ManagedKdamond m) => m.RegionSource switch
+    {
+        RegionSource.TriedRegions => Math.Max(1, m.Config.Targets.Count),
+        RegionSource.TriedBytes => Math.Max(1, m.Config.Targets.Count) * m.BucketSchemes!.Schemes.Count,
+        _ => 0,
+    };
 
     private async Task StartOneAsync(ManagedKdamond m, CancellationToken cancellationToken)
     {
@@ -768,13 +772,25 @@ internal sealed partial class KdamondManager : IDisposable
 
     private KdamondSpec BuildSpec(ManagedKdamond m)
     {
-        m.MonitorSchemes = [.. Enumerable.Range(KdamondSpecBuilder.MonitorSchemeIndex(m.Config), MonitorSchemeCount(m))];
-        if (m.MonitorSchemes.Count > 1 && Features.Filters == false && Features.CoreOpsFilters != true)
+        if (m.RegionSource == RegionSource.TriedBytes)
         {
-            throw new NotSupportedException($"kdamond {m.Config.Name}: tried_regions with several targets needs DAMOS target filters (6.6+); use region_source: tracepoint or one target per kdamond");
+            if (Features.TriedRegionsTotalBytes == false)
+            {
+                throw new NotSupportedException($"kdamond {m.Config.Name}: region_source tried_bytes needs tried_regions/total_bytes (6.3+); use tried_regions or tracepoint");
+            }
+
+            IntervalsConfig iv = m.Config.Intervals;
+            m.BucketSchemes = new Analysis.IdleBucketSchemes(Config.Metrics.Access, new Intervals(iv.SampleUs, iv.AggrUs, iv.UpdateUs));
         }
 
-        return KdamondSpecBuilder.Build(m.Config, m.Targets, MonitorSchemeCount(m), Features.RefreshMs == true, Config.Collection.CommandTimeout);
+        m.MonitorSchemes = [.. Enumerable.Range(KdamondSpecBuilder.MonitorSchemeIndex(m.Config), MonitorSchemeCount(m))];
+        int targetsFiltered = m.RegionSource == RegionSource.TriedBytes ? m.Config.Targets.Count : m.MonitorSchemes.Count;
+        if (targetsFiltered > 1 && Features.Filters == false && Features.CoreOpsFilters != true)
+        {
+            throw new NotSupportedException($"kdamond {m.Config.Name}: {(m.RegionSource == RegionSource.TriedBytes ? "tried_bytes" : "tried_regions")} with several targets needs DAMOS target filters (6.6+); use region_source: tracepoint or one target per kdamond");
+        }
+
+        return KdamondSpecBuilder.Build(m.Config, m.Targets, MonitorSchemeCount(m), Features.RefreshMs == true, Config.Collection.CommandTimeout, m.BucketSchemes);
     }
 
     private async Task StopOwnedAsync(CancellationToken cancellationToken)

@@ -35,7 +35,10 @@ internal static class KdamondSpecBuilder
     /// all-matching stat scheme), or one per target, each limited to its target by a core
     /// `target` filter (6.6+), because tried_regions do not say which target a region is of.
     /// </summary>
-    public static KdamondSpec Build(KdamondConfig k, IReadOnlyList<ResolvedTarget> targets, int monitorSchemes, bool refreshSupported, TimeSpan refreshDeadline)
+    /// <param name="bucketSchemes">tried_bytes: per target, one stat scheme per bucket pattern
+    /// (then <paramref name="monitorSchemes"/> is targets x patterns), filtered to the target
+    /// when there are several.</param>
+    public static KdamondSpec Build(KdamondConfig k, IReadOnlyList<ResolvedTarget> targets, int monitorSchemes, bool refreshSupported, TimeSpan refreshDeadline, Analysis.IdleBucketSchemes? bucketSchemes = null)
     {
         IntervalsConfig iv = k.Intervals;
         var intervals = new Intervals(iv.SampleUs, iv.AggrUs, iv.UpdateUs);
@@ -47,7 +50,19 @@ internal static class KdamondSpecBuilder
 
         // What damo installs for a snapshot, kept for good; see MonitorApplyIntervalUs.
         ulong applyUs = MonitorApplyIntervalUs(iv, refreshDeadline);
-        if (monitorSchemes == 1)
+        if (bucketSchemes is not null)
+        {
+            int perTarget = bucketSchemes.Schemes.Count;
+            int targetCount = monitorSchemes / perTarget;
+            for (int t = 0; t < targetCount; t++)
+            {
+                foreach (AccessPattern pattern in bucketSchemes.Schemes)
+                {
+                    schemes.Add(new SchemeSpec("stat", pattern, ApplyIntervalUs: applyUs, Filters: targetCount > 1 ? [new FilterSpec("target", Matching: false, TargetIndex: t)] : null));
+                }
+            }
+        }
+        else if (monitorSchemes == 1)
         {
             schemes.Add(new SchemeSpec("stat", AccessPattern.Everything, ApplyIntervalUs: applyUs));
         }

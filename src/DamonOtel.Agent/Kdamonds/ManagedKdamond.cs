@@ -41,6 +41,12 @@ internal sealed class ManagedKdamond(KdamondConfig config, int index, RegionSour
 
     public int KdamondPid { get; set; } = -1;
 
-    /// <summary>For tried_regions: the index of the monitoring scheme of each target.</summary>
+    /// <summary>
+    /// For tried_regions: the index of the monitoring scheme of each target. For tried_bytes:
+    /// each target's bucket schemes in turn (<see cref="BucketSchemes"/>.Schemes.Count per target).
+    /// </summary>
     public IReadOnlyList<int> MonitorSchemes { get; set; } = [];
+
+    /// <summary>For tried_bytes: the bucket schemes of each target (null in the other modes).</summary>
+    public DamonOtel.Analysis.IdleBucketSchemes? BucketSchemes { get; set; }
 }

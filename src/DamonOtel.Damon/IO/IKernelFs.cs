@@ -40,4 +40,12 @@ public interface IKernelFs
     /// right now; the caller polls.
     /// </summary>
     Stream OpenPipe(string path);
+
+    /// <summary>
+    /// Opens a directory for many reads below it (<see cref="IKernelDirectory"/>). The default
+    /// joins paths through this interface; <see cref="LinuxKernelFs"/> reads relative to a
+    /// descriptor. Throws <see cref="KernelIoException"/> (ENOENT) when it does not exist.
+    /// </summary>
+    IKernelDirectory OpenDirectory(string path) =>
+        DirectoryExists(path) ? new PathKernelDirectory(this, path) : throw new KernelIoException(Errno.ENOENT, path, "open");
 }

@@ -254,6 +254,10 @@ public static class MetricCatalog
         sb.Append("  histograms and summaries (`promtool check metrics` flags them on gauges). PromQL treats both alike.\n");
         sb.Append("* Percentile gauges (`quantile` = p/100 as a canonical number: p50 is `0.5`, p0 is `0.0`, p100 is `1.0`)\n");
         sb.Append("  cannot be averaged or summed across targets or hosts; use `damon_memory_idle_bytes` for that.\n");
+        sb.Append("* A kdamond with `region_source: tried_bytes` (docs/configuration.md) has bucket bytes, not regions:\n");
+        sb.Append("  it exports `damon_memory_idle_bytes`, `damon_memory_working_set_bytes`, `damon_memory_monitored_bytes`\n");
+        sb.Append("  and the working-set histogram, but no percentile gauges, `damon_region_count`, bandwidth, access\n");
+        sb.Append("  ratio or heatmap; `histogram_quantile` over `damon_memory_idle_bytes` estimates the percentiles.\n");
         sb.Append("* DAMOS counters are the kernel's cumulative values, reported as they are. When a kdamond restarts\n");
         sb.Append("  they go back to 0: Prometheus' `rate()`/`increase()` treat the decrease as a counter reset, and an\n");
         sb.Append("  OTLP backend sees a cumulative series restart. Nothing is re-based in the agent.\n");

@@ -129,7 +129,7 @@ public sealed class DamonInstruments : IDisposable
     /// <summary>Per target: the access summary (regions, bytes, idle time, temperature, bandwidth, heatmap) and RSS.</summary>
     private void RegisterAccessInstruments(MetricSelection selection)
     {
-        Observable<long>(selection, MetricCatalog.RegionCount, (s, m) => ForAccess(s, m, (k, t, a, list) => list.Add(new(a.RegionCount, KTag(k), TTag(t)))));
+        Observable<long>(selection, MetricCatalog.RegionCount, (s, m) => ForRegions(s, m, (k, t, a, list) => list.Add(new(a.RegionCount, KTag(k), TTag(t)))));
         Observable<long>(selection, MetricCatalog.MemoryMonitored, (s, m) => ForAccess(s, m, (k, t, a, list) => list.Add(new(ToLong(a.MonitoredBytes), KTag(k), TTag(t)))));
         Observable<long>(selection, MetricCatalog.WorkingSet, (s, m) => ForAccess(s, m, (k, t, a, list) => list.Add(new(ToLong(a.WorkingSetBytes), KTag(k), TTag(t)))));
         Observable<long>(selection, MetricCatalog.MemoryIdle, (s, m) => ForAccess(s, m, (k, t, a, list) =>
@@ -140,15 +140,15 @@ public sealed class DamonInstruments : IDisposable
                 list.Add(new(ToLong(a.IdleBytesAtMost[i]), KTag(k), TTag(t), new("le", labels.Le[i])));
             }
         }));
-        Observable<double>(selection, MetricCatalog.IdleTime, (s, m) => ForAccess(s, m, (k, t, a, list) =>
+        Observable<double>(selection, MetricCatalog.IdleTime, (s, m) => ForRegions(s, m, (k, t, a, list) =>
             Quantiles(a, list, k, t, i => a.IdleTimePercentilesUs[i] / 1e6, a.IdleTimePercentilesUs.Length)));
-        Observable<double>(selection, MetricCatalog.IdleTimeSigned, (s, m) => ForAccess(s, m, (k, t, a, list) =>
+        Observable<double>(selection, MetricCatalog.IdleTimeSigned, (s, m) => ForRegions(s, m, (k, t, a, list) =>
             Quantiles(a, list, k, t, i => a.SignedIdleTimePercentilesUs[i] / 1e6, a.SignedIdleTimePercentilesUs.Length)));
-        Observable<double>(selection, MetricCatalog.Temperature, (s, m) => ForAccess(s, m, (k, t, a, list) =>
+        Observable<double>(selection, MetricCatalog.Temperature, (s, m) => ForRegions(s, m, (k, t, a, list) =>
             Quantiles(a, list, k, t, i => a.TemperaturePercentiles[i], a.TemperaturePercentiles.Length)));
-        Observable<double>(selection, MetricCatalog.AccessBandwidth, (s, m) => ForAccess(s, m, (k, t, a, list) => list.Add(new(a.BandwidthBytesPerSecond, KTag(k), TTag(t)))));
-        Observable<double>(selection, MetricCatalog.AccessRatio, (s, m) => ForAccess(s, m, (k, t, a, list) => list.Add(new(a.ObservedAccessRatio, KTag(k), TTag(t)))));
-        Observable<double>(selection, MetricCatalog.HeatmapAccessRate, (s, m) => ForAccess(s, m, (k, t, a, list) =>
+        Observable<double>(selection, MetricCatalog.AccessBandwidth, (s, m) => ForRegions(s, m, (k, t, a, list) => list.Add(new(a.BandwidthBytesPerSecond, KTag(k), TTag(t)))));
+        Observable<double>(selection, MetricCatalog.AccessRatio, (s, m) => ForRegions(s, m, (k, t, a, list) => list.Add(new(a.ObservedAccessRatio, KTag(k), TTag(t)))));
+        Observable<double>(selection, MetricCatalog.HeatmapAccessRate, (s, m) => ForRegions(s, m, (k, t, a, list) =>
         {
             var labels = AttributeCache.GetValue(a.Options, o => new AttributeValues(o));
             for (var i = 0; i < a.HeatmapAccessRatePercent.Length && i < labels.Column.Length; i++)
@@ -389,6 +389,17 @@ public sealed class DamonInstruments : IDisposable
                 {
                     each(k, t, a, list);
                 }
+            }
+        });
+
+    // Families computed from regions: not for bucket-only summaries (the tried_bytes mode).
+    private bool ForRegions<T>(StoreSnapshot s, List<Measurement<T>> m, Action<KdamondObservation, TargetObservation, AccessSummary, List<Measurement<T>>> each)
+        where T : struct =>
+        ForAccess(s, m, (k, t, a, list) =>
+        {
+            if (!a.BucketsOnly)
+            {
+                each(k, t, a, list);
             }
         });
 
