@@ -2,9 +2,12 @@
 # The test command (README, CI): installs what the tests need, builds, runs every test tier
 # (unit, fixture, Simulator, golden + promtool, real Prometheus, OTLP wire decoding) and the
 # real-kernel VM test, then prints one "N passed, N failed" line. Exit code 0 only if all pass.
+# The agent is published once (NativeAOT, scripts/publish-agent.sh) and every tier that runs its
+# binary runs that publish (DAMON_OTEL_AGENT_BINARY=<binary> skips the publish).
 #
 #   scripts/test.sh              everything (about 15-25 minutes on 2 cores)
 #   SKIP_VM=1 scripts/test.sh    without the VM test (says so in the summary; CI never sets it)
+#   SKIP_SOAK=1 scripts/test.sh  without the 10-minute soak test (says so; CI never sets it)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -46,6 +49,25 @@ scripts/fetch-damo.sh all >/dev/null
 log "building"
 dotnet build DamonOtel.sln -c Release -nologo -v q -clp:ErrorsOnly
 
+# ---- 2b. the shipped agent, published once -----------------------------------------------------
+# Every tier that runs the agent binary runs this NativeAOT publish: the EndToEnd and Ecosystem
+# tests (DAMON_OTEL_AGENT_BINARY) and the VM test (DAMON_OTEL_VM_AGENT_DIR). A caller's own
+# publish in those variables is used as it is.
+if [[ -z ${DAMON_OTEL_AGENT_BINARY:-} ]]; then
+	agent_dir=$PWD/artifacts/test-agent
+	mkdir -p artifacts
+	log "publishing the agent (scripts/publish-agent.sh $agent_dir: NativeAOT)"
+	if ! scripts/publish-agent.sh "$agent_dir" >"$PWD/artifacts/test-agent-publish.log" 2>&1; then
+		tail -20 "$PWD/artifacts/test-agent-publish.log" >&2
+		echo "scripts/publish-agent.sh failed (log: artifacts/test-agent-publish.log)" >&2
+		exit 2
+	fi
+	export DAMON_OTEL_AGENT_BINARY=$agent_dir/damon-otel
+fi
+[[ -x $DAMON_OTEL_AGENT_BINARY ]] || { echo "DAMON_OTEL_AGENT_BINARY=$DAMON_OTEL_AGENT_BINARY is not an executable" >&2; exit 2; }
+export DAMON_OTEL_VM_AGENT_DIR=${DAMON_OTEL_VM_AGENT_DIR:-$(dirname "$DAMON_OTEL_AGENT_BINARY")}
+log "agent under test: $DAMON_OTEL_AGENT_BINARY"
+
 # ---- 3. the .NET test projects ----------------------------------------------------------------
 passed=0 failed=0 skipped=0 status=0
 results=$(mktemp -d)
@@ -67,13 +89,32 @@ PY
 	((f == 0 && s == 0)) || status=1
 done
 
-# ---- 4. the real kernel in a VM ---------------------------------------------------------------
+# ---- 4. the soak test (tests/soak), next to the VM test -----------------------------------------
+# Ten minutes of `run --simulate` under random faults, reloads, 200 scrapers and a slowloris. It
+# runs while the VM test boots its kernels, so the suite takes max(soak, VM), not their sum.
+soak_pid=""
+if [[ ${SKIP_SOAK:-0} == 1 ]]; then
+	log "soak test skipped (SKIP_SOAK=1): it was NOT run"
+	skipped=$((skipped + 1)); status=1
+else
+	log "starting the soak test (tests/soak/run, ${SOAK_MINUTES:-10} min) in the background"
+	SOAK_NO_BUILD=1 SOAK_REPORT="$results/soak-report.txt" tests/soak/run >"$results/soak.log" 2>&1 &
+	soak_pid=$!
+fi
+
+# ---- 5. the real kernel in a VM ---------------------------------------------------------------
 if [[ ${SKIP_VM:-0} == 1 ]]; then
 	log "VM test skipped (SKIP_VM=1): the real-kernel tier was NOT run"
 	skipped=$((skipped + 1)); status=1
 else
 	log "running tests/vm/run"
 	if tests/vm/run; then passed=$((passed + 1)); else failed=$((failed + 1)); status=1; fi
+fi
+
+if [[ -n $soak_pid ]]; then
+	log "waiting for the soak test"
+	if wait "$soak_pid"; then passed=$((passed + 1)); else failed=$((failed + 1)); status=1; fi
+	sed -n '/^soak report/,$p' "$results/soak.log"
 fi
 
 echo

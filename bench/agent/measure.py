@@ -5,9 +5,10 @@
 
 Starts CMD (its environment plus any K=V given with --env), polls http://127.0.0.1:P/metrics
 every 2 ms from the moment of the fork until it answers 200 (start to first /metrics; also the
-process CPU spent by then), then until the answer holds damon_region_count (start to first
-data), lets it run --warmup seconds, then measures --duration seconds while scraping every
---scrape-every seconds as Prometheus would: process CPU (utime+stime, /proc/<pid>/stat), the
+process CPU spent by then), then until the answer holds damon_memory_working_set_bytes (start to
+first data; every region source exports it, tried_bytes has no damon_region_count), lets it
+run --warmup seconds, then measures --duration seconds while scraping every --scrape-every
+seconds as Prometheus would: process CPU (utime+stime, /proc/<pid>/stat), the
 CPU of the Simulator's real-time thread (comm ".NET Long Runni", 0 when there is none), RSS
 sampled every second (median = steady RSS), peak RSS (VmHWM), threads. Prints one JSON line.
 """
@@ -101,7 +102,7 @@ def main():
                 first = now
                 res["start_to_metrics_ms"] = round((now - t0) * 1000, 1)
                 res["start_cpu_s"] = ticks(f"/proc/{p.pid}/stat") / TCK
-            if code == 200 and b"damon_region_count" in _plain(body):
+            if code == 200 and b"damon_memory_working_set_bytes{" in _plain(body):
                 first_data = now
                 res["start_to_data_ms"] = round((now - t0) * 1000, 1)
                 break

@@ -20,7 +20,9 @@
 #
 # A variant is BUILD[:K=V[,K=V...]]: the binary is $AGENT_<BUILD> (aot and jit are published when
 # unset; any other name, e.g. aotsize with AGENT_AOTSIZE=<binary>, must be given), the K=V pairs
-# are environment for that run (GC knobs).
+# are environment for that run (GC knobs), except config=FILE: the agent's config, a file in
+# bench/agent/ (default replay.yaml, or simulate.yaml with MODE=simulate), e.g.
+#   MODE=simulate VARIANTS="aot:config=simulate-tried-regions.yaml aot:config=simulate-tried-bytes.yaml" bench/agent/run.sh
 # Builds come from scripts/publish-agent.sh (default NativeAOT, --jit) into bench/agent/bin/aot
 # and bin-jit; AGENT_AOT=<binary> / AGENT_JIT=<binary> skip a publish.
 # Runs alternate between variants (round 1: all variants, round 2: all variants, ...) so a
@@ -59,16 +61,22 @@ for round in $(seq 1 "$ROUNDS"); do
   for variant in $VARIANTS; do
     build="${variant%%:*}"
     envs=()
-    if [[ $variant == *:* ]]; then IFS=',' read -r -a kvs <<<"${variant#*:}"; for kv in "${kvs[@]}"; do envs+=(--env "$kv"); done; fi
+    config=""
+    if [[ $variant == *:* ]]; then
+      IFS=',' read -r -a kvs <<<"${variant#*:}"
+      for kv in "${kvs[@]}"; do
+        if [[ $kv == config=* ]]; then config="${kv#config=}"; else envs+=(--env "$kv"); fi
+      done
+    fi
     binvar="AGENT_${build^^}"; bin="${!binvar:-}"
     [[ -n $bin ]] || { echo "variant $variant: no binary (set $binvar)" >&2; exit 1; }
     port="$(free_port)"
     state="$WORK/state-$round-$port"; mkdir -p "$state"
     if [[ $MODE == replay ]]; then
-      args=(run --config "$ROOT/bench/agent/replay.yaml" --sysfs-root "$WORK/host/sys" --tracefs-root "$WORK/host/tracing"
+      args=(run --config "$ROOT/bench/agent/${config:-replay.yaml}" --sysfs-root "$WORK/host/sys" --tracefs-root "$WORK/host/tracing"
         --procfs-root "$WORK/host/proc" --state-dir "$state" --listen "127.0.0.1:$port")
     else
-      args=(run --simulate steady --config "$ROOT/bench/agent/simulate.yaml" --state-dir "$state" --listen "127.0.0.1:$port")
+      args=(run --simulate steady --config "$ROOT/bench/agent/${config:-simulate.yaml}" --state-dir "$state" --listen "127.0.0.1:$port")
     fi
     echo "== round $round: $variant ($MODE, ${DURATION} s after ${WARMUP} s warm-up, scrape every ${SCRAPE_EVERY} s)"
     python3 "$ROOT/bench/agent/measure.py" --label "$variant" --port "$port" --duration "$DURATION" --warmup "$WARMUP" \

@@ -21,6 +21,14 @@ public sealed class AccessSummary
 
     public AccessOptions Options { get; }
 
+    /// <summary>
+    /// Only the byte figures are set (<see cref="MonitoredBytes"/>, <see cref="WorkingSetBytes"/>,
+    /// <see cref="IdleBytesAtMost"/>): the summary came from per-bucket totals
+    /// (<see cref="IdleBucketSchemes"/>, the tried_bytes mode), not from regions, so there are no
+    /// percentiles, region count, bandwidth or heatmap to export.
+    /// </summary>
+    public bool BucketsOnly { get; set; }
+
     /// <summary>The snapshot's own intervals (possibly auto-tuned): every conversion uses these.</summary>
     public Intervals Intervals { get; set; }
 

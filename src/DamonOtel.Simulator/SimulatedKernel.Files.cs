@@ -9,6 +9,7 @@ public sealed partial class SimulatedKernel
 {
     public string ReadText(string path)
     {
+        Faults.WaitIfHung(path);
         lock (Gate)
         {
             VNode n = Resolve(path, "read");

@@ -11,6 +11,7 @@ public sealed class SimulatorFaults
     private int stateFailures;
     private Errno stateErrno = Errno.EBUSY;
     private bool vanishTriedRegions;
+    private volatile Hang? hang;
 
     internal SimulatorFaults(SimulatedKernel kernel) => this.kernel = kernel;
 
@@ -61,11 +62,34 @@ public sealed class SimulatorFaults
         }
     }
 
+    /// <summary>
+    /// Reads of paths matching <paramref name="match"/> block, outside the kernel lock, as a read
+    /// stuck in the kernel would, until the returned handle is disposed. Tests of bounded shutdown.
+    /// </summary>
+    public IDisposable HangReads(Func<string, bool> match)
+    {
+        var h = new Hang(match, this);
+        hang = h;
+        return h;
+    }
+
+    /// <summary>Number of reads currently blocked by <see cref="HangReads"/>.</summary>
+    public int HungReads => hang?.Blocked ?? 0;
+
     /// <summary>Kdamond <paramref name="index"/> stops by itself (state off, pid -1), like after an internal error.</summary>
     public void StopKdamond(int index) => kernel.StopKdamond(index);
 
     /// <summary>Kills the process called <paramref name="name"/> and starts the same workload again under a new pid, which is returned.</summary>
     public int RestartProcess(string name) => kernel.RestartProcess(name);
+
+    /// <summary>Blocks while a <see cref="HangReads"/> handle matching <paramref name="path"/> is active (called outside the kernel lock).</summary>
+    internal void WaitIfHung(string path)
+    {
+        if (hang is { } h && h.Match(path))
+        {
+            h.Wait();
+        }
+    }
 
     internal void BeforeStateWrite(string path)
     {
@@ -103,6 +127,38 @@ public sealed class SimulatorFaults
             foreach (string name in dir.Children.Keys.Where(n => n != "total_bytes").ToList())
             {
                 dir.Remove(name);
+            }
+        }
+    }
+
+    private sealed class Hang(Func<string, bool> match, SimulatorFaults owner) : IDisposable
+    {
+        private readonly ManualResetEventSlim released = new();
+        private int blocked;
+
+        public int Blocked => Volatile.Read(ref blocked);
+
+        public bool Match(string path) => !released.IsSet && match(path);
+
+        public void Wait()
+        {
+            Interlocked.Increment(ref blocked);
+            try
+            {
+                released.Wait();
+            }
+            finally
+            {
+                Interlocked.Decrement(ref blocked);
+            }
+        }
+
+        public void Dispose()
+        {
+            released.Set();
+            if (ReferenceEquals(owner.hang, this))
+            {
+                owner.hang = null;
             }
         }
     }

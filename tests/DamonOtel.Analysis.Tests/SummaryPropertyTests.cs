@@ -345,4 +345,34 @@ public sealed class SummaryPropertyTests
 
         return true;
     }
+
+    /// <summary>
+    /// tried_bytes mode: the totals DAMOS would give each bucket scheme (every region whose
+    /// nr_accesses and age lie in the scheme's inclusive ranges) give exactly the summariser's
+    /// bucket, working-set and monitored bytes of the same regions.
+    /// </summary>
+    [Fact]
+    public void Bucket_schemes_totals_equal_the_summarised_bytes() => Check(c =>
+    {
+        foreach (var threshold in new uint[] { 1, 3 })
+        {
+            var options = new AccessOptions { WorkingSetAccessThreshold = threshold };
+            var expected = new AccessSummarizer(options).Summarize(c.Regions, c.Intervals, c.AddrUnit);
+            var schemes = new IdleBucketSchemes(options, c.Intervals);
+            var totals = schemes.Schemes.Select(p => c.Regions
+                .Where(r => r.NrAccesses >= p.NrAccesses.Min && r.NrAccesses <= p.NrAccesses.Max && r.Age >= p.Age.Min && r.Age <= p.Age.Max)
+                .Aggregate(0UL, (a, r) => a + r.Size)).ToArray();
+            var actual = new AccessSummary(options);
+            schemes.Summarize(totals, c.AddrUnit, actual);
+            if (!actual.IdleBytesAtMost.SequenceEqual(expected.IdleBytesAtMost)
+                || actual.WorkingSetBytes != expected.WorkingSetBytes
+                || actual.MonitoredBytes != expected.MonitoredBytes
+                || !actual.BucketsOnly || expected.BucketsOnly)
+            {
+                return false;
+            }
+        }
+
+        return true;
+    });
 }

@@ -36,12 +36,12 @@ internal static class AgentCli
         public IReadOnlyList<string> Positionals =>
             Result.CommandResult.Children.OfType<ArgumentResult>().SelectMany(a => a.Tokens).Select(t => t.Value).ToList();
 
-        /// <summary>The port the agent listens on: --listen ADDR:PORT, else the default.</summary>
+        /// <summary>The port the agent listens on: --web.listen-address (alias --listen) ADDR:PORT, else the default.</summary>
         public int ListenPort
         {
             get
             {
-                var listen = Option("--listen");
+                var listen = Option("--web.listen-address");
                 if (listen is null)
                 {
                     return DefaultPort;
@@ -74,9 +74,12 @@ internal static class AgentCli
             errors.Add("no command given");
         }
 
-        if (parsed.Option("--listen") is string listen && !ListenAddress.TryValidate(listen, out var error))
+        foreach (string flag in new[] { "--web.listen-address", "--web.health-listen-address" })
         {
-            errors.Add("--listen: " + error);
+            if (parsed.Option(flag) is string listen && !ListenAddress.TryValidate(listen, out var error))
+            {
+                errors.Add(flag + ": " + error);
+            }
         }
 
         if (parsed.Option("--simulate") is string workload && !SimulatedWorkloads.Names.Contains(workload))

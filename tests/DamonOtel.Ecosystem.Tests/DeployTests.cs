@@ -1,4 +1,5 @@
 using System.Globalization;
+using DamonOtel.Agent.Configuration;
 using YamlDotNet.RepresentationModel;
 
 namespace DamonOtel.Ecosystem.Tests;
@@ -71,9 +72,9 @@ public sealed class DeployTests
         // root flag -> host path that must be mounted there
         var expected = new Dictionary<string, string>
         {
-            ["--sysfs-root"] = "/sys",
-            ["--tracefs-root"] = "/sys/kernel/tracing",
-            ["--procfs-root"] = "/proc",
+            ["--path.sysfs"] = "/sys",
+            ["--path.tracefs"] = "/sys/kernel/tracing",
+            ["--path.procfs"] = "/proc",
         };
         var mounts = Mounts();
         foreach (var (flag, hostPath) in expected)
@@ -113,17 +114,21 @@ public sealed class DeployTests
         Assert.Equal(AgentCli.DefaultPort, parsed!.ListenPort);
 
         var c = Container();
-        var port = Assert.Single(c.Need("ports", "container").Items());
-        Assert.Equal(AgentCli.DefaultPort, int.Parse(port.Str("containerPort")!, CultureInfo.InvariantCulture));
-        var portName = port.Str("name");
+        var ports = c.Need("ports", "container").Items().ToDictionary(p => p.Str("name")!, p => int.Parse(p.Str("containerPort")!, CultureInfo.InvariantCulture));
+        Assert.Equal(AgentCli.DefaultPort, ports["metrics"]);
 
-        foreach (var (probe, path) in new[] { ("readinessProbe", "/readyz"), ("livenessProbe", "/healthz") })
+        // Probes go to the plain health listener (they must work with TLS/auth on), whose port is the container's "health".
+        var health = parsed.Option("--web.health-listen-address");
+        Assert.NotNull(health);
+        Assert.True(ListenAddress.TryValidate(health, out var error), error);
+        Assert.Equal(ports["health"], DamonOtel.Telemetry.Http.MetricsEndpoint.ParseListenAddress(health).Port);
+        foreach (var (probe, path) in new[] { ("readinessProbe", "/readyz"), ("livenessProbe", "/healthz"), ("startupProbe", "/healthz") })
         {
             var get = c.Need(probe, "container").Need("httpGet", probe);
             Assert.Equal(path, get.Str("path"));
-            Assert.Contains(get.Str("path"), AgentCli.Endpoints);
+            Assert.Contains(path, DamonOtel.Telemetry.Http.MetricsEndpoint.HealthPaths);
             var p = get.Str("port");
-            Assert.True(p == portName || p == AgentCli.DefaultPort.ToString(CultureInfo.InvariantCulture), $"{probe} port {p} is neither {portName} nor {AgentCli.DefaultPort}");
+            Assert.True(p == "health" || p == ports["health"].ToString(CultureInfo.InvariantCulture), $"{probe} port {p} is not the health listener's");
         }
 
         var annotations = Doc(Repo.DaemonSet, "DaemonSet").Need("spec", "DaemonSet").Need("template", "spec").Need("metadata", "template").Need("annotations", "metadata");
@@ -152,7 +157,8 @@ public sealed class DeployTests
 
         var port = Assert.Single(spec.Need("ports", "Service spec").Items());
         Assert.Equal(AgentCli.DefaultPort, int.Parse(port.Str("port")!, CultureInfo.InvariantCulture));
-        var containerPortName = Assert.Single(Container().Need("ports", "container").Items()).Str("name");
+        // The Service exposes the metrics port only (not the plain health listener).
+        var containerPortName = Assert.Single(Container().Need("ports", "container").Items(), p => p.Str("containerPort") == AgentCli.DefaultPort.ToString(CultureInfo.InvariantCulture)).Str("name");
         Assert.Equal(containerPortName, port.Str("targetPort"));
 
         var sm = Doc(Repo.ServiceMonitor, "ServiceMonitor");

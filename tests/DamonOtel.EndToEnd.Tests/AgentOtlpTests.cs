@@ -31,6 +31,7 @@ public sealed class AgentOtlpTests(ITestOutputHelper output)
             ["OTEL_EXPORTER_OTLP_ENDPOINT"] = (transport == OtlpTransport.Grpc ? receiver.GrpcEndpoint : receiver.HttpBase).ToString(),
             ["OTEL_EXPORTER_OTLP_PROTOCOL"] = protocol,
             ["OTEL_METRIC_EXPORT_INTERVAL"] = "1000",
+            ["K8S_NODE_NAME"] = string.Empty, // not on Kubernetes
         });
 
         // Exports start before the first collection; wait for one carrying warmed-up data.
@@ -45,6 +46,9 @@ public sealed class AgentOtlpTests(ITestOutputHelper output)
         Assert.Equal(typeof(Agent.Hosting.AgentHost).Assembly.GetName().Version!.ToString(3), resource["service.version"]);
         Assert.Equal(File.ReadAllText("/proc/sys/kernel/hostname").Trim(), resource["host.name"]);
         Assert.Equal("linux", resource["os.type"]);
+        // Off Kubernetes the instance is the host: a Collector's Prometheus exporters make it `instance`.
+        Assert.Equal(resource["host.name"], resource["service.instance.id"]);
+        Assert.False(resource.ContainsKey("k8s.node.name"));
 
         // The working-set gauge: unit By, one point per (kdamond, target).
         Metric wss = request.Metric("damon.memory.working_set");
@@ -106,6 +110,28 @@ public sealed class AgentOtlpTests(ITestOutputHelper output)
 
         Assert.Empty(receiver.Errors);
         Assert.Equal(0, await agent.TerminateAsync(TimeSpan.FromSeconds(10)));
+    }
+
+    [Fact]
+    public async Task On_kubernetes_the_resource_names_the_node_as_the_service_instance()
+    {
+        await using OtlpTestReceiver receiver = await OtlpTestReceiver.StartAsync();
+        await using AgentProcess agent = await AgentProcess.StartAsync(new Dictionary<string, string>
+        {
+            ["OTEL_EXPORTER_OTLP_ENDPOINT"] = receiver.HttpBase.ToString(),
+            ["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf",
+            ["OTEL_METRIC_EXPORT_INTERVAL"] = "1000",
+            // What the DaemonSet's downward API sets (deploy/kubernetes/daemonset.yaml).
+            ["K8S_NODE_NAME"] = "worker-7.example",
+        });
+
+        ExportMetricsServiceRequest request = await NextAsync(receiver, agent);
+        Dictionary<string, string> resource = Assert.Single(request.ResourceMetrics).Resource.Attributes.ToDictionary();
+        Assert.Equal("worker-7.example", resource["service.instance.id"]);
+        Assert.Equal("worker-7.example", resource["k8s.node.name"]);
+        Assert.Equal(File.ReadAllText("/proc/sys/kernel/hostname").Trim(), resource["host.name"]);
+        Assert.Equal("damon-otel", resource["service.name"]);
+        Assert.Equal(typeof(Agent.Hosting.AgentHost).Assembly.GetName().Version!.ToString(3), resource["service.version"]);
     }
 
     [Fact]

@@ -31,6 +31,9 @@ public sealed partial class GoldenMetricsTests(ITestOutputHelper output)
     // is up to the thread pool). The tried_regions source is covered by the process tests.
     // The collection interval is long so that the loop's own timers never collect on their own
     // except once at start; the test drives every later collection.
+    // The paddr kdamond keeps free pages in (page_sampling.free_pages: include): a page-sampling
+    // pass runs as its own source, and which source of a round runs first is up to the thread
+    // pool; PageSamplingTests cover it on a deterministic Simulator instead.
     private const string Config = """
         collection: {interval: 1h}
         kdamonds:
@@ -44,6 +47,7 @@ public sealed partial class GoldenMetricsTests(ITestOutputHelper output)
             region_source: tracepoint
             intervals: {sample: 5ms, aggregation: 100ms, update: 1s}
             targets: [{name: memory, memory: largest_block}]
+            page_sampling: {free_pages: include}
             schemes:
               - name: cold-pageout
                 action: pageout
@@ -119,6 +123,7 @@ public sealed partial class GoldenMetricsTests(ITestOutputHelper output)
                 HostName = "golden",
                 ProcfsRoot = procfs,
                 ProcessUsage = () => new(2.5, 0.75, 100_663_296), // fixed: the golden file is exact
+                BuildInfo = new("0.1.0", "0123456789ab", "dotnet10.0.0"),
             });
             AgentConfig config = ConfigLoader.Parse(Config, "golden.yaml") with { Roots = sim.Options.Roots, StateDir = Path.Combine(work, "state") };
             await using var env = KernelEnvironment.Wrap(sim, sim.Options.Roots);

@@ -8,7 +8,7 @@ namespace DamonOtel.Telemetry.Tests;
 /// <summary>The full /metrics body for fixed observations, in both formats (meter "DamonOtel", so these run sequentially in one class).</summary>
 public sealed class ExpositionGoldenTests
 {
-    internal static async Task<(string Text, string OpenMetrics)> RenderFixtureAsync()
+    internal static async Task<(string Text, string OpenMetrics)> RenderFixtureAsync(int? cardinalityLimit = null)
     {
         var time = new FakeTimeProvider();
         var store = new ObservationStore(time);
@@ -17,9 +17,11 @@ public sealed class ExpositionGoldenTests
             ProcfsRoot = Fixtures.ProcRoot(),
             UseEnvironment = false,
             ScrapeCacheDuration = TimeSpan.Zero,
+            CardinalityLimit = cardinalityLimit,
 
             // 1.25 s user, 0.5 s system, 48 MiB resident: fixed so the golden file stays exact.
             ProcessUsage = () => new(1.25, 0.5, 50_331_648),
+            BuildInfo = new("0.1.0", "0123456789ab", "dotnet10.0.0"), // fixed: the golden file is exact
         });
 
         // t = 0: first snapshots; "old" has a 1 s interval and will be stale at t = 4 s.
@@ -27,6 +29,8 @@ public sealed class ExpositionGoldenTests
         store.RecordCollection("kdamond/web", TimeSpan.FromMilliseconds(2.5), null);
         store.Publish(Fixtures.Stat(store));
         store.RecordCollection("module/damon_stat", TimeSpan.FromMilliseconds(1), null);
+        store.Publish(Fixtures.Node(store));
+        store.RecordCollection("pages/node", TimeSpan.FromMilliseconds(20), null);
         store.Publish(Fixtures.Web(store) with { Source = "kdamond/old", Kdamond = "old", ExpectedInterval = TimeSpan.FromSeconds(1) });
         store.RecordCollection("kdamond/old", TimeSpan.FromMilliseconds(1), null);
 
@@ -53,6 +57,19 @@ public sealed class ExpositionGoldenTests
         var (code, stdout, stderr) = ProcessRunner.Run(ProcessRunner.Require("promtool", "prometheus"), ["check", "metrics"], text);
         Assert.True(code == 0 && stdout.Trim().Length == 0 && stderr.Trim().Length == 0,
             $"promtool check metrics reported problems (exit {code}):\n{stdout}{stderr}");
+    }
+
+    [Fact]
+    public async Task A_cardinality_limit_the_series_fit_in_changes_nothing_and_a_smaller_one_overflows()
+    {
+        var (golden, _) = await RenderFixtureAsync();
+        var (limited, _) = await RenderFixtureAsync(cardinalityLimit: 256);
+        Assert.Equal(golden, limited);
+
+        // Two series per stream: the idle family (17 series per target here) reports the rest as overflow.
+        var (tiny, _) = await RenderFixtureAsync(cardinalityLimit: 2);
+        Assert.Contains("otel_metric_overflow=\"true\"", tiny, StringComparison.Ordinal);
+        Assert.DoesNotContain("otel_metric_overflow", golden, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -17,11 +17,15 @@ internal static class RunCommand
             Description = $"Run on the built-in simulated DAMON kernel with a workload: {string.Join(", ", SimulatedWorkloads.Names)} (default steady)",
             Arity = ArgumentArity.ZeroOrOne,
         };
-        var listen = new Option<string?>("--listen") { Description = "ADDRESS:PORT of /metrics, /healthz, /readyz (overrides exporters.prometheus.listen; default :9464)" };
+        var listen = new Option<string?>("--web.listen-address", "--listen") { Description = "ADDRESS:PORT of /metrics, /healthz, /readyz (overrides exporters.prometheus.listen; default :9464)" };
+        var webConfig = new Option<string?>("--web.config.file") { Description = "web_config file for TLS and basic auth (overrides exporters.prometheus.web_config; reloaded like the config)" };
+        var healthListen = new Option<string?>("--web.health-listen-address") { Description = "ADDRESS:PORT of a plain-HTTP listener serving only /healthz and /readyz (overrides exporters.prometheus.health_listen)" };
+        var logLevel = new Option<string?>("--log.level") { Description = "Log level: debug, info (default), warn, error" };
+        var logFormat = new Option<string?>("--log.format") { Description = "Log format: logfmt (default) or json" };
         var stateDir = new Option<string?>("--state-dir") { Description = "Where owned kdamonds are recorded (default /run/damon-otel)" };
         var cmd = new Command("run", "Run the agent: start the configured kdamonds, observe the others, export metrics")
         {
-            config, simulate, listen, KernelRootOptions.Sysfs, KernelRootOptions.Tracefs, KernelRootOptions.Procfs, stateDir,
+            config, simulate, listen, webConfig, healthListen, KernelRootOptions.Sysfs, KernelRootOptions.Tracefs, KernelRootOptions.Procfs, stateDir, logLevel, logFormat,
         };
         cmd.SetAction(async (parse, cancellationToken) =>
         {
@@ -37,7 +41,43 @@ internal static class RunCommand
                 return 2;
             }
 
-            using ILoggerFactory loggers = CommandLine.CreateLoggers();
+            var log = new LogSettings();
+            if (parse.GetValue(logLevel) is string level)
+            {
+                if (!LogSettings.TryParseLevel(level, out LogLevel parsed))
+                {
+                    await Console.Error.WriteLineAsync($"--log.level: unknown level '{level}' (known: {string.Join(", ", LogSettings.Levels)})").ConfigureAwait(false);
+                    return 2;
+                }
+
+                log = log with { Level = parsed };
+            }
+
+            if (parse.GetValue(logFormat) is string format)
+            {
+                if (!LogSettings.Formats.Contains(format))
+                {
+                    await Console.Error.WriteLineAsync($"--log.format: unknown format '{format}' (known: {string.Join(", ", LogSettings.Formats)})").ConfigureAwait(false);
+                    return 2;
+                }
+
+                log = log with { Format = format };
+            }
+
+            string? webConfigPath = parse.GetValue(webConfig);
+            if (webConfigPath is not null)
+            {
+                try
+                {
+                    cfg = cfg with { Prometheus = cfg.Prometheus with { WebConfigFile = webConfigPath, WebConfig = ConfigLoader.LoadWebConfig(webConfigPath) } };
+                }
+                catch (ConfigException e)
+                {
+                    await Console.Error.WriteLineAsync(e.Message).ConfigureAwait(false);
+                    return 2;
+                }
+            }
+
             using var simulationState = parse.GetResult(simulate) is not null && parse.GetValue(stateDir) is null ? new PrivateTempDirectory("damon-otel-sim-") : null;
             KernelEnvironment env;
             if (parse.GetResult(simulate) is not null)
@@ -66,16 +106,27 @@ internal static class RunCommand
             {
                 if (!ListenAddress.TryValidate(l, out string error))
                 {
-                    await Console.Error.WriteLineAsync("--listen: " + error).ConfigureAwait(false);
+                    await Console.Error.WriteLineAsync("--web.listen-address: " + error).ConfigureAwait(false);
                     return 2;
                 }
 
                 cfg = cfg with { Prometheus = cfg.Prometheus with { Listen = l } };
             }
 
+            if (parse.GetValue(healthListen) is string h)
+            {
+                if (!ListenAddress.TryValidate(h, out string error))
+                {
+                    await Console.Error.WriteLineAsync("--web.health-listen-address: " + error).ConfigureAwait(false);
+                    return 2;
+                }
+
+                cfg = cfg with { Prometheus = cfg.Prometheus with { HealthListen = h } };
+            }
+
             await using (env.ConfigureAwait(false))
             {
-                using var host = new AgentHost(cfg, env, path, loggers);
+                using var host = new AgentHost(cfg, env, path, new HostSettings { Log = log, WebConfigPath = webConfigPath, ExitProcessAfterStopBudget = TimeSpan.FromSeconds(2) });
                 return await host.RunAsync(cancellationToken).ConfigureAwait(false);
             }
         });

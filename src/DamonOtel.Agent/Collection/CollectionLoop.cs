@@ -5,8 +5,9 @@ using Microsoft.Extensions.Logging;
 namespace DamonOtel.Agent.Collection;
 
 /// <summary>
-/// Runs every source on its own task and schedule: one source failing, hanging or throwing
-/// never delays or stops another. Each collection's duration and outcome go to the
+/// Runs every source on its own thread and schedule (<see cref="CollectionThread"/>): one source
+/// failing, hanging or throwing never delays or stops another, and none holds a thread-pool
+/// thread (the HTTP endpoint's) while it reads. Each collection's duration and outcome go to the
 /// self-metrics; a failure is logged once with its reason, then again only when it changes,
 /// so a broken source does not flood the journal.
 /// </summary>
@@ -42,7 +43,7 @@ internal sealed partial class CollectionLoop(ObservationStore store, ILogger<Col
             await old.StopAsync().ConfigureAwait(false);
         }
 
-        worker.Task = Task.Run(() => RunAsync(worker));
+        worker.Task = CollectionThread.Run(source.Name, () => RunAsync(worker));
     }
 
     public async Task RemoveAsync(string name)
@@ -72,7 +73,13 @@ internal sealed partial class CollectionLoop(ObservationStore store, ILogger<Col
         await Task.WhenAll(all.Select(w => CollectOnceAsync(w, cancellationToken))).ConfigureAwait(false);
     }
 
-    public async ValueTask DisposeAsync()
+    public ValueTask DisposeAsync() => new(StopAllAsync(Timeout.InfiniteTimeSpan));
+
+    /// <summary>
+    /// Stops every source, waiting at most <paramref name="abandonAfter"/> for each: a source stuck
+    /// in a kernel call (a hung read never returns) is abandoned, so stopping stays bounded.
+    /// </summary>
+    public async Task StopAllAsync(TimeSpan abandonAfter)
     {
         Worker[] all;
         lock (gate)
@@ -81,21 +88,29 @@ internal sealed partial class CollectionLoop(ObservationStore store, ILogger<Col
             workers.Clear();
         }
 
-        foreach (Worker w in all)
+        await Task.WhenAll(all.Select(async w =>
         {
-            await w.StopAsync().ConfigureAwait(false);
-        }
+            try
+            {
+                await w.StopAsync().WaitAsync(abandonAfter).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+                LogSourceAbandoned(w.Source.Name, abandonAfter.TotalSeconds);
+            }
+        })).ConfigureAwait(false);
     }
 
+    // No ConfigureAwait(false) here: the loop stays on its collection thread (see CollectionThread).
     private async Task RunAsync(Worker worker)
     {
         CancellationToken token = worker.Stop.Token;
         while (!token.IsCancellationRequested)
         {
-            await CollectOnceAsync(worker, token).ConfigureAwait(false);
+            await CollectOnceAsync(worker, token);
             try
             {
-                await Task.Delay(worker.Source.Interval, time, token).ConfigureAwait(false);
+                await Task.Delay(worker.Source.Interval, time, token);
             }
             catch (OperationCanceledException)
             {
@@ -107,12 +122,12 @@ internal sealed partial class CollectionLoop(ObservationStore store, ILogger<Col
     private async Task CollectOnceAsync(Worker worker, CancellationToken token)
     {
         // One collection at a time per source, even when a one-shot overlaps the schedule.
-        await worker.Busy.WaitAsync(token).ConfigureAwait(false);
+        await worker.Busy.WaitAsync(token);
         long start = Stopwatch.GetTimestamp();
         Exception? error = null;
         try
         {
-            await worker.Source.CollectAsync(token).ConfigureAwait(false);
+            await worker.Source.CollectAsync(token);
         }
         catch (OperationCanceledException) when (token.IsCancellationRequested)
         {
@@ -131,7 +146,11 @@ internal sealed partial class CollectionLoop(ObservationStore store, ILogger<Col
         string? message = error?.Message;
         if (message != worker.LastError)
         {
-            if (error is not null)
+            if (error is SourceBlockedException)
+            {
+                // Already reported once, with its remedies, by whoever blocked it.
+            }
+            else if (error is not null)
             {
                 LogSourceFailed(worker.Source.Name, message!);
             }
@@ -146,6 +165,9 @@ internal sealed partial class CollectionLoop(ObservationStore store, ILogger<Col
 
     [LoggerMessage(EventId = 100, Level = LogLevel.Warning, Message = "Source {Source} failed: {Reason}")]
     private partial void LogSourceFailed(string source, string reason);
+
+    [LoggerMessage(EventId = 102, Level = LogLevel.Warning, Message = "Source {Source} did not stop within {Seconds} s (stuck in a kernel call); abandoned")]
+    private partial void LogSourceAbandoned(string source, double seconds);
 
     [LoggerMessage(EventId = 101, Level = LogLevel.Information, Message = "Source {Source} collects again")]
     private partial void LogSourceRecovered(string source);

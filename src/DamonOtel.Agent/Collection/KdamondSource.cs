@@ -1,3 +1,4 @@
+using DamonOtel.Agent.Configuration;
 using DamonOtel.Agent.Hosting;
 using DamonOtel.Agent.Kdamonds;
 using DamonOtel.Analysis;
@@ -17,6 +18,9 @@ namespace DamonOtel.Agent.Collection;
 /// </summary>
 internal sealed class KdamondSource : ICollectionSource
 {
+    /// <summary>Collections between two whole reads of a kdamond's configuration (see ReadKdamond).</summary>
+    public const int FullReadEvery = 12;
+
     private readonly DamonSysfsReader reader;
     private readonly ProcReader proc;
     private readonly KdamondState state;
@@ -29,6 +33,11 @@ internal sealed class KdamondSource : ICollectionSource
     private readonly bool triedRegions;
     private TargetLayout foreignLayout = TargetLayout.Empty;
 
+    // See ReadKdamond: the last whole read, the spec it was of (ours), and collections since.
+    private Kdamond? cached;
+    private string? cachedSpecHash;
+    private int collectionsSinceFullRead;
+
     public KdamondSource(
         KernelEnvironment env,
         KdamondState state,
@@ -39,9 +48,10 @@ internal sealed class KdamondSource : ICollectionSource
         bool triedRegions,
         bool mayWrite,
         ManagedKdamond? managed = null,
-        KdamondManager? manager = null)
+        KdamondManager? manager = null,
+        DamonSysfsReader? sysfsReader = null)
     {
-        reader = new DamonSysfsReader(env.Fs, env.Roots);
+        reader = sysfsReader ?? new DamonSysfsReader(env.Fs, env.Roots);
         proc = new ProcReader(env.Fs, env.Roots);
         summarizer = new AccessSummarizer(access);
         this.state = state;
@@ -58,12 +68,19 @@ internal sealed class KdamondSource : ICollectionSource
 
     public TimeSpan Interval { get; }
 
+    // Awaits resume on the collection thread (no ConfigureAwait(false)): the reads after a
+    // state command stay off the thread pool (see CollectionThread).
     public async Task CollectAsync(CancellationToken cancellationToken)
     {
         int index = managed?.Index ?? state.Index;
-        if (managed is not null && manager is not null && !await manager.EnsureRunningAsync(managed, cancellationToken).ConfigureAwait(false))
+        if (managed is not null && manager is not null && !await manager.EnsureRunningAsync(managed, cancellationToken))
         {
             state.MarkDown();
+            if (managed.State == ManagedState.Blocked)
+            {
+                throw new SourceBlockedException(managed.LastError ?? "blocked");
+            }
+
             if (managed.State == ManagedState.Failed)
             {
                 throw new InvalidOperationException(managed.LastError);
@@ -72,7 +89,7 @@ internal sealed class KdamondSource : ICollectionSource
             return; // waiting for its target process: not an error, just down
         }
 
-        Kdamond k = reader.ReadKdamond(index, includeTriedRegions: false);
+        Kdamond k = ReadKdamond(index);
         if (!k.On || k.Contexts.Count == 0)
         {
             state.MarkDown();
@@ -84,18 +101,18 @@ internal sealed class KdamondSource : ICollectionSource
         {
             // Without refresh_ms the kernel leaves these files stale until asked.
             StateCommands c = commands();
-            await c.SendAsync(index, StateCommand.UpdateSchemesStats, cancellationToken).ConfigureAwait(false);
+            await c.SendAsync(index, StateCommand.UpdateSchemesStats, cancellationToken);
             if (features.EffectiveBytes == true && ctx.Schemes.Count > 0)
             {
-                await c.SendAsync(index, StateCommand.UpdateSchemesEffectiveQuotas, cancellationToken).ConfigureAwait(false);
+                await c.SendAsync(index, StateCommand.UpdateSchemesEffectiveQuotas, cancellationToken);
             }
 
             if (ctx.Attrs.Goal?.Enabled == true)
             {
-                await c.SendAsync(index, StateCommand.UpdateTunedIntervals, cancellationToken).ConfigureAwait(false);
+                await c.SendAsync(index, StateCommand.UpdateTunedIntervals, cancellationToken);
             }
 
-            k = reader.ReadKdamond(index, includeTriedRegions: false);
+            k = ReadKdamond(index, afterRefresh: true);
             ctx = k.Contexts[0];
         }
 
@@ -103,7 +120,11 @@ internal sealed class KdamondSource : ICollectionSource
         IReadOnlyList<int> monitor = MonitorSchemes(ctx);
         TargetLayout layout = managed?.Layout ?? ForeignLayout(ctx);
         state.Merger?.SetLayout(layout, immediately: triedRegions);
-        if (triedRegions)
+        if (managed?.RegionSource == RegionSource.TriedBytes)
+        {
+            await CollectTriedBytesAsync(index, ctx, monitor, cancellationToken);
+        }
+        else if (triedRegions)
         {
             await CollectTriedRegionsAsync(index, ctx, intervals, monitor, layout, cancellationToken).ConfigureAwait(false);
         }
@@ -136,6 +157,55 @@ internal sealed class KdamondSource : ICollectionSource
 
     public ValueTask DisposeAsync() => ValueTask.CompletedTask;
 
+    /// <summary>
+    /// The kdamond as this collection needs it. Its configuration (~40 files per scheme, ~130 for
+    /// a kdamond with one scheme; ~700 with tried_bytes' bucket schemes) is read whole at the
+    /// first collection, when the kdamond's pid changes and every <see cref="FullReadEvery"/>
+    /// collections (another tool may commit a new one to a kdamond that is not ours); in between
+    /// only what changes while it runs: state, pid, intervals, and the stats and effective quotas
+    /// of the schemes that are not the agent's own monitoring schemes.
+    /// </summary>
+    private Kdamond ReadKdamond(int index, bool afterRefresh = false)
+    {
+        if (cached is null || (!afterRefresh && ++collectionsSinceFullRead >= FullReadEvery) || managed?.SpecHash != cachedSpecHash)
+        {
+            return ReadWhole(index);
+        }
+
+        int pid = reader.ReadPid(index);
+        if (pid != cached.Pid || cached.Contexts.Count == 0 || !reader.ReadState(index))
+        {
+            return ReadWhole(index);
+        }
+
+        DamonContext ctx = cached.Contexts[0];
+        IReadOnlyList<int> own = managed?.MonitorSchemes ?? [];
+        var schemes = new DamosScheme[ctx.Schemes.Count];
+        for (int i = 0; i < schemes.Length; i++)
+        {
+            DamosScheme s = ctx.Schemes[i];
+            schemes[i] = own.Contains(s.Index)
+                ? s
+                : s with
+                {
+                    Stats = reader.ReadSchemeStats(index, ctx.Index, s.Index),
+                    Quotas = s.Quotas with { EffectiveBytes = reader.ReadEffectiveBytes(index, ctx.Index, s.Index) },
+                };
+        }
+
+        ctx = ctx with { Attrs = ctx.Attrs with { Intervals = reader.ReadIntervals(index, ctx.Index) }, Schemes = schemes };
+        return cached with { Contexts = [ctx] };
+    }
+
+    private Kdamond ReadWhole(int index)
+    {
+        collectionsSinceFullRead = 0;
+        cachedSpecHash = managed?.SpecHash;
+        Kdamond k = reader.ReadKdamond(index, includeTriedRegions: false);
+        cached = k.On && k.Contexts.Count > 0 ? k : null;
+        return k;
+    }
+
     private async Task CollectTriedRegionsAsync(int index, DamonContext ctx, Intervals intervals, IReadOnlyList<int> monitor, TargetLayout layout, CancellationToken cancellationToken)
     {
         if (monitor.Count == 0)
@@ -145,7 +215,7 @@ internal sealed class KdamondSource : ICollectionSource
 
         if (mayWrite)
         {
-            await commands().SendAsync(index, StateCommand.UpdateSchemesTriedRegions, cancellationToken).ConfigureAwait(false);
+            await commands().SendAsync(index, StateCommand.UpdateSchemesTriedRegions, cancellationToken);
         }
 
         ulong addrUnit = ctx.AddrUnit ?? 1;
@@ -163,11 +233,34 @@ internal sealed class KdamondSource : ICollectionSource
             }
             else
             {
-                state.UpdateAccess(t, Cli.SnapshotTaker.Summarize(summarizer, tried.Regions, intervals, addrUnit, reader.TriedRegionsDir(index, 0, monitor[t])));
+                state.OfferSnapshot(t, tried.Regions, intervals, addrUnit, summarizer, reader.TriedRegionsDir(index, 0, monitor[t]));
             }
         }
 
         state.Merger?.PublishAll(summarizer);
+    }
+
+    // tried_bytes: one update, then one total_bytes file per bucket scheme of each target.
+    private async Task CollectTriedBytesAsync(int index, DamonContext ctx, IReadOnlyList<int> monitor, CancellationToken cancellationToken)
+    {
+        IdleBucketSchemes buckets = managed!.BucketSchemes ?? throw new InvalidOperationException($"kdamond {state.Name}: no bucket schemes installed");
+        int perTarget = buckets.Schemes.Count;
+        await commands().SendAsync(index, StateCommand.UpdateSchemesTriedBytes, cancellationToken);
+        ulong addrUnit = ctx.AddrUnit ?? 1;
+        Span<ulong> totals = perTarget <= 64 ? stackalloc ulong[perTarget] : new ulong[perTarget];
+        for (int t = 0; t < state.TargetCount && ((t + 1) * perTarget) <= monitor.Count; t++)
+        {
+            for (int i = 0; i < perTarget; i++)
+            {
+                int scheme = monitor[(t * perTarget) + i];
+                totals[i] = reader.ReadTriedBytes(index, 0, scheme)
+                    ?? throw new InvalidOperationException($"kdamond {state.Name}: scheme {scheme} has no tried_regions/total_bytes");
+            }
+
+            var summary = new AccessSummary(buckets.Options);
+            buckets.Summarize(totals, addrUnit, summary);
+            state.UpdateAccess(t, summary);
+        }
     }
 
     // Somebody else's kdamond: its targets are the ones in sysfs, one series each (no start times:

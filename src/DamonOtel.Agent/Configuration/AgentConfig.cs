@@ -20,6 +20,13 @@ internal enum RegionSource
     /// <summary>A persistent all-matching stat scheme whose tried_regions are read each collection.</summary>
     TriedRegions,
 
+    /// <summary>
+    /// One stat scheme per idle bucket; update_schemes_tried_bytes and each scheme's total_bytes
+    /// give the bucket bytes (a few dozen reads instead of a walk of every region): bytes only,
+    /// no percentiles (<see cref="DamonOtel.Analysis.IdleBucketSchemes"/>). Kdamonds of ours only.
+    /// </summary>
+    TriedBytes,
+
     /// <summary>DAMON_STAT module parameters only (6.17+).</summary>
     DamonStat,
 }
@@ -58,9 +65,13 @@ internal sealed record AgentConfig
 
     public OtlpConfig Otlp { get; init; } = new();
 
+    public ResourceConfig Resource { get; init; } = new();
+
     public AttachConfig Attach { get; init; } = new();
 
     public DefaultMonitoring DefaultMonitoring { get; init; } = DefaultMonitoring.Auto;
+
+    public KernelModulesConfig KernelModules { get; init; } = new();
 
     /// <summary>Stop the kdamonds this agent started when it exits (SIGTERM).</summary>
     public bool StopOnExit { get; init; } = true;
@@ -97,6 +108,12 @@ internal sealed record PrometheusConfig
 
     /// <summary>TLS and basic auth read from <see cref="WebConfigFile"/>; null when there is none.</summary>
     public WebConfig? WebConfig { get; init; }
+
+    /// <summary>A plain-HTTP listener for /healthz and /readyz only (probes with TLS/auth on); null = none.</summary>
+    public string? HealthListen { get; init; }
+
+    /// <summary>Open connections allowed on the metrics listener.</summary>
+    public int MaxConnections { get; init; } = 512;
 }
 
 internal sealed record OtlpConfig
@@ -181,6 +198,15 @@ internal sealed record KdamondConfig
     public bool MappedOnly { get; init; } = true;
 
     public IReadOnlyList<SchemeConfig> Schemes { get; init; } = [];
+
+    /// <summary>paddr: page-frame sampling (free pages left out, cgroup attribution). Ignored for vaddr/fvaddr.</summary>
+    public PageSamplingConfig PageSampling { get; init; } = new();
+
+    /// <summary>paddr: the cgroups whose pages are reported (docs/per-cgroup.md); null = none.</summary>
+    public CgroupsConfig? Cgroups { get; init; }
+
+    /// <summary>Whether a page-sampling pass runs for this kdamond after each snapshot.</summary>
+    public bool SamplesPages => Operations == "paddr" && (PageSampling.ExcludeFree || Cgroups is not null);
 }
 
 internal sealed record TargetConfig

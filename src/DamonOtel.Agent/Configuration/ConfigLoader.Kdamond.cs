@@ -100,9 +100,13 @@ internal static partial class ConfigLoader
             k.Error(k.Raw("schemes"), "schemes", $"scheme name '{dupScheme}' is used twice");
         }
 
+        PageSamplingConfig pageSampling = ReadPageSampling(k, ops);
+        CgroupsConfig? cgroups = ReadCgroups(k, ops);
         k.RejectUnknownKeys();
         return new KdamondConfig
         {
+            PageSampling = pageSampling,
+            Cgroups = cgroups,
             Name = name,
             Line = k.Line,
             RegionSource = source,
@@ -154,13 +158,15 @@ internal static partial class ConfigLoader
 
     private static RegionSource Source(YamlNodeReader r, string key, bool allowDamonStat)
     {
+        // tried_bytes installs its own bucket schemes: kdamonds of ours only, never attached ones.
         string value = allowDamonStat
             ? r.Keyword(key, "auto", "auto", "tracepoint", "tried_regions", "damon_stat")
-            : r.Keyword(key, "auto", "auto", "tracepoint", "tried_regions");
+            : r.Keyword(key, "auto", "auto", "tracepoint", "tried_regions", "tried_bytes");
         return value switch
         {
             "tracepoint" => RegionSource.Tracepoint,
             "tried_regions" => RegionSource.TriedRegions,
+            "tried_bytes" => RegionSource.TriedBytes,
             "damon_stat" => RegionSource.DamonStat,
             _ => RegionSource.Auto,
         };

@@ -84,18 +84,7 @@ internal static partial class ConfigLoader
         MetricsConfig metrics = ReadMetrics(r.Mapping("metrics"));
 
         YamlNodeReader exporters = r.Mapping("exporters");
-        YamlNodeReader prom = exporters.Mapping("prometheus");
-        bool promEnabled = prom.Bool("enabled", true);
-        string listen = Listen(prom, "listen") ?? defaults.Prometheus.Listen;
-        string? webConfigFile = prom.String("web_config");
-        var prometheus = new PrometheusConfig
-        {
-            Enabled = promEnabled,
-            Listen = listen,
-            WebConfigFile = webConfigFile,
-            WebConfig = webConfigFile is null ? null : WebConfigLoader.Load(webConfigFile, prom, "web_config"),
-        };
-        prom.RejectUnknownKeys();
+        PrometheusConfig prometheus = ReadPrometheus(exporters.Mapping("prometheus"));
         int errorsBeforeOtlp = r.Errors.Count;
         YamlNodeReader otlpNode = exporters.Mapping("otlp");
         var otlp = new OtlpConfig
@@ -125,6 +114,8 @@ internal static partial class ConfigLoader
 
         exporters.RejectUnknownKeys();
 
+        ResourceConfig resource = ReadResource(r.Mapping("resource"));
+
         YamlNodeReader attach = r.Mapping("attach");
         var attachConfig = new AttachConfig
         {
@@ -136,6 +127,7 @@ internal static partial class ConfigLoader
         attach.RejectUnknownKeys();
 
         string defaultMonitoring = r.Keyword("default_monitoring", "auto", "auto", "on", "off");
+        KernelModulesConfig kernelModules = ReadKernelModules(r.Mapping("kernel_modules"));
 
         var kdamonds = new List<KdamondConfig>();
         var names = new HashSet<string>(StringComparer.Ordinal);
@@ -159,8 +151,10 @@ internal static partial class ConfigLoader
             Metrics = metrics,
             Prometheus = prometheus,
             Otlp = otlp,
+            Resource = resource,
             Attach = attachConfig,
             DefaultMonitoring = defaultMonitoring switch { "on" => DefaultMonitoring.On, "off" => DefaultMonitoring.Off, _ => DefaultMonitoring.Auto },
+            KernelModules = kernelModules,
             StopOnExit = r.Bool("stop_on_exit", true),
             Kdamonds = kdamonds,
         };

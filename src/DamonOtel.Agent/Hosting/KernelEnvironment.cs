@@ -11,42 +11,77 @@ internal sealed class KernelEnvironment : IAsyncDisposable
 {
     private readonly CancellationTokenSource? simulatorStop;
     private readonly Task? simulatorTask;
+    private readonly Task? chaosTask;
 
-    private KernelEnvironment(IKernelFs fs, KernelRoots roots, SimulatedKernel? simulator)
+    private KernelEnvironment(IKernelFs fs, KernelRoots roots, SimulatedKernel? simulator, IKernelPageFs? pageFs = null, TimeProvider? time = null, int? chaosSeed = null, IReadOnlyList<string>? chaosProcesses = null)
     {
         Fs = fs;
+        PageFs = pageFs ?? fs as IKernelPageFs ?? UnavailablePageFs.Instance;
         Roots = roots;
         Simulator = simulator;
+        Time = time ?? TimeProvider.System;
         if (simulator is not null)
         {
             simulatorStop = new CancellationTokenSource();
             simulatorTask = Task.Run(() => simulator.RunRealTime(simulatorStop.Token));
+            if (chaosSeed is int seed)
+            {
+                string[] names = [.. chaosProcesses ?? simulator.Options.Processes.Select(p => p.Name).ToList()];
+                chaosTask = Task.Run(() => SimulatorChaos.RunAsync(simulator, names, seed, simulatorStop.Token));
+            }
         }
     }
 
+    /// <summary>
+    /// DAMON_OTEL_SIMULATOR_FAULTS=random[:SEED] makes `run --simulate` fire the Simulator's fault
+    /// hooks at random (the soak test, tests/soak); never read for a real kernel.
+    /// </summary>
+    public const string FaultsVariable = "DAMON_OTEL_SIMULATOR_FAULTS";
+
     public IKernelFs Fs { get; }
+
+    /// <summary>/proc/kpagecgroup, /proc/kpageflags and cgroup inodes (paddr page sampling).</summary>
+    public IKernelPageFs PageFs { get; }
 
     public KernelRoots Roots { get; }
 
-    public TimeProvider Time { get; } = TimeProvider.System;
+    /// <summary>The agent's clock for waits and deadlines (tests pass a manual one).</summary>
+    public TimeProvider Time { get; }
 
     public SimulatedKernel? Simulator { get; }
 
-    public static KernelEnvironment Real(KernelRoots roots) => new(LinuxKernelFs.Instance, roots, null);
+    public static KernelEnvironment Real(KernelRoots roots) => new(LinuxKernelFs.Instance, roots, null, LinuxKernelPageFs.Instance);
 
-    /// <summary>A simulated 6.18 kernel running <paramref name="workload"/> as a process of the same name.</summary>
+    /// <summary>
+    /// A simulated 6.18 kernel running <paramref name="workload"/> as a process of the same name
+    /// (in system.slice), next to a few Kubernetes pods (<see cref="SimulationConfig.Pods"/>).
+    /// </summary>
     public static KernelEnvironment Simulate(string workload, int seed = 1)
     {
-        var sim = new SimulatedKernel(new SimulatorOptions
-        {
-            Seed = seed,
-            Processes = [(workload, workload)],
-        });
-        return new KernelEnvironment(sim, sim.Options.Roots, sim);
+        var sim = new SimulatedKernel(new SimulatorOptions { Seed = seed });
+        SimulationConfig.PopulateCgroups(sim, workload);
+        int? chaos = Environment.GetEnvironmentVariable(FaultsVariable) is { } v && v.StartsWith("random", StringComparison.Ordinal)
+            ? (int.TryParse(v.AsSpan(v.IndexOf(':', StringComparison.Ordinal) + 1), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int s) ? s : 1)
+            : null;
+        return new KernelEnvironment(sim, sim.Options.Roots, sim, chaosSeed: chaos, chaosProcesses: [workload]);
     }
 
-    /// <summary>Wraps an existing simulator (tests drive its clock themselves).</summary>
-    public static KernelEnvironment Wrap(IKernelFs fs, KernelRoots roots) => new(fs, roots, null);
+    /// <summary>
+    /// Wraps an existing simulator (tests drive its clock themselves), optionally with the agent's
+    /// clock. Page-frame files come from <paramref name="pageFs"/>, else from <paramref name="fs"/>
+    /// when it serves them, else nowhere: a test never falls back to this machine's /proc/kpage*.
+    /// </summary>
+    public static KernelEnvironment Wrap(IKernelFs fs, KernelRoots roots, IKernelPageFs? pageFs = null, TimeProvider? time = null) => new(fs, roots, null, pageFs, time);
+
+    /// <summary>For file interfaces without page-frame files: every use fails (ENOENT).</summary>
+    private sealed class UnavailablePageFs : IKernelPageFs
+    {
+        public static UnavailablePageFs Instance { get; } = new();
+
+        public IPageFrameFile OpenPageFrameFile(string path) => throw new KernelIoException(Errno.ENOENT, path, "open (no page-frame files in this environment)");
+
+        public ulong GetInode(string path) => throw new KernelIoException(Errno.ENOENT, path, "statx (no page-frame files in this environment)");
+    }
 
     public async ValueTask DisposeAsync()
     {
@@ -56,6 +91,12 @@ internal sealed class KernelEnvironment : IAsyncDisposable
             try
             {
                 await simulatorTask!.ConfigureAwait(false);
+                if (chaosTask is not null)
+                {
+                    await chaosTask.ConfigureAwait(false);
+                    // One line for the soak report (tests/soak): which hooks fired how often.
+                    await Console.Error.WriteLineAsync("simulator faults fired: " + string.Join(", ", SimulatorChaos.Fired.OrderBy(k => k.Key, StringComparer.Ordinal).Select(k => $"{k.Key}={k.Value}"))).ConfigureAwait(false);
+                }
             }
             catch (OperationCanceledException)
             {

@@ -34,7 +34,9 @@ internal static class KdamondSpecBuilder
     /// per target, each limited to it by a core `target` filter (6.6+), because tried_regions do
     /// not say which target a region is of.
     /// </summary>
-    public static KdamondSpec Build(KdamondConfig k, IReadOnlyList<ResolvedTarget> resolved, TargetPlan targets, int kdamondPid, bool monitorSchemes, bool refreshSupported, TimeSpan refreshDeadline)
+    /// <param name="bucketSchemes">tried_bytes: per target, one stat scheme per bucket pattern
+    /// (instead of the monitoring schemes), filtered to the target when there are several.</param>
+    public static KdamondSpec Build(KdamondConfig k, IReadOnlyList<ResolvedTarget> resolved, TargetPlan targets, int kdamondPid, bool monitorSchemes, bool refreshSupported, TimeSpan refreshDeadline, Analysis.IdleBucketSchemes? bucketSchemes = null)
     {
         IntervalsConfig iv = k.Intervals;
         var intervals = new Intervals(iv.SampleUs, iv.AggrUs, iv.UpdateUs);
@@ -47,7 +49,18 @@ internal static class KdamondSpecBuilder
         // What damo installs for a snapshot, kept for good; see MonitorApplyIntervalUs.
         ulong applyUs = MonitorApplyIntervalUs(iv, refreshDeadline);
         int count = monitorSchemes ? MonitorSchemeCount(targets.After.Count) : 0;
-        if (count == 1)
+        if (bucketSchemes is not null)
+        {
+            int targetCount = targets.After.Count;
+            for (int t = 0; t < targetCount; t++)
+            {
+                foreach (AccessPattern pattern in bucketSchemes.Schemes)
+                {
+                    schemes.Add(new SchemeSpec("stat", pattern, ApplyIntervalUs: applyUs, Filters: targetCount > 1 ? [new FilterSpec("target", Matching: false, TargetIndex: t)] : null));
+                }
+            }
+        }
+        else if (count == 1)
         {
             schemes.Add(new SchemeSpec("stat", AccessPattern.Everything, ApplyIntervalUs: applyUs));
         }

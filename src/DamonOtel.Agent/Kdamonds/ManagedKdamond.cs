@@ -13,6 +13,12 @@ internal enum ManagedState
 
     /// <summary>The kernel refused it; the reason is in LastError. Retried on reload.</summary>
     Failed,
+
+    /// <summary>
+    /// Not started because an exclusive DAMON module (DAMON_STAT, ...) holds DAMON; LastError
+    /// has the one message with its remedies. Retried on reload or once the module stops.
+    /// </summary>
+    Blocked,
 }
 
 /// <summary>One kdamond the agent owns: its config, its slot under kdamonds/, and how it is doing.</summary>
@@ -57,6 +63,12 @@ internal sealed class ManagedKdamond(KdamondConfig config, int index, RegionSour
 
     public int KdamondPid { get; set; } = -1;
 
-    /// <summary>For tried_regions: the index of the monitoring scheme of each target.</summary>
+    /// <summary>
+    /// For tried_regions: the index of the monitoring scheme of each target. For tried_bytes:
+    /// each target's bucket schemes in turn (<see cref="BucketSchemes"/>.Schemes.Count per target).
+    /// </summary>
     public IReadOnlyList<int> MonitorSchemes { get; set; } = [];
+
+    /// <summary>For tried_bytes: the bucket schemes of each target (null in the other modes).</summary>
+    public DamonOtel.Analysis.IdleBucketSchemes? BucketSchemes { get; set; }
 }

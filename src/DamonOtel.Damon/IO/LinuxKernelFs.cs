@@ -201,6 +201,8 @@ public sealed partial class LinuxKernelFs : IKernelFs
         return new NonBlockingPipeStream(fd, path);
     }
 
+    public IKernelDirectory OpenDirectory(string path) => new DescriptorDirectory(Open(path, Libc.ORdOnly | Libc.ODirectory | Libc.OCloExec | Libc.ONoFollow, "open"), path);
+
     private static int Open(string path, int flags, string operation)
     {
         int fd = Libc.OpenRetrying(path, flags);
@@ -265,6 +267,15 @@ public sealed partial class LinuxKernelFs : IKernelFs
         return total;
     }
 
+    [LibraryImport("libc", EntryPoint = "openat", SetLastError = true)]
+    private static unsafe partial int OpenAt(int dirFd, byte* path, int flags);
+
+    [LibraryImport("libc", EntryPoint = "getdents64", SetLastError = true)]
+    private static unsafe partial nint GetDents64(int fd, byte* buffer, nint count);
+
+    [LibraryImport("libc", EntryPoint = "lseek", SetLastError = true)]
+    private static partial long LSeek(int fd, long offset, int whence);
+
     [LibraryImport("libc", EntryPoint = "read", SetLastError = true)]
     private static unsafe partial nint Read(int fd, byte* buf, nint count);
 
@@ -282,6 +293,177 @@ public sealed partial class LinuxKernelFs : IKernelFs
 
     [LibraryImport("libc", EntryPoint = "rmdir", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static partial int Rmdir(string path);
+
+    /// <summary>A directory descriptor: getdents64 for listings, openat relative to it for reads.</summary>
+    private sealed class DescriptorDirectory(int fd, string path) : IKernelDirectory
+    {
+        // Relative names in the hot path are short ("1999/nr_accesses"); longer ones are rare.
+        private const int StackPathBytes = 256;
+
+        // linux_dirent64: u64 d_ino, s64 d_off, u16 d_reclen, u8 d_type, then the NUL-ended name.
+        private const int DirentRecLenOffset = 16;
+        private const int DirentNameOffset = 19;
+
+        private int fd = fd;
+
+        public string Path { get; } = path;
+
+        public unsafe IReadOnlyList<string> ListNumbered(List<int> numbers)
+        {
+            ArgumentNullException.ThrowIfNull(numbers);
+            ObjectDisposedException.ThrowIf(fd < 0, this);
+            if (LSeek(fd, 0, 0 /* SEEK_SET */) < 0)
+            {
+                throw new KernelIoException((Errno)Marshal.GetLastPInvokeError(), Path, "list");
+            }
+
+            var others = new List<string>();
+            byte[] buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(32 * 1024);
+            try
+            {
+                fixed (byte* b = buffer)
+                {
+                    while (true)
+                    {
+                        nint n;
+                        do
+                        {
+                            n = GetDents64(fd, b, buffer.Length);
+                        }
+                        while (n < 0 && Marshal.GetLastPInvokeError() == (int)Errno.EINTR);
+
+                        if (n < 0)
+                        {
+                            throw new KernelIoException((Errno)Marshal.GetLastPInvokeError(), Path, "list");
+                        }
+
+                        if (n == 0)
+                        {
+                            return others;
+                        }
+
+                        for (int pos = 0; pos < n;)
+                        {
+                            int recLen = *(ushort*)(b + pos + DirentRecLenOffset);
+                            ReadOnlySpan<byte> name = MemoryMarshal.CreateReadOnlySpanFromNullTerminated(b + pos + DirentNameOffset);
+                            pos += recLen;
+                            if (TryParseNumber(name, out int number))
+                            {
+                                numbers.Add(number);
+                            }
+                            else if (!name.SequenceEqual("."u8) && !name.SequenceEqual(".."u8))
+                            {
+                                others.Add(Encoding.UTF8.GetString(name));
+                            }
+                        }
+                    }
+                }
+            }
+            finally
+            {
+                System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+            }
+        }
+
+        public unsafe int ReadBytes(ReadOnlySpan<byte> relativePath, Span<byte> buffer)
+        {
+            ObjectDisposedException.ThrowIf(fd < 0, this);
+            byte[]? rented = null;
+            Span<byte> z = relativePath.Length < StackPathBytes
+                ? stackalloc byte[StackPathBytes]
+                : (rented = System.Buffers.ArrayPool<byte>.Shared.Rent(relativePath.Length + 1));
+            try
+            {
+                relativePath.CopyTo(z);
+                z[relativePath.Length] = 0;
+                int file;
+                fixed (byte* p = z)
+                {
+                    do
+                    {
+                        file = OpenAt(fd, p, ReadFlags);
+                    }
+                    while (file < 0 && Marshal.GetLastPInvokeError() == (int)Errno.EINTR);
+                }
+
+                if (file < 0)
+                {
+                    throw new KernelIoException((Errno)Marshal.GetLastPInvokeError(), FullPath(relativePath), "read");
+                }
+
+                try
+                {
+                    nint n;
+                    fixed (byte* b = buffer)
+                    {
+                        do
+                        {
+                            n = Read(file, b, buffer.Length);
+                        }
+                        while (n < 0 && Marshal.GetLastPInvokeError() == (int)Errno.EINTR);
+                    }
+
+                    if (n < 0)
+                    {
+                        throw new KernelIoException((Errno)Marshal.GetLastPInvokeError(), FullPath(relativePath), "read");
+                    }
+
+                    return (int)n;
+                }
+                finally
+                {
+                    _ = Close(file);
+                }
+            }
+            finally
+            {
+                if (rented is not null)
+                {
+                    System.Buffers.ArrayPool<byte>.Shared.Return(rented);
+                }
+            }
+        }
+
+        public void Dispose()
+        {
+            if (fd >= 0)
+            {
+                _ = Close(fd);
+                fd = -1;
+            }
+        }
+
+        // Decimal digits only, as int.TryParse with NumberStyles.None (leading zeros allowed).
+        private static bool TryParseNumber(ReadOnlySpan<byte> name, out int value)
+        {
+            value = 0;
+            if (name.IsEmpty || name.Length > 10)
+            {
+                return false;
+            }
+
+            long v = 0;
+            foreach (byte c in name)
+            {
+                if ((uint)(c - '0') > 9)
+                {
+                    return false;
+                }
+
+                v = (v * 10) + (c - '0');
+            }
+
+            if (v > int.MaxValue)
+            {
+                return false;
+            }
+
+            value = (int)v;
+            return true;
+        }
+
+        private string FullPath(ReadOnlySpan<byte> relativePath) => System.IO.Path.Combine(Path, Encoding.UTF8.GetString(relativePath));
+    }
 
     private sealed class NonBlockingPipeStream(int fd, string path) : Stream
     {

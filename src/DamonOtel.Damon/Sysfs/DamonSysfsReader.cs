@@ -1,6 +1,6 @@
-using System.Buffers;
 using System.Collections.Concurrent;
 using System.Globalization;
+using System.Runtime.InteropServices;
 using DamonOtel.Damon.IO;
 using DamonOtel.Damon.Model;
 
@@ -17,17 +17,16 @@ namespace DamonOtel.Damon.Sysfs;
 /// </summary>
 public sealed class DamonSysfsReader
 {
-    private const int MaxCachedRegionPaths = 65_536;
-
     private readonly IKernelFs fs;
     private readonly KernelRoots roots;
     private readonly int pidReadAttempts;
     private readonly TimeSpan pidRetryDelay;
+    private readonly TimeSpan? busyBudget;
 
-    // Region file paths by (tried_regions dir, region name): the walk's names repeat from
-    // one update to the next, so the hot path stops concatenating strings after the first read.
-    private readonly ConcurrentDictionary<(string Dir, string Name), string[]> regionPaths = new();
     private readonly ConcurrentDictionary<(int K, int C, int S), string> triedDirs = new();
+
+    // Region count of the last walk: sizes the next walk's key list.
+    private int lastRegionCount;
 
     // Whether tried regions carry sz_filter_passed (6.14); a kernel property, learnt once.
     private volatile int szFilterPassedKnown; // 0 unknown, 1 present, 2 absent
@@ -36,7 +35,12 @@ public sealed class DamonSysfsReader
     /// <param name="pidRetryDelay">Sleep between them. The defaults (100 x 20 ms) outlast a
     /// tried_regions update of another writer, which holds the DAMON sysfs mutex for a few
     /// sampling intervals (hundreds of ms under qemu TCG on a busy host).</param>
-    public DamonSysfsReader(IKernelFs fs, KernelRoots roots, int pidReadAttempts = 100, TimeSpan? pidRetryDelay = null)
+    /// <param name="busyBudget">When set, EBUSY on pid and state is retried for this long
+    /// instead of <paramref name="pidReadAttempts"/> times: another process's commands can
+    /// keep the mutex held back to back for seconds (7.3 under TCG: every read of 10 s EBUSY
+    /// while one writer looped update_schemes_tried_regions, 1.3-2.6 s each), so a caller
+    /// that must outlast them waits as long as a state command may take.</param>
+    public DamonSysfsReader(IKernelFs fs, KernelRoots roots, int pidReadAttempts = 100, TimeSpan? pidRetryDelay = null, TimeSpan? busyBudget = null)
     {
         ArgumentNullException.ThrowIfNull(fs);
         ArgumentNullException.ThrowIfNull(roots);
@@ -45,6 +49,7 @@ public sealed class DamonSysfsReader
         this.roots = roots;
         this.pidReadAttempts = pidReadAttempts;
         this.pidRetryDelay = pidRetryDelay ?? TimeSpan.FromMilliseconds(20);
+        this.busyBudget = busyBudget;
     }
 
     /// <summary>
@@ -137,18 +142,32 @@ public sealed class DamonSysfsReader
 
     private string ReadRetryingBusy(string path)
     {
+        long started = System.Diagnostics.Stopwatch.GetTimestamp();
         for (int attempt = 1; ; attempt++)
         {
             try
             {
                 return fs.ReadText(path);
             }
-            catch (KernelIoException e) when (e.Errno == Errno.EBUSY && attempt < pidReadAttempts)
+            catch (KernelIoException e) when (e.Errno == Errno.EBUSY && MayRetryBusy(attempt, started))
             {
                 Thread.Sleep(pidRetryDelay);
             }
         }
     }
+
+    private bool MayRetryBusy(int attempt, long started) =>
+        busyBudget is { } budget ? System.Diagnostics.Stopwatch.GetElapsedTime(started) < budget : attempt < pidReadAttempts;
+    /// <summary>contexts/&lt;c&gt;/monitoring_attrs/intervals: the intervals in force (tuned ones after update_tuned_intervals).</summary>
+    public Intervals ReadIntervals(int kdamond, int context)
+    {
+        string iv = Path.Combine(KdamondDir(kdamond), "contexts", context.ToString(CultureInfo.InvariantCulture), "monitoring_attrs", "intervals");
+        return new Intervals(Unsigned(Path.Combine(iv, "sample_us")), Unsigned(Path.Combine(iv, "aggr_us")), Unsigned(Path.Combine(iv, "update_us")));
+    }
+
+    /// <summary>schemes/&lt;s&gt;/quotas/effective_bytes; null before 6.9.</summary>
+    public ulong? ReadEffectiveBytes(int kdamond, int context, int scheme) =>
+        OptionalUnsigned(Path.Combine(SchemeDir(kdamond, context, scheme), "quotas", "effective_bytes"));
 
     /// <summary>schemes/&lt;s&gt;/stats only (the per-scrape read when refresh_ms keeps them fresh).</summary>
     public DamosStats ReadSchemeStats(int kdamond, int context, int scheme) =>
@@ -170,40 +189,34 @@ public sealed class DamonSysfsReader
 
     private TriedRegions? ReadTriedRegionsDir(string dir)
     {
-        IReadOnlyList<string> names;
+        IKernelDirectory d;
         try
         {
-            names = fs.ListDirectory(dir);
+            d = fs.OpenDirectory(dir);
         }
         catch (KernelIoException e) when (e.IsNotFound)
         {
             return null;
         }
 
-        bool hasTotal = false;
-        int[] keys = ArrayPool<int>.Shared.Rent(Math.Max(1, names.Count));
-        string[] sorted = ArrayPool<string>.Shared.Rent(Math.Max(1, names.Count));
-        try
+        using (d)
         {
-            int count = 0;
-            for (int i = 0; i < names.Count; i++)
+            List<int> keys = new(Math.Max(16, Volatile.Read(ref lastRegionCount)));
+            IReadOnlyList<string> others;
+            try
             {
-                string name = names[i];
-                if (int.TryParse(name, NumberStyles.None, CultureInfo.InvariantCulture, out int key))
-                {
-                    keys[count] = key;
-                    sorted[count] = name;
-                    count++;
-                }
-                else if (name == "total_bytes")
-                {
-                    hasTotal = true;
-                }
+                others = d.ListNumbered(keys);
+            }
+            catch (KernelIoException e) when (e.IsNotFound)
+            {
+                return null;
             }
 
-            Array.Sort(keys, sorted, 0, count);
+            CollectionsMarshal.AsSpan(keys).Sort();
+            int count = keys.Count;
+            Volatile.Write(ref lastRegionCount, count);
             ulong? total = null;
-            if (hasTotal && TryReadU64(Path.Combine(dir, "total_bytes"), out ulong t))
+            if (others.Contains("total_bytes") && TryReadU64(d, "total_bytes"u8, out ulong t))
             {
                 total = t;
             }
@@ -211,25 +224,29 @@ public sealed class DamonSysfsReader
             var regions = new DamonRegion[count];
             ulong[]? passed = szFilterPassedKnown == 2 ? null : new ulong[count];
             int n = 0;
+
+            // "<region>/<file>": the region's digits, then each file name appended in place.
+            Span<byte> name = stackalloc byte[48];
             for (int i = 0; i < count; i++)
             {
-                string[] p = RegionPaths(dir, sorted[i]);
-                if (!TryReadU64(p[0], out ulong start)
-                    || !TryReadU64(p[1], out ulong end)
-                    || !TryReadU64(p[2], out ulong nrAccesses)
-                    || !TryReadU64(p[3], out ulong age))
+                _ = keys[i].TryFormat(name, out int digits, default, CultureInfo.InvariantCulture);
+                name[digits++] = (byte)'/';
+                if (!TryReadU64(d, Join(name, digits, "start"u8), out ulong start)
+                    || !TryReadU64(d, Join(name, digits, "end"u8), out ulong end)
+                    || !TryReadU64(d, Join(name, digits, "nr_accesses"u8), out ulong nrAccesses)
+                    || !TryReadU64(d, Join(name, digits, "age"u8), out ulong age))
                 {
                     continue; // vanished
                 }
 
                 if (passed is not null)
                 {
-                    if (TryReadU64(p[4], out ulong sz))
+                    if (TryReadU64(d, Join(name, digits, "sz_filter_passed"u8), out ulong sz))
                     {
                         passed[n] = sz;
                         szFilterPassedKnown = 1;
                     }
-                    else if (szFilterPassedKnown == 1 || !fs.FileExists(p[0]))
+                    else if (szFilterPassedKnown == 1 || !TryReadU64(d, Join(name, digits, "start"u8), out _))
                     {
                         continue; // the region vanished between its files
                     }
@@ -242,10 +259,16 @@ public sealed class DamonSysfsReader
 
                 if (end < start)
                 {
-                    throw new KernelFormatException(p[1], $"an end not below start {start}", end.ToString(CultureInfo.InvariantCulture));
+                    throw new KernelFormatException(RegionFile(d, name, digits, "end"u8), $"an end not below start {start}", end.ToString(CultureInfo.InvariantCulture));
                 }
 
-                regions[n++] = new DamonRegion(start, end, ToUInt32(nrAccesses, p[2]), ToUInt32(age, p[3]));
+                if (nrAccesses > uint.MaxValue || age > uint.MaxValue)
+                {
+                    ReadOnlySpan<byte> file = nrAccesses > uint.MaxValue ? "nr_accesses"u8 : "age"u8;
+                    throw new KernelFormatException(RegionFile(d, name, digits, file), "a 32-bit unsigned number", Math.Max(nrAccesses, age).ToString(CultureInfo.InvariantCulture));
+                }
+
+                regions[n++] = new DamonRegion(start, end, (uint)nrAccesses, (uint)age);
             }
 
             if (szFilterPassedKnown != 1)
@@ -264,48 +287,54 @@ public sealed class DamonSysfsReader
 
             return new TriedRegions(total, regions, passed);
         }
-        finally
-        {
-            ArrayPool<int>.Shared.Return(keys);
-            ArrayPool<string>.Shared.Return(sorted, clearArray: true);
-        }
     }
 
-    private string[] RegionPaths(string dir, string name)
+    /// <summary>
+    /// A scheme's tried_regions/total_bytes alone (what update_schemes_tried_bytes refreshes);
+    /// null when the file does not exist (kernel &lt; 6.2, no such scheme).
+    /// </summary>
+    public ulong? ReadTriedBytes(int kdamond, int context, int scheme)
     {
-        if (regionPaths.TryGetValue((dir, name), out string[]? paths))
-        {
-            return paths;
-        }
-
-        if (regionPaths.Count >= MaxCachedRegionPaths)
-        {
-            regionPaths.Clear();
-        }
-
-        string rd = Path.Combine(dir, name);
-        paths =
-        [
-            Path.Combine(rd, "start"),
-            Path.Combine(rd, "end"),
-            Path.Combine(rd, "nr_accesses"),
-            Path.Combine(rd, "age"),
-            Path.Combine(rd, "sz_filter_passed"),
-        ];
-        regionPaths[(dir, name)] = paths;
-        return paths;
-    }
-
-    // One open/read/close into a stack buffer; false when the file does not exist, or is being
-    // removed: sysfs answers ENODEV for a file whose directory another writer's tried_regions
-    // update is tearing down (seen on 6.12 with the agent and `damon-otel snapshot` at once).
-    private bool TryReadU64(string path, out ulong value)
-    {
+        string dir = triedDirs.GetOrAdd((kdamond, context, scheme), static (key, self) =>
+            Path.Combine(self.SchemeDir(key.K, key.C, key.S), "tried_regions"), this);
+        string path = Path.Combine(dir, "total_bytes");
         Span<byte> buf = stackalloc byte[32];
         int n;
         try
         {
             n = fs.ReadBytes(path, buf);
+        }
+        catch (KernelIoException e) when (e.IsNotFound || e.Errno == Errno.ENODEV)
+        {
+            return null;
+        }
+
+        return SysfsParsers.TryParseUnsigned(buf[..n], out ulong value)
+            ? value
+            : throw new KernelFormatException(path, "an unsigned decimal number", System.Text.Encoding.UTF8.GetString(buf[..n]));
+    }
+
+    // name[..prefix] holds "<region>/"; appends the file name and returns the whole relative path.
+    // The path of a region's file, built only for an error message (the walk itself joins bytes).
+    private static string RegionFile(IKernelDirectory d, Span<byte> name, int digits, ReadOnlySpan<byte> file) =>
+        Path.Combine(d.Path, System.Text.Encoding.UTF8.GetString(Join(name, digits, file)));
+
+    private static ReadOnlySpan<byte> Join(Span<byte> name, int prefix, ReadOnlySpan<byte> file)
+    {
+        file.CopyTo(name[prefix..]);
+        return name[..(prefix + file.Length)];
+    }
+
+    // One open/read/close into a stack buffer; false when the file does not exist, or is being
+    // removed: sysfs answers ENODEV for a file whose directory another writer's tried_regions
+    // update is tearing down (seen on 6.12 with the agent and `damon-otel snapshot` at once).
+    private static bool TryReadU64(IKernelDirectory dir, ReadOnlySpan<byte> relativePath, out ulong value)
+    {
+        Span<byte> buf = stackalloc byte[32];
+        int n;
+        try
+        {
+            n = dir.ReadBytes(relativePath, buf);
         }
         catch (KernelIoException e) when (e.IsNotFound || e.Errno == Errno.ENODEV)
         {
@@ -315,14 +344,11 @@ public sealed class DamonSysfsReader
 
         if (!SysfsParsers.TryParseUnsigned(buf[..n], out value))
         {
-            throw new KernelFormatException(path, "an unsigned decimal number", System.Text.Encoding.UTF8.GetString(buf[..n]));
+            throw new KernelFormatException(Path.Combine(dir.Path, System.Text.Encoding.UTF8.GetString(relativePath)), "an unsigned decimal number", System.Text.Encoding.UTF8.GetString(buf[..n]));
         }
 
         return true;
     }
-
-    private static uint ToUInt32(ulong v, string path) =>
-        v <= uint.MaxValue ? (uint)v : throw new KernelFormatException(path, "a 32-bit unsigned number", v.ToString(CultureInfo.InvariantCulture));
 
     private DamonContext ReadContext(int c, string dir, bool includeTriedRegions)
     {

@@ -21,7 +21,7 @@ internal sealed record CommittedContext(
 /// <summary>A staged target; <paramref name="Obsolete"/> (obsolete_target, 6.19+) removes its running counterpart on commit.</summary>
 internal sealed record CommittedTarget(int Pid, AddressRange[] Regions, bool Obsolete = false);
 
-internal sealed record CommittedFilter(string Type, bool Matching, bool Allow, bool CoreLayer, ulong AddrStart, ulong AddrEnd, int TargetIdx);
+internal sealed record CommittedFilter(string Type, bool Matching, bool Allow, bool CoreLayer, ulong AddrStart, ulong AddrEnd, int TargetIdx, string MemcgPath = "");
 
 internal sealed record CommittedGoal(string Metric, ulong TargetValue, ulong CurrentValue);
 

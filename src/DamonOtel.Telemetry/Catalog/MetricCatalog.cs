@@ -57,6 +57,7 @@ public static class MetricCatalog
     private static readonly string[] KT = ["kdamond", "target"];
     private static readonly string[] KS = ["kdamond", "scheme", "action"];
     private static readonly string[] S = ["source"];
+    private static readonly string[] Cg = ["kdamond", "cgroup", "pod_uid", "container_id", "qos_class"];
 
     public static MetricDefinition KdamondUp { get; } = new("damon.kdamond.up", MetricKind.Gauge, "1",
         "1 when the kdamond (or DAMON module) is running, 0 when it is stopped.", K);
@@ -68,7 +69,7 @@ public static class MetricCatalog
         "Number of DAMON regions of the target in the latest snapshot (an artefact of adaptive region splitting, not a memory size).", KT);
 
     public static MetricDefinition MemoryMonitored { get; } = new("damon.memory.monitored", MetricKind.UpDownCounter, "By",
-        "Bytes covered by the target's DAMON regions (all its processes); vaddr/fvaddr with mapped_only: only the parts inside the processes' mappings.", KT);
+        "Bytes covered by the target's DAMON regions (all its processes); vaddr/fvaddr with mapped_only: only the parts inside the processes' mappings; paddr targets leave free pages out (they are in damon_memory_free_bytes) unless the kdamond sets page_sampling.free_pages: include.", KT);
 
     public static MetricDefinition MemoryUnmapped { get; } = new("damon.memory.unmapped", MetricKind.UpDownCounter, "By",
         "vaddr/fvaddr with mapped_only: bytes of the target's DAMON regions outside its processes' mappings (never-mapped gaps, ---p reservations), left out of the other memory series; monitored + unmapped = DAMON's total.", KT);
@@ -106,6 +107,41 @@ public static class MetricCatalog
     public static MetricDefinition HeatmapAccessRate { get; } = new("damon.memory.heatmap.access_rate", MetricKind.Gauge, "%",
         "Size-weighted access rate of each equal address slice (column 0 = lowest addresses).", ["kdamond", "target", "column"], EnabledByDefault: false);
 
+    public static MetricDefinition MemoryFree { get; } = new("damon.memory.free", MetricKind.UpDownCounter, "By",
+        "paddr: free pages in the target's regions, estimated from sampled page frames (kpageflags: buddy pages and frames with no flag and no memory cgroup). "
+        + "They are left out of the target's monitored bytes, working set, idle bytes and percentiles, so those count only memory in use; `damon-otel snapshot` keeps DAMON's raw view.", KT);
+
+    public static MetricDefinition MemoryOwned { get; } = new("damon.memory.owned", MetricKind.UpDownCounter, "By",
+        "paddr with cgroups: the target's pages in use by owner, estimated from sampled page frames: owner=selected_cgroups (the sum of damon_cgroup_memory_resident_bytes), "
+        + "other_cgroups (charged to cgroups not selected), kernel (no memory cgroup and not free: slab, page tables, kernel stacks, reserved).", ["kdamond", "target", "owner"]);
+
+    public static MetricDefinition CgroupResident { get; } = new("damon.cgroup.memory.resident", MetricKind.UpDownCounter, "By",
+        "Bytes of the cgroup's pages (it and its descendants) in the paddr kdamond's regions, from sampled /proc/kpagecgroup: anon (swap cache included), page cache (file, tmpfs, shmem) "
+        + "and kernel pages charged whole to it (page tables, stacks); not slab objects, per-CPU or socket memory, nor swapped-out memory. Shared page cache counts for the cgroup that faulted it in. "
+        + "pod_uid, container_id and qos_class are present for kubepods cgroups only.", Cg);
+
+    public static MetricDefinition CgroupResidentError { get; } = new("damon.cgroup.memory.resident.standard_error", MetricKind.Gauge, "By",
+        "Standard error of damon_cgroup_memory_resident_bytes from the page sampling (binomial bound; contiguous memory is estimated far better).", Cg);
+
+    public static MetricDefinition CgroupWorkingSet { get; } = new("damon.cgroup.memory.working_set", MetricKind.Gauge, "By",
+        "The cgroup's bytes in regions accessed in the last aggregation interval (region-level: trust it where damon_cgroup_memory_purity is high).", Cg);
+
+    public static MetricDefinition CgroupIdle { get; } = new("damon.cgroup.memory.idle", MetricKind.UpDownCounter, "By",
+        "The cgroup's bytes idle for at most le seconds (cumulative, le=\"+Inf\" = resident bytes), region-level like the working set.", [.. Cg, "le"]);
+
+    public static MetricDefinition CgroupIdleTime { get; } = new("damon.cgroup.memory.idle_time", MetricKind.Gauge, "s",
+        "Per-byte idle time percentiles of the cgroup's pages (damo convention, region-level). Not aggregatable.", [.. Cg, "quantile"]);
+
+    public static MetricDefinition CgroupPurity { get; } = new("damon.cgroup.memory.purity", MetricKind.Gauge, "1",
+        "Share (0..1) of the cgroup's bytes lying in regions where it holds at least 90 % of the pages owned by cgroups. A region's access count covers all its pages, so the cgroup's "
+        + "working set and idle times are its own only there: physically interleaved cgroups read near 0 and their WSS is a blend of their neighbours'.", Cg);
+
+    public static MetricDefinition CgroupsSelected { get; } = new("damon.cgroups.selected", MetricKind.Gauge, "{cgroup}",
+        "cgroups the paddr kdamond's page sampling reports (at most cgroups.max).", K);
+
+    public static MetricDefinition CgroupsDropped { get; } = new("damon.cgroups.dropped", MetricKind.Gauge, "{cgroup}",
+        "cgroups matching the selection but not reported because cgroups.max was reached.", K);
+
     public static MetricDefinition SchemeTried { get; } = new("damos.scheme.tried", MetricKind.ObservableCounter, "{region}",
         "Regions the DAMOS scheme tried to apply its action to (kernel cumulative nr_tried).", KS);
 
@@ -127,6 +163,12 @@ public static class MetricCatalog
     public static MetricDefinition SchemeQuotaEffective { get; } = new("damos.scheme.quota.effective", MetricKind.Gauge, "By",
         "Effective size quota of the scheme after goal tuning (quotas/effective_bytes, 6.9+).", KS);
 
+    public static MetricDefinition DamonStatIdleTime { get; } = new("damon_stat.memory.idle_time", MetricKind.Gauge, "s",
+        "DAMON_STAT's own memory_idle_ms_percentiles as the kernel publishes them (signed: accessed memory negative; refreshed every 5 s), at the configured integer percentiles.", ["quantile"]);
+
+    public static MetricDefinition DamonStatBandwidth { get; } = new("damon_stat.memory.bandwidth", MetricKind.Gauge, "By/s",
+        "DAMON_STAT's own estimated_memory_bandwidth as the kernel publishes it (computed mid-aggregation, so below damon_memory_access_bandwidth of its regions).", []);
+
     public static MetricDefinition KdamondCpuTime { get; } = new("damon.kdamond.cpu.time", MetricKind.ObservableCounter, "s",
         "CPU time used by the kdamond thread (user + system).", K);
 
@@ -142,6 +184,9 @@ public static class MetricCatalog
     public static MetricDefinition SourceUp { get; } = new("damon_otel.source.up", MetricKind.Gauge, "1",
         "1 when the source's last collection succeeded, else 0.", S);
 
+    public static MetricDefinition BuildInfo { get; } = new("damon_otel.build.info", MetricKind.Gauge, "1",
+        "Always 1; the labels say which damon-otel build runs (version, revision: the git commit, runtime: the .NET runtime).", ["version", "revision", "runtime"]);
+
     public static MetricDefinition ProcessCpuTime { get; } = new("process.cpu.time", MetricKind.ObservableCounter, "s",
         "CPU time of the damon-otel process itself, by mode (user, system).", ["cpu.mode"]);
 
@@ -152,8 +197,10 @@ public static class MetricCatalog
     [
         KdamondUp, MonitoringInterval, KdamondCpuTime, RegionCount, MemoryMonitored, MemoryUnmapped, WorkingSet, WorkingSetDistribution,
         MemoryIdle, IdleTime, IdleTimeSigned, Temperature, AccessBandwidth, AccessRatio, TargetRss, TargetProcesses, HeatmapAccessRate,
+        MemoryFree, MemoryOwned, CgroupResident, CgroupResidentError, CgroupWorkingSet, CgroupIdle, CgroupIdleTime, CgroupPurity,
+        CgroupsSelected, CgroupsDropped,
         SchemeTried, SchemeApplied, SchemeTriedSize, SchemeAppliedSize, SchemeFilterPassedSize, SchemeQuotaExceeds,
-        SchemeQuotaEffective, CollectionDuration, CollectionErrors, SnapshotAge, SourceUp, ProcessCpuTime, ProcessMemoryUsage,
+        SchemeQuotaEffective, DamonStatIdleTime, DamonStatBandwidth, CollectionDuration, CollectionErrors, SnapshotAge, SourceUp, BuildInfo, ProcessCpuTime, ProcessMemoryUsage,
     ];
 
     /// <summary>Bucket bounds of damon.memory.working_set.distribution: powers of two, 1 MiB .. 1 TiB.</summary>
@@ -213,6 +260,10 @@ public static class MetricCatalog
         sb.Append("  histograms and summaries (`promtool check metrics` flags them on gauges). PromQL treats both alike.\n");
         sb.Append("* Percentile gauges (`quantile` = p/100 as a canonical number: p50 is `0.5`, p0 is `0.0`, p100 is `1.0`)\n");
         sb.Append("  cannot be averaged or summed across targets or hosts; use `damon_memory_idle_bytes` for that.\n");
+        sb.Append("* A kdamond with `region_source: tried_bytes` (docs/configuration.md) has bucket bytes, not regions:\n");
+        sb.Append("  it exports `damon_memory_idle_bytes`, `damon_memory_working_set_bytes`, `damon_memory_monitored_bytes`\n");
+        sb.Append("  and the working-set histogram, but no percentile gauges, `damon_region_count`, bandwidth, access\n");
+        sb.Append("  ratio or heatmap; `histogram_quantile` over `damon_memory_idle_bytes` estimates the percentiles.\n");
         sb.Append("* DAMOS counters are the kernel's cumulative values, reported as they are. When a kdamond restarts\n");
         sb.Append("  they go back to 0: Prometheus' `rate()`/`increase()` treat the decrease as a counter reset, and an\n");
         sb.Append("  OTLP backend sees a cumulative series restart. Nothing is re-based in the agent.\n");

@@ -1,264 +1,84 @@
-using System.Buffers.Binary;
-using System.Security.Cryptography;
-using System.Text;
-
 namespace DamonOtel.Telemetry.Http;
 
 /// <summary>
-/// bcrypt password verification ($2a$, $2b$, $2y$), written from the algorithm: EksBlowfishSetup
-/// (cost, salt, key), then 64 Blowfish ECB encryptions of "OrpheanBeholderScryDoubt"; the
-/// hash is the first 23 bytes in bcrypt's own base64. The BCL has no bcrypt.
+/// bcrypt hashes of web_config's basic_auth_users: the shape check behind config errors, the
+/// cost cap, and one fixed dummy hash per cost for unknown users. Verification itself is
+/// BCrypt.Net-Next's (<see cref="BasicAuthenticator"/>).
 /// </summary>
 internal static class Bcrypt
 {
+    /// <summary>
+    /// The highest accepted cost: one check at cost 14 takes about a second of one core here
+    /// (bench/README.md); every step above doubles it, so one wrong login could pin a core.
+    /// </summary>
+    public const int MaxCost = 14;
+
+    public const int MinCost = 4;
+
     private const string Alphabet = "./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-    private static readonly byte[] MagicText = Encoding.ASCII.GetBytes("OrpheanBeholderScryDoubt");
 
-    /// <summary>True when <paramref name="password"/> matches <paramref name="hash"/> (constant-time compare).</summary>
-    /// <exception cref="FormatException">The hash is not a bcrypt hash.</exception>
-    public static bool Verify(string password, string hash)
-    {
-        ArgumentNullException.ThrowIfNull(password);
-        var (prefix, cost, salt) = Parse(hash);
-        var computed = HashRaw(Encoding.UTF8.GetBytes(password), cost, salt);
-        var expectedHash = hash.AsSpan(prefix.Length + 3 + 22);
-        var actual = Encode(computed.AsSpan(0, 23));
-        return CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(actual), Encoding.ASCII.GetBytes(expectedHash.ToString()));
-    }
+    // `htpasswd -nbBC COST x RANDOM` once, for costs 4..14; the password was thrown away. An
+    // unknown user is checked against the dummy of the same cost, so it costs as much as a known one.
+    private static readonly string[] DummyHashes =
+    [
+        "$2y$04$DGe4S5wL/7lPCDZkKvf96OV.Kl8YYUgbyKhu/hLC7Cns9S9yczLwS", // cost 4
+        "$2y$05$TDc3G48PfXoy1grQ/lTtrOIvdyFnOr9bqOLp5UsdtjdFV4FhrHhn.", // cost 5
+        "$2y$06$UDUoWZpMEEBE783Lw7214O3kCdcCJOwpvM1qwC1DDYiCCNQa7uQwm", // cost 6
+        "$2y$07$pPgnONc3Y9PTtD9MW/k8OO1XfTV0KdxyVW6bVL.U/9HJv9a0CGuCO", // cost 7
+        "$2y$08$Kr91OMjjmxH1ts12LBB76uQIdsTtLR4s.7TPufu2H8phkeqnTw9FK", // cost 8
+        "$2y$09$AaunqFrfql47HbKohuyd0.xAdGxswp5iGB3AeumoOYsp7fGEaKd1m", // cost 9
+        "$2y$10$Y6AVuXTA0rFfKoifIBH/LOAEuR2oeeWPotUX2j9zu5q0GuktUw56C", // cost 10
+        "$2y$11$i2nVBYZ7D94RkuoQAQ1khOGYkhOIXxkzQIbL4kij5u.3kGE4L2jJS", // cost 11
+        "$2y$12$MFGkHPf9Dyn2DNO3QKj2ouhR3eIEK2dM3NwOUxGBT6A1i796zbHYS", // cost 12
+        "$2y$13$MNJgHLe5TxnkxdR.RHjAf.ux8RMyzxqEMZc9eiNYVbAX65hJbOrDu", // cost 13
+        "$2y$14$lYPyIFTQ2DKWkdYLGgtC.O3vtdUqH1yK5tilPRFyD1CrKT.CQZ1EG", // cost 14
+    ];
 
-    /// <summary>Hashes with the given cost and 16-byte salt, returning the full "$2b$.." string (for tests).</summary>
-    public static string Hash(string password, int cost, byte[] salt, string version = "2b")
-    {
-        var raw = HashRaw(Encoding.UTF8.GetBytes(password), cost, salt);
-        return $"${version}${cost:00}${Encode(salt)}{Encode(raw.AsSpan(0, 23))}";
-    }
-
-    /// <summary>Checks the shape of a bcrypt hash; returns null when valid, else the reason.</summary>
+    /// <summary>Checks the shape and cost of a bcrypt hash; returns null when valid, else the reason.</summary>
     public static string? Validate(string hash)
-    {
-        try
-        {
-            Parse(hash);
-            return null;
-        }
-        catch (FormatException e)
-        {
-            return e.Message;
-        }
-    }
-
-    private static (string Prefix, int Cost, byte[] Salt) Parse(string hash)
     {
         // $2b$10$ + 22 salt chars + 31 hash chars = 60.
         if (hash is null || hash.Length != 60 || hash[0] != '$' || hash[3] != '$' || hash[6] != '$')
         {
-            throw new FormatException("not a bcrypt hash ($2a$/$2b$/$2y$, 60 characters)");
+            return "not a bcrypt hash ($2a$/$2b$/$2y$, 60 characters)";
         }
 
         var prefix = hash[..4];
         if (prefix is not ("$2a$" or "$2b$" or "$2y$"))
         {
-            throw new FormatException($"unsupported bcrypt version '{prefix}' (use $2a$, $2b$ or $2y$)");
+            return $"unsupported bcrypt version '{prefix}' (use $2a$, $2b$ or $2y$)";
         }
 
         if (!char.IsAsciiDigit(hash[4]) || !char.IsAsciiDigit(hash[5]))
         {
-            throw new FormatException("bcrypt cost is not a number");
+            return "bcrypt cost is not a number";
         }
 
-        var cost = ((hash[4] - '0') * 10) + (hash[5] - '0');
-        if (cost is < 4 or > 31)
+        var cost = Cost(hash);
+        if (cost < MinCost)
         {
-            throw new FormatException($"bcrypt cost {cost} is outside 4..31");
+            return $"bcrypt cost {cost} is below {MinCost}";
         }
 
-        var salt = Decode(hash.AsSpan(7, 22), 16);
-        _ = Decode(hash.AsSpan(29, 31), 23); // validates the alphabet
-        return (prefix, cost, salt);
+        if (cost > MaxCost)
+        {
+            return $"bcrypt cost {cost} is above the limit {MaxCost} (each wrong login would take seconds of CPU); hash again with e.g. `htpasswd -nBC 10 USER`";
+        }
+
+        foreach (var c in hash.AsSpan(7))
+        {
+            if (!Alphabet.Contains(c, StringComparison.Ordinal))
+            {
+                return $"'{c}' is not a bcrypt base64 character";
+            }
+        }
+
+        return null;
     }
 
-    private static byte[] HashRaw(byte[] password, int cost, byte[] salt)
-    {
-        // Key = password bytes + NUL, at most 72 bytes ($2b$ semantics).
-        var key = new byte[Math.Min(password.Length + 1, 72)];
-        password.AsSpan(0, Math.Min(password.Length, key.Length)).CopyTo(key);
-        var state = new Blowfish();
-        state.ExpandKey(key, salt);
-        var rounds = 1L << cost;
-        for (long i = 0; i < rounds; i++)
-        {
-            state.ExpandKey(key, null);
-            state.ExpandKey(salt, null);
-        }
+    /// <summary>The cost of a hash that passed <see cref="Validate"/>.</summary>
+    public static int Cost(string hash) => ((hash[4] - '0') * 10) + (hash[5] - '0');
 
-        Span<uint> c = stackalloc uint[6];
-        for (var i = 0; i < 6; i++)
-        {
-            c[i] = BinaryPrimitives.ReadUInt32BigEndian(MagicText.AsSpan(i * 4));
-        }
-
-        for (var n = 0; n < 64; n++)
-        {
-            for (var i = 0; i < 6; i += 2)
-            {
-                state.Encrypt(ref c[i], ref c[i + 1]);
-            }
-        }
-
-        var output = new byte[24];
-        for (var i = 0; i < 6; i++)
-        {
-            BinaryPrimitives.WriteUInt32BigEndian(output.AsSpan(i * 4), c[i]);
-        }
-
-        CryptographicOperations.ZeroMemory(key);
-        return output;
-    }
-
-    private static string Encode(ReadOnlySpan<byte> data)
-    {
-        var sb = new StringBuilder(((data.Length * 4) + 2) / 3);
-        var i = 0;
-        while (i < data.Length)
-        {
-            var c1 = data[i++];
-            sb.Append(Alphabet[c1 >> 2]);
-            c1 = (byte)((c1 & 0x03) << 4);
-            if (i >= data.Length)
-            {
-                sb.Append(Alphabet[c1]);
-                break;
-            }
-
-            var c2 = data[i++];
-            c1 |= (byte)(c2 >> 4);
-            sb.Append(Alphabet[c1]);
-            c1 = (byte)((c2 & 0x0f) << 2);
-            if (i >= data.Length)
-            {
-                sb.Append(Alphabet[c1]);
-                break;
-            }
-
-            c2 = data[i++];
-            c1 |= (byte)(c2 >> 6);
-            sb.Append(Alphabet[c1]);
-            sb.Append(Alphabet[c2 & 0x3f]);
-        }
-
-        return sb.ToString();
-    }
-
-    private static byte[] Decode(ReadOnlySpan<char> text, int length)
-    {
-        var output = new byte[length];
-        var bits = 0;
-        var acc = 0;
-        var o = 0;
-        foreach (var ch in text)
-        {
-            var v = Alphabet.IndexOf(ch, StringComparison.Ordinal);
-            if (v < 0)
-            {
-                throw new FormatException($"invalid character '{ch}' in bcrypt hash");
-            }
-
-            acc = (acc << 6) | v;
-            bits += 6;
-            if (bits >= 8)
-            {
-                bits -= 8;
-                if (o < length)
-                {
-                    output[o++] = (byte)(acc >> bits);
-                }
-
-                acc &= (1 << bits) - 1;
-            }
-        }
-
-        return output;
-    }
-
-    /// <summary>Blowfish state initialised with the digits of pi.</summary>
-    private sealed class Blowfish
-    {
-        private readonly uint[] p = new uint[18];
-        private readonly uint[] s = new uint[1024];
-
-        public Blowfish()
-        {
-            var pi = BlowfishPi.Words;
-            pi[..18].CopyTo(this.p);
-            pi[18..].CopyTo(this.s);
-        }
-
-        public void Encrypt(ref uint left, ref uint right)
-        {
-            var l = left;
-            var r = right;
-            var p = this.p;
-            var s = this.s;
-            for (var i = 0; i < 16; i += 2)
-            {
-                l ^= p[i];
-                r ^= (((s[l >> 24] + s[256 + ((l >> 16) & 0xff)]) ^ s[512 + ((l >> 8) & 0xff)]) + s[768 + (l & 0xff)]);
-                r ^= p[i + 1];
-                l ^= (((s[r >> 24] + s[256 + ((r >> 16) & 0xff)]) ^ s[512 + ((r >> 8) & 0xff)]) + s[768 + (r & 0xff)]);
-            }
-
-            left = r ^ p[17];
-            right = l ^ p[16];
-        }
-
-        /// <summary>The (salted) Blowfish key schedule: XOR the key into P, then re-encrypt P and S.</summary>
-        public void ExpandKey(ReadOnlySpan<byte> key, byte[]? salt)
-        {
-            var kpos = 0;
-            for (var i = 0; i < 18; i++)
-            {
-                this.p[i] ^= NextWord(key, ref kpos);
-            }
-
-            uint l = 0, r = 0;
-            var spos = 0;
-            for (var i = 0; i < 18; i += 2)
-            {
-                if (salt is not null)
-                {
-                    l ^= NextWord(salt, ref spos);
-                    r ^= NextWord(salt, ref spos);
-                }
-
-                Encrypt(ref l, ref r);
-                this.p[i] = l;
-                this.p[i + 1] = r;
-            }
-
-            for (var i = 0; i < 1024; i += 2)
-            {
-                if (salt is not null)
-                {
-                    l ^= NextWord(salt, ref spos);
-                    r ^= NextWord(salt, ref spos);
-                }
-
-                Encrypt(ref l, ref r);
-                this.s[i] = l;
-                this.s[i + 1] = r;
-            }
-        }
-
-        private static uint NextWord(ReadOnlySpan<byte> data, ref int pos)
-        {
-            uint w = 0;
-            for (var i = 0; i < 4; i++)
-            {
-                w = (w << 8) | data[pos];
-                pos = (pos + 1) % data.Length;
-            }
-
-            return w;
-        }
-    }
+    /// <summary>A fixed hash of an unknown password at <paramref name="cost"/> (clamped to 4..14).</summary>
+    public static string DummyHash(int cost) => DummyHashes[Math.Clamp(cost, MinCost, MaxCost) - MinCost];
 }

@@ -1,16 +1,14 @@
-using System.Collections.Concurrent;
 using System.Globalization;
 using System.Net;
-using System.Security.Authentication;
-using System.Security.Cryptography;
-using System.Security.Cryptography.X509Certificates;
-using System.Text;
 using DamonOtel.Telemetry.Prometheus;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.AspNetCore.Server.Kestrel.Https;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -27,18 +25,32 @@ public sealed class MetricsEndpointOptions
 
     /// <summary>TLS and basic auth from a web_config file, as the agent's configuration read it; null = neither.</summary>
     public WebConfig? WebConfig { get; init; }
+
+    /// <summary>A second, plain-HTTP listener serving only /healthz and /readyz (probes with TLS/auth on); null = none.</summary>
+    public string? HealthListenAddress { get; init; }
+
+    public EndpointLimits Limits { get; init; } = new();
 }
 
 /// <summary>
-/// Kestrel host serving GET /metrics from a <see cref="PrometheusScrapeHandler"/>, with optional TLS
-/// and basic auth from a <see cref="WebConfig"/>. The agent adds /healthz and /readyz through
-/// <c>mapEndpoints</c> (and may tune the builder, e.g. logging, through <c>configureBuilder</c>).
+/// The HTTP side: Kestrel listeners with limits, TLS and basic auth from the live
+/// <see cref="WebConfigState"/>, and GET /metrics from a <see cref="PrometheusScrapeHandler"/>.
+/// The agent puts it in its own Generic Host (<see cref="ConfigureKestrel"/>, <see cref="UseEndpoint"/>);
+/// <see cref="Create"/> makes a stand-alone one (tests, benchmarks).
 /// </summary>
 public sealed class MetricsEndpoint : IAsyncDisposable
 {
-    private MetricsEndpoint(WebApplication app)
+    /// <summary>The paths the health listener serves.</summary>
+    public static readonly IReadOnlySet<string> HealthPaths = new HashSet<string>(StringComparer.Ordinal) { "/healthz", "/readyz" };
+
+    private const string ListenerKey = "damon-otel.listener";
+    private const string HealthListener = "health";
+    private const string RateKey = "damon-otel.rate";
+
+    private MetricsEndpoint(WebApplication app, Listeners listeners)
     {
         App = app;
+        BoundListeners = listeners;
     }
 
     public WebApplication App { get; }
@@ -47,77 +59,146 @@ public sealed class MetricsEndpoint : IAsyncDisposable
     public IReadOnlyList<string> Addresses =>
         [.. App.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses ?? []];
 
-    /// <summary>The bound port after <see cref="StartAsync"/>.</summary>
-    public int Port => new Uri(Addresses[0].Replace("[::]", "localhost", StringComparison.Ordinal).Replace("0.0.0.0", "localhost", StringComparison.Ordinal)).Port;
+    /// <summary>The bound metrics port after <see cref="StartAsync"/>.</summary>
+    public int Port => BoundListeners.MetricsPort;
+
+    /// <summary>The bound health port after <see cref="StartAsync"/>, or 0 without a health listener.</summary>
+    public int HealthPort => BoundListeners.HealthPort;
+
+    private Listeners BoundListeners { get; }
 
     public static MetricsEndpoint Create(
         MetricsEndpointOptions options,
         PrometheusScrapeHandler scrape,
         Action<WebApplication>? mapEndpoints = null,
-        Action<WebApplicationBuilder>? configureBuilder = null)
+        Action<WebApplicationBuilder>? configureBuilder = null,
+        WebConfigState? webConfig = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(scrape);
-        var web = options.WebConfig ?? WebConfig.None;
-        var (address, port) = ParseListenAddress(options.ListenAddress);
-        var certificate = web.Tls is { } tls ? WebConfig.LoadCertificate(tls) : null;
-        var clientCas = web.Tls?.ClientCaFile is { } caFile ? LoadCas(caFile) : null;
-
+        var web = webConfig ?? new WebConfigState(options.WebConfig, options.Limits.MaxConcurrentAuthChecks);
         // Not CreateSlimBuilder: its appsettings.json reload watches the working directory
         // recursively (cwd / in a container or under systemd: ~54,000 inotify watches over /proc
         // and /sys, seconds of start-up). Only Kestrel and routing are needed.
         var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions());
         builder.WebHost.UseKestrelCore();
-        if (certificate is not null)
+        if (web.TlsEnabled)
         {
             builder.WebHost.UseKestrelHttpsConfiguration();
         }
 
         builder.Services.AddRoutingCore();
         builder.Logging.ClearProviders();
-        builder.WebHost.ConfigureKestrel(k =>
-        {
-            k.AddServerHeader = false;
-            void Configure(Microsoft.AspNetCore.Server.Kestrel.Core.ListenOptions lo)
-            {
-                if (certificate is not null)
-                {
-                    lo.UseHttps(Https(web.Tls!, certificate, clientCas));
-                }
-            }
-
-            if (address is null)
-            {
-                k.ListenAnyIP(port, Configure);
-            }
-            else
-            {
-                k.Listen(address, port, Configure);
-            }
-        });
+        Listeners listeners = null!;
+        builder.WebHost.ConfigureKestrel(k => listeners = ConfigureKestrel(k, options, web));
         configureBuilder?.Invoke(builder);
         var app = builder.Build();
+        UseEndpoint(app, options, web, scrape);
+        mapEndpoints?.Invoke(app);
+        return new MetricsEndpoint(app, new LazyListeners(() => listeners));
+    }
 
-        if (web.BasicAuthUsers.Count > 0)
+    /// <summary>Listeners (metrics, optional health) and limits on <paramref name="kestrel"/>.</summary>
+    public static Listeners ConfigureKestrel(KestrelServerOptions kestrel, MetricsEndpointOptions options, WebConfigState web)
+    {
+        ArgumentNullException.ThrowIfNull(kestrel);
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(web);
+        var limits = options.Limits;
+        kestrel.AddServerHeader = false;
+        kestrel.Limits.MaxConcurrentUpgradedConnections = 0;
+        kestrel.Limits.MaxRequestHeadersTotalSize = limits.MaxRequestHeadersTotalSize;
+        kestrel.Limits.MaxRequestHeaderCount = limits.MaxRequestHeaderCount;
+        kestrel.Limits.MaxRequestLineSize = limits.MaxRequestLineSize;
+        kestrel.Limits.MaxRequestBodySize = limits.MaxRequestBodySize;
+        kestrel.Limits.KeepAliveTimeout = limits.KeepAliveTimeout;
+        kestrel.Limits.RequestHeadersTimeout = limits.RequestHeadersTimeout;
+        kestrel.Limits.MinRequestBodyDataRate = new MinDataRate(limits.MinDataRateBytesPerSecond, TimeSpan.FromSeconds(5));
+        kestrel.Limits.MinResponseDataRate = new MinDataRate(limits.MinDataRateBytesPerSecond, TimeSpan.FromSeconds(5));
+        kestrel.Limits.Http2.MaxStreamsPerConnection = limits.MaxRequestsPerSecondPerConnection;
+        kestrel.Limits.Http2.MaxRequestHeaderFieldSize = limits.MaxRequestHeadersTotalSize;
+
+        var result = new Listeners();
+        result.Metrics = Listen(kestrel, options.ListenAddress, lo =>
         {
-            var auth = new BasicAuth(web.BasicAuthUsers);
-            app.Use(async (ctx, next) =>
+            lo.Use(LimitConnections(limits.MaxConnections));
+            if (web.TlsEnabled)
             {
-                if (!auth.Check(ctx.Request.Headers.Authorization))
+                lo.UseHttps(new TlsHandshakeCallbackOptions
                 {
-                    ctx.Response.StatusCode = StatusCodes.Status401Unauthorized;
-                    ctx.Response.Headers.WWWAuthenticate = "Basic";
-                    await ctx.Response.WriteAsync("Unauthorized\n").ConfigureAwait(false);
+                    OnConnection = _ => ValueTask.FromResult(web.ServerAuthentication()),
+                    HandshakeTimeout = limits.HandshakeTimeout,
+                });
+            }
+        });
+        if (options.HealthListenAddress is { } health)
+        {
+            result.Health = Listen(kestrel, health, lo =>
+            {
+                lo.Use(LimitConnections(limits.MaxHealthConnections));
+                lo.Use(next => connection =>
+                {
+                    connection.Items[ListenerKey] = HealthListener;
+                    return next(connection);
+                });
+            });
+        }
+
+        return result;
+    }
+
+    /// <summary>Per-connection request rate, health-listener isolation, basic auth, then GET /metrics.</summary>
+    public static void UseEndpoint(WebApplication app, MetricsEndpointOptions options, WebConfigState web, PrometheusScrapeHandler scrape)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(web);
+        ArgumentNullException.ThrowIfNull(scrape);
+        int perSecond = options.Limits.MaxRequestsPerSecondPerConnection;
+        app.Use(async (ctx, next) =>
+        {
+            var items = ctx.Features.Get<IConnectionItemsFeature>()?.Items;
+            if (items is not null && !AllowRequest(items, perSecond))
+            {
+                ctx.Response.StatusCode = StatusCodes.Status429TooManyRequests;
+                ctx.Response.Headers.Connection = "close";
+                await ctx.Response.WriteAsync("too many requests on this connection\n").ConfigureAwait(false);
+                return;
+            }
+
+            if (items is not null && items.TryGetValue(ListenerKey, out var listener) && HealthListener.Equals(listener))
+            {
+                // The plain listener: probes only, never the metrics (they stay behind TLS/auth).
+                if (!HealthPaths.Contains(ctx.Request.Path.Value ?? string.Empty))
+                {
+                    ctx.Response.StatusCode = StatusCodes.Status404NotFound;
                     return;
                 }
 
                 await next(ctx).ConfigureAwait(false);
-            });
-        }
+                return;
+            }
 
+            if (web.Auth is { } auth)
+            {
+                switch (auth.Check(ctx.Request.Headers.Authorization))
+                {
+                    case AuthOutcome.Busy:
+                        ctx.Response.StatusCode = StatusCodes.Status429TooManyRequests;
+                        ctx.Response.Headers.RetryAfter = "1";
+                        await ctx.Response.WriteAsync("too many authentication attempts at once\n").ConfigureAwait(false);
+                        return;
+                    case AuthOutcome.Denied:
+                        ctx.Response.StatusCode = StatusCodes.Status401Unauthorized;
+                        ctx.Response.Headers.WWWAuthenticate = "Basic";
+                        await ctx.Response.WriteAsync("Unauthorized\n").ConfigureAwait(false);
+                        return;
+                }
+            }
+
+            await next(ctx).ConfigureAwait(false);
+        });
         app.MapGet(options.MetricsPath, ctx => ServeMetrics(ctx, scrape));
-        mapEndpoints?.Invoke(app);
-        return new MetricsEndpoint(app);
     }
 
     public Task StartAsync(CancellationToken cancellationToken = default) => App.StartAsync(cancellationToken);
@@ -152,6 +233,67 @@ public sealed class MetricsEndpoint : IAsyncDisposable
             : throw new FormatException($"listen address '{listen}': '{host}' is not an IP address (or localhost)");
     }
 
+    private static ListenOptions Listen(KestrelServerOptions kestrel, string address, Action<ListenOptions> configure)
+    {
+        var (ip, port) = ParseListenAddress(address);
+        ListenOptions? bound = null;
+        void Capture(ListenOptions lo)
+        {
+            bound = lo;
+            configure(lo);
+        }
+
+        if (ip is null)
+        {
+            kestrel.ListenAnyIP(port, Capture);
+        }
+        else
+        {
+            kestrel.Listen(ip, port, Capture);
+        }
+
+        return bound!;
+    }
+
+    private static Func<ConnectionDelegate, ConnectionDelegate> LimitConnections(int max)
+    {
+        var open = 0;
+        return next => async connection =>
+        {
+            try
+            {
+                if (Interlocked.Increment(ref open) > max)
+                {
+                    return; // closed at once: the limit of this listener is reached
+                }
+
+                await next(connection).ConfigureAwait(false);
+            }
+            finally
+            {
+                Interlocked.Decrement(ref open);
+            }
+        };
+    }
+
+    private static bool AllowRequest(IDictionary<object, object?> items, int perSecond)
+    {
+        var now = Environment.TickCount64;
+        if (items.TryGetValue(RateKey, out var o) && o is RequestWindow w)
+        {
+            if (now - w.StartMs >= 1000)
+            {
+                w.StartMs = now;
+                w.Count = 0;
+            }
+
+            return ++w.Count <= perSecond;
+        }
+
+        items[RateKey] = new RequestWindow { StartMs = now, Count = 1 };
+        return true;
+    }
+
     private static async Task ServeMetrics(HttpContext ctx, PrometheusScrapeHandler scrape)
     {
         var format = ContentNegotiation.Negotiate(ctx.Request.Headers.Accept.ToString());
@@ -181,92 +323,29 @@ public sealed class MetricsEndpoint : IAsyncDisposable
         await ctx.Response.Body.WriteAsync(response.Body, ctx.RequestAborted).ConfigureAwait(false);
     }
 
-    private static HttpsConnectionAdapterOptions Https(TlsServerConfig tls, X509Certificate2 certificate, X509Certificate2Collection? cas)
+    /// <summary>The listeners as configured; their ports are the bound ones once the server started.</summary>
+    public class Listeners
     {
-        var o = new HttpsConnectionAdapterOptions { ServerCertificate = certificate };
-        if (tls.MinVersion is not null || tls.MaxVersion is not null)
-        {
-            // Only TLS 1.2 and 1.3 exist for us: min 1.3 or max 1.2 pins one, anything else allows both.
-            o.SslProtocols = tls.MinVersion == SslProtocols.Tls13 ? SslProtocols.Tls13
-                : tls.MaxVersion == SslProtocols.Tls12 ? SslProtocols.Tls12
-                : SslProtocols.Tls12 | SslProtocols.Tls13;
-        }
+        public ListenOptions? Metrics { get; set; }
 
-        o.ClientCertificateMode = tls.ClientAuthType switch
-        {
-            ClientAuthType.NoClientCert => ClientCertificateMode.NoCertificate,
-            ClientAuthType.RequestClientCert or ClientAuthType.VerifyClientCertIfGiven => ClientCertificateMode.AllowCertificate,
-            _ => ClientCertificateMode.RequireCertificate,
-        };
-        var verify = tls.ClientAuthType is ClientAuthType.VerifyClientCertIfGiven or ClientAuthType.RequireAndVerifyClientCert;
-        o.ClientCertificateValidation = (cert, _, _) =>
-        {
-            if (!verify)
-            {
-                return true;
-            }
+        public ListenOptions? Health { get; set; }
 
-            using var chain = new X509Chain();
-            chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-            chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
-            chain.ChainPolicy.CustomTrustStore.AddRange(cas!);
-            return chain.Build(cert);
-        };
-        return o;
+        public virtual int MetricsPort => Metrics?.IPEndPoint?.Port ?? 0;
+
+        public virtual int HealthPort => Health?.IPEndPoint?.Port ?? 0;
     }
 
-    private static X509Certificate2Collection LoadCas(string file) => WebConfig.LoadClientCertificateAuthorities(file);
-
-    /// <summary>Basic auth against bcrypt hashes; successful checks are remembered (bcrypt is slow on purpose).</summary>
-    private sealed class BasicAuth(IReadOnlyDictionary<string, string> users)
+    private sealed class LazyListeners(Func<Listeners> get) : Listeners
     {
-        // Bounds the memory a flood of distinct valid logins could take.
-        private const int MaxRememberedLogins = 1024;
+        public override int MetricsPort => get().MetricsPort;
 
-        private readonly ConcurrentDictionary<string, bool> verified = new(StringComparer.Ordinal);
+        public override int HealthPort => get().HealthPort;
+    }
 
-        public bool Check(string? header)
-        {
-            if (header is null || !header.StartsWith("Basic ", StringComparison.OrdinalIgnoreCase))
-            {
-                return false;
-            }
+    private sealed class RequestWindow
+    {
+        public long StartMs { get; set; }
 
-            string decoded;
-            try
-            {
-                decoded = Encoding.UTF8.GetString(Convert.FromBase64String(header[6..].Trim()));
-            }
-            catch (FormatException)
-            {
-                return false;
-            }
-
-            var colon = decoded.IndexOf(':', StringComparison.Ordinal);
-            if (colon < 0 || !users.TryGetValue(decoded[..colon], out var hash))
-            {
-                return false;
-            }
-
-            var password = decoded[(colon + 1)..];
-            // Cache key: hash + SHA-256 of the password, never the password itself.
-            var key = hash + ":" + Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(password)));
-            if (verified.ContainsKey(key))
-            {
-                return true;
-            }
-
-            if (!Bcrypt.Verify(password, hash))
-            {
-                return false;
-            }
-
-            if (verified.Count < MaxRememberedLogins)
-            {
-                verified[key] = true;
-            }
-
-            return true;
-        }
+        public int Count { get; set; }
     }
 }

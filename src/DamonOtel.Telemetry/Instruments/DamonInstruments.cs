@@ -15,6 +15,7 @@ namespace DamonOtel.Telemetry.Instruments;
 public sealed class DamonInstruments : IDisposable
 {
     private static readonly ConditionalWeakTable<AccessOptions, AttributeValues> AttributeCache = [];
+    private static readonly ConditionalWeakTable<IReadOnlyList<double>, string[]> PublishedQuantiles = [];
 
     private readonly ObservationStore store;
     private readonly Sink sink;
@@ -25,7 +26,8 @@ public sealed class DamonInstruments : IDisposable
     /// <param name="meterName">The meter name; only tests change it (to isolate parallel providers).</param>
     /// <param name="processUsage">Reads the agent's own CPU and memory; null reads this process
     /// (<see cref="ProcessUsage.CpuSeconds"/>, <see cref="ProcessUsage.ReadResidentBytes"/>); golden tests pass fixed values.</param>
-    public DamonInstruments(ObservationStore store, MetricSelection? selection = null, string meterName = MetricCatalog.MeterName, Func<ProcessUsage>? processUsage = null)
+    /// <param name="buildInfo">The labels of damon_otel_build_info; null is <see cref="BuildInfo.Current"/> (golden tests fix it).</param>
+    public DamonInstruments(ObservationStore store, MetricSelection? selection = null, string meterName = MetricCatalog.MeterName, Func<ProcessUsage>? processUsage = null, BuildInfo? buildInfo = null)
     {
         ArgumentNullException.ThrowIfNull(store);
         this.store = store;
@@ -36,7 +38,10 @@ public sealed class DamonInstruments : IDisposable
         RegisterAccessInstruments(selection);
         RegisterProcessInstruments(selection);
         RegisterSchemeInstruments(selection);
+        RegisterPageInstruments(selection);
+        RegisterDamonStatInstruments(selection);
         RegisterAgentInstruments(selection, processUsage);
+        RegisterBuildInfo(selection, buildInfo ?? BuildInfo.Current);
         if (selection.IsEnabled(MetricCatalog.WorkingSetDistribution))
         {
             var d = MetricCatalog.WorkingSetDistribution;
@@ -125,7 +130,7 @@ public sealed class DamonInstruments : IDisposable
     /// <summary>Per target: the access summary (regions, bytes, idle time, temperature, bandwidth, heatmap) and RSS.</summary>
     private void RegisterAccessInstruments(MetricSelection selection)
     {
-        Observable<long>(selection, MetricCatalog.RegionCount, (s, m) => ForAccess(s, m, (k, t, a, list) => list.Add(new(a.RegionCount, KTag(k), TTag(t)))));
+        Observable<long>(selection, MetricCatalog.RegionCount, (s, m) => ForRegions(s, m, (k, t, a, list) => list.Add(new(a.RegionCount, KTag(k), TTag(t)))));
         Observable<long>(selection, MetricCatalog.MemoryMonitored, (s, m) => ForAccess(s, m, (k, t, a, list) => list.Add(new(ToLong(a.MonitoredBytes), KTag(k), TTag(t)))));
         Observable<long>(selection, MetricCatalog.MemoryUnmapped, (s, m) => ForAccess(s, m, (k, t, a, list) =>
         {
@@ -143,15 +148,15 @@ public sealed class DamonInstruments : IDisposable
                 list.Add(new(ToLong(a.IdleBytesAtMost[i]), KTag(k), TTag(t), new("le", labels.Le[i])));
             }
         }));
-        Observable<double>(selection, MetricCatalog.IdleTime, (s, m) => ForAccess(s, m, (k, t, a, list) =>
+        Observable<double>(selection, MetricCatalog.IdleTime, (s, m) => ForRegions(s, m, (k, t, a, list) =>
             Quantiles(a, list, k, t, i => a.IdleTimePercentilesUs[i] / 1e6, a.IdleTimePercentilesUs.Length)));
-        Observable<double>(selection, MetricCatalog.IdleTimeSigned, (s, m) => ForAccess(s, m, (k, t, a, list) =>
+        Observable<double>(selection, MetricCatalog.IdleTimeSigned, (s, m) => ForRegions(s, m, (k, t, a, list) =>
             Quantiles(a, list, k, t, i => a.SignedIdleTimePercentilesUs[i] / 1e6, a.SignedIdleTimePercentilesUs.Length)));
-        Observable<double>(selection, MetricCatalog.Temperature, (s, m) => ForAccess(s, m, (k, t, a, list) =>
+        Observable<double>(selection, MetricCatalog.Temperature, (s, m) => ForRegions(s, m, (k, t, a, list) =>
             Quantiles(a, list, k, t, i => a.TemperaturePercentiles[i], a.TemperaturePercentiles.Length)));
-        Observable<double>(selection, MetricCatalog.AccessBandwidth, (s, m) => ForAccess(s, m, (k, t, a, list) => list.Add(new(a.BandwidthBytesPerSecond, KTag(k), TTag(t)))));
-        Observable<double>(selection, MetricCatalog.AccessRatio, (s, m) => ForAccess(s, m, (k, t, a, list) => list.Add(new(a.ObservedAccessRatio, KTag(k), TTag(t)))));
-        Observable<double>(selection, MetricCatalog.HeatmapAccessRate, (s, m) => ForAccess(s, m, (k, t, a, list) =>
+        Observable<double>(selection, MetricCatalog.AccessBandwidth, (s, m) => ForRegions(s, m, (k, t, a, list) => list.Add(new(a.BandwidthBytesPerSecond, KTag(k), TTag(t)))));
+        Observable<double>(selection, MetricCatalog.AccessRatio, (s, m) => ForRegions(s, m, (k, t, a, list) => list.Add(new(a.ObservedAccessRatio, KTag(k), TTag(t)))));
+        Observable<double>(selection, MetricCatalog.HeatmapAccessRate, (s, m) => ForRegions(s, m, (k, t, a, list) =>
         {
             var labels = AttributeCache.GetValue(a.Options, o => new AttributeValues(o));
             for (var i = 0; i < a.HeatmapAccessRatePercent.Length && i < labels.Column.Length; i++)
@@ -210,7 +215,129 @@ public sealed class DamonInstruments : IDisposable
         }));
     }
 
+    /// <summary>paddr page sampling: free pages, owners, and per selected cgroup its resident bytes, WSS, idle distribution, percentiles, purity.</summary>
+    private void RegisterPageInstruments(MetricSelection selection)
+    {
+        Observable<long>(selection, MetricCatalog.MemoryFree, (s, m) => ForPages(s, m, (t, f, list) =>
+            list.Add(new(ToLong(f.FreeBytes), new("kdamond", t.Kdamond), new("target", t.Target)))));
+        Observable<long>(selection, MetricCatalog.MemoryOwned, (s, m) => ForPages(s, m, (t, f, list) =>
+        {
+            if (f.HasCgroups)
+            {
+                list.Add(new(ToLong(f.SelectedCgroupBytes), new("kdamond", t.Kdamond), new("target", t.Target), new("owner", "selected_cgroups")));
+                list.Add(new(ToLong(f.OtherCgroupBytes), new("kdamond", t.Kdamond), new("target", t.Target), new("owner", "other_cgroups")));
+                list.Add(new(ToLong(f.KernelBytes), new("kdamond", t.Kdamond), new("target", t.Target), new("owner", "kernel")));
+            }
+        }));
+        Observable<long>(selection, MetricCatalog.CgroupsSelected, (s, m) => ForPages(s, m, (t, f, list) =>
+        {
+            if (f.HasCgroups)
+            {
+                list.Add(new(f.SelectedCount, new KeyValuePair<string, object?>("kdamond", t.Kdamond)));
+            }
+        }));
+        Observable<long>(selection, MetricCatalog.CgroupsDropped, (s, m) => ForPages(s, m, (t, f, list) =>
+        {
+            if (f.HasCgroups)
+            {
+                list.Add(new(f.DroppedCount, new KeyValuePair<string, object?>("kdamond", t.Kdamond)));
+            }
+        }));
+        Observable<long>(selection, MetricCatalog.CgroupResident, (s, m) => ForCgroups(s, m, (t, row, list) => list.Add(new(ToLong(row.ResidentBytes), row.Tags))));
+        Observable<double>(selection, MetricCatalog.CgroupResidentError, (s, m) => ForCgroups(s, m, (t, row, list) => list.Add(new(row.ResidentStandardErrorBytes, row.Tags))));
+        Observable<long>(selection, MetricCatalog.CgroupWorkingSet, (s, m) => ForCgroups(s, m, (t, row, list) => list.Add(new(ToLong(row.WorkingSetBytes), row.Tags))));
+        Observable<long>(selection, MetricCatalog.CgroupIdle, (s, m) => ForCgroups(s, m, (t, row, list) =>
+        {
+            for (var i = 0; i < row.IdleBytesAtMost.Length && i < t.LeLabels.Count; i++)
+            {
+                list.Add(new(ToLong(row.IdleBytesAtMost[i]), [.. row.Tags, new("le", t.LeLabels[i])]));
+            }
+        }));
+        Observable<double>(selection, MetricCatalog.CgroupIdleTime, (s, m) => ForCgroups(s, m, (t, row, list) =>
+        {
+            for (var i = 0; i < row.IdleTimePercentilesSeconds.Length && i < t.QuantileLabels.Count; i++)
+            {
+                if (double.IsFinite(row.IdleTimePercentilesSeconds[i]))
+                {
+                    list.Add(new(row.IdleTimePercentilesSeconds[i], [.. row.Tags, new("quantile", t.QuantileLabels[i])]));
+                }
+            }
+        }));
+        Observable<double>(selection, MetricCatalog.CgroupPurity, (s, m) => ForCgroups(s, m, (t, row, list) =>
+        {
+            if (double.IsFinite(row.Purity))
+            {
+                list.Add(new(row.Purity, row.Tags));
+            }
+        }));
+    }
+
+    /// <summary>DAMON_STAT's own published figures, as the kernel computed them.</summary>
+    private void RegisterDamonStatInstruments(MetricSelection selection)
+    {
+        Observable<double>(selection, MetricCatalog.DamonStatIdleTime, (s, m) => ForKdamonds(s, m, (k, list) =>
+        {
+            if (k.DamonStat is { } p)
+            {
+                var labels = PublishedQuantiles.GetValue(p.Percentiles, ps => [.. ps.Select(x => PrometheusNumbers.Canonical(x / 100))]);
+                for (var i = 0; i < p.IdleSeconds.Count && i < labels.Length; i++)
+                {
+                    list.Add(new(p.IdleSeconds[i], new KeyValuePair<string, object?>("quantile", labels[i])));
+                }
+            }
+        }));
+        Observable<double>(selection, MetricCatalog.DamonStatBandwidth, (s, m) => ForKdamonds(s, m, (k, list) =>
+        {
+            if (k.DamonStat?.BandwidthBytesPerSecond is { } bw)
+            {
+                list.Add(new(bw));
+            }
+        }));
+    }
+
+    private bool ForPages<T>(StoreSnapshot s, List<Measurement<T>> m, Action<PageOwnershipTable, PageOwnershipFrame, List<Measurement<T>>> each)
+        where T : struct =>
+        ForKdamonds(s, m, (k, list) =>
+        {
+            if (k.Pages is { } table)
+            {
+                table.Read(frame =>
+                {
+                    if (frame.Filled)
+                    {
+                        each(table, frame, list);
+                    }
+                });
+            }
+        });
+
+    private bool ForCgroups<T>(StoreSnapshot s, List<Measurement<T>> m, Action<PageOwnershipTable, CgroupRow, List<Measurement<T>>> each)
+        where T : struct =>
+        ForPages(s, m, (t, f, list) =>
+        {
+            foreach (var row in f.Rows)
+            {
+                each(t, row, list);
+            }
+        });
+
+    // Estimates are doubles; never wrap negative, round to whole bytes.
+    private static long ToLong(double v) => double.IsFinite(v) && v > 0 ? (long)Math.Min(Math.Round(v), long.MaxValue) : 0;
+
     /// <summary>The agent itself: snapshot age and up per source, its own CPU time and memory.</summary>
+    private void RegisterBuildInfo(MetricSelection selection, BuildInfo build)
+    {
+        if (!selection.IsEnabled(MetricCatalog.BuildInfo))
+        {
+            return;
+        }
+
+        var d = MetricCatalog.BuildInfo;
+        var one = new Measurement<long>(1, new KeyValuePair<string, object?>("version", build.Version),
+            new KeyValuePair<string, object?>("revision", build.Revision), new KeyValuePair<string, object?>("runtime", build.Runtime));
+        Meter.CreateObservableGauge(d.Name, () => one, d.Unit, d.Description);
+    }
+
     private void RegisterAgentInstruments(MetricSelection selection, Func<ProcessUsage>? processUsage)
     {
         Observable<double>(selection, MetricCatalog.SnapshotAge, (s, m) =>
@@ -285,6 +412,17 @@ public sealed class DamonInstruments : IDisposable
                 {
                     each(k, t, a, list);
                 }
+            }
+        });
+
+    // Families computed from regions: not for bucket-only summaries (the tried_bytes mode).
+    private bool ForRegions<T>(StoreSnapshot s, List<Measurement<T>> m, Action<KdamondObservation, TargetObservation, AccessSummary, List<Measurement<T>>> each)
+        where T : struct =>
+        ForAccess(s, m, (k, t, a, list) =>
+        {
+            if (!a.BucketsOnly)
+            {
+                each(k, t, a, list);
             }
         });
 

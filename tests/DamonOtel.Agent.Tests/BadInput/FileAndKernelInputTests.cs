@@ -170,9 +170,8 @@ public class FileAndKernelInputTests
         await File.WriteAllTextAsync(file, Good);
         AgentConfig config = ConfigLoader.LoadFile(file) with { Roots = sim.Roots, StateDir = sim.StateDir };
         var log = new ListLoggerProvider();
-        using ILoggerFactory loggers = LoggerFactory.Create(b => b.AddProvider(log));
         await using KernelEnvironment env = KernelEnvironment.Wrap(sim.Kernel, sim.Roots);
-        using var host = new AgentHost(config, env, file, loggers);
+        using var host = new AgentHost(config, env, file, new HostSettings { ConfigureLogging = b => b.ClearProviders().AddProvider(log) });
         using var stop = new CancellationTokenSource();
         Task<int> running = host.RunAsync(stop.Token);
         await host.Started.Task.WaitAsync(HangDeadline);

@@ -33,7 +33,7 @@ public class AgentLifecycleTests
         AgentConfig config = ConfigLoader.LoadFile(file) with { Roots = sim.Roots, StateDir = sim.StateDir };
 
         await using KernelEnvironment env = KernelEnvironment.Wrap(sim.Kernel, sim.Roots);
-        using var host = new AgentHost(config, env, file, sim.Loggers);
+        using var host = new AgentHost(config, env, file, SimHarness.QuietHost);
         using var stop = new CancellationTokenSource();
         Task<int> running = host.RunAsync(stop.Token);
         await host.Started.Task.WaitAsync(TimeSpan.FromSeconds(30));

@@ -18,7 +18,13 @@ internal sealed class SimHarness : IAsyncDisposable
     private readonly Task clock;
 
     public SimHarness(params (string Name, string Workload)[] processes)
-        : this(new SimulatorOptions { Roots = KernelRoots.Under("/sim"), Seed = 7, Processes = processes })
+        : this(KernelProfile.V6_18, damonStat: false, processes)
+    {
+    }
+
+    /// <summary>A kernel of <paramref name="profile"/>, with DAMON_STAT enabled at boot when <paramref name="damonStat"/>.</summary>
+    public SimHarness(KernelProfile profile, bool damonStat, params (string Name, string Workload)[] processes)
+        : this(new SimulatorOptions { Roots = KernelRoots.Under("/sim"), Seed = 7, Profile = profile, Processes = processes, DamonStatEnabled = damonStat })
     {
     }
 
@@ -38,13 +44,19 @@ internal sealed class SimHarness : IAsyncDisposable
 
     public ILoggerFactory Loggers { get; } = NullLoggerFactory.Instance;
 
+    /// <summary>An <see cref="Hosting.AgentHost"/> that logs nothing (tests assert on state, not on logs).</summary>
+    public static Hosting.HostSettings QuietHost { get; } = new() { ConfigureLogging = b => b.ClearProviders() };
+
     /// <summary>Parses YAML and points it at the simulator and the private state dir.</summary>
     public AgentConfig Config(string yaml) => ConfigLoader.Parse(yaml, "test.yaml") with { Roots = Roots, StateDir = StateDir };
 
     public AgentRunner Runner(AgentConfig config, IKernelFs? fs = null, ObservationStore? store = null) =>
-        new(config, KernelEnvironment.Wrap(fs ?? Kernel, Roots), store ?? new ObservationStore(), Loggers);
+        new(config, KernelEnvironment.Wrap(fs ?? Kernel, Roots, Kernel), store ?? new ObservationStore(), Loggers);
 
     public string Read(string relativeToKdamonds) => Kernel.ReadText(Path.Combine(Roots.Kdamonds, relativeToKdamonds)).Trim();
+
+    /// <summary>A module parameter, e.g. Module("damon_stat", "enabled").</summary>
+    public string Module(string module, string parameter) => Kernel.ReadText(Path.Combine(Roots.ModuleParameters(module), parameter)).Trim();
 
     public static async Task<T> WaitFor<T>(Func<T?> probe, string what, double seconds = 30)
         where T : class

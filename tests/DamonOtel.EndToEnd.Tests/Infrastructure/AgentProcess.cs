@@ -6,11 +6,17 @@ using System.Text.RegularExpressions;
 namespace DamonOtel.EndToEnd.Tests.Infrastructure;
 
 /// <summary>
-/// The real `damon-otel` executable in its own process (`dotnet damon-otel.dll run --simulate ...`),
-/// listening on a kernel-chosen loopback port (read back from its log), with a private state dir.
+/// The real `damon-otel` executable in its own process (`run --simulate ...`), listening on a
+/// kernel-chosen loopback port (read back from its log), with a private state dir. The binary is
+/// <see cref="AgentBinaryVariable"/> when set (scripts/test.sh points it at the NativeAOT publish,
+/// the shipped agent), else the JIT build next to this assembly (`dotnet damon-otel.dll`, for
+/// development runs of this project alone).
 /// </summary>
 internal sealed partial class AgentProcess : IAsyncDisposable
 {
+    /// <summary>A published damon-otel executable to run instead of the build next to the tests.</summary>
+    public const string AgentBinaryVariable = "DAMON_OTEL_AGENT_BINARY";
+
     private readonly Process process;
     private readonly StringBuilder log = new();
     private readonly string stateDir;
@@ -59,14 +65,14 @@ internal sealed partial class AgentProcess : IAsyncDisposable
     public static async Task<AgentProcess> StartAsync(IReadOnlyDictionary<string, string>? environment = null, string workload = "steady")
     {
         string stateDir = Directory.CreateTempSubdirectory("damon-otel-e2e-").FullName;
-        string dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host && File.Exists(host) ? host : "dotnet";
-        var psi = new ProcessStartInfo(dotnet)
+        (string program, string[] prefix) = Command();
+        var psi = new ProcessStartInfo(program)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        foreach (string a in new[] { AgentDll, "run", "--simulate", workload, "--listen", "127.0.0.1:0", "--state-dir", stateDir })
+        foreach (string a in prefix.Concat(["run", "--simulate", workload, "--listen", "127.0.0.1:0", "--state-dir", stateDir]))
         {
             psi.ArgumentList.Add(a);
         }
@@ -81,7 +87,7 @@ internal sealed partial class AgentProcess : IAsyncDisposable
             psi.Environment[key] = value;
         }
 
-        var process = Process.Start(psi) ?? throw new InvalidOperationException("cannot start " + dotnet);
+        var process = Process.Start(psi) ?? throw new InvalidOperationException("cannot start " + program);
         var agent = new AgentProcess(process, stateDir);
         process.OutputDataReceived += (_, e) => agent.Append(e.Data);
         process.ErrorDataReceived += (_, e) => agent.Append(e.Data);
@@ -100,6 +106,18 @@ internal sealed partial class AgentProcess : IAsyncDisposable
 
         agent.Port = await agent.port.Task;
         return agent;
+    }
+
+    /// <summary>The program and its leading arguments: the published binary, or `dotnet damon-otel.dll`.</summary>
+    public static (string Program, string[] Prefix) Command()
+    {
+        if (Environment.GetEnvironmentVariable(AgentBinaryVariable) is { Length: > 0 } binary)
+        {
+            return File.Exists(binary) ? (binary, []) : throw new FileNotFoundException($"{AgentBinaryVariable}={binary} does not exist", binary);
+        }
+
+        string dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host && File.Exists(host) ? host : "dotnet";
+        return (dotnet, [AgentDll]);
     }
 
     /// <summary>Sends SIGTERM and waits up to <paramref name="limit"/> for the exit; returns the exit code, or null if it did not exit.</summary>

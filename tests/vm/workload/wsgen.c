@@ -14,8 +14,8 @@
  *
  * Usage: wsgen [-t TOTAL] [-p SIZE[@OFFSET][:SECONDS]]... [-f STATUS_FILE] [-n] [-N NAME] [-s MS]
  * -n: no TLB flush after each pass (see the comment at flush_area).
- * -N: process name (comm) instead of "wsgen" (the multi-process target's processes).
- * -s: sleep MS milliseconds after each pass (several workloads on 2 vCPUs: keep each light).
+ * -N: process name (default wsgen): more workloads run next to the one the vaddr targets find by name.
+ * -s: sleep MS milliseconds after each pass (side workloads leave the vCPUs to the rest).
  * Sizes accept K, M, G suffixes (powers of 1024).
  * Defaults: -t 1G -p 128M@0:60 -p 384M@512M -f /run/wsgen.status
  */
@@ -143,7 +143,7 @@ int main(int argc, char **argv)
 	const char *status = "/run/wsgen.status";
 	int tlb_flush = 1;
 	const char *name = "wsgen";
-	long pause_ms = 0;
+	long sleep_ms = 0;
 	int opt;
 
 	while ((opt = getopt(argc, argv, "t:p:f:nN:s:")) != -1) {
@@ -171,7 +171,11 @@ int main(int argc, char **argv)
 			name = optarg;
 			break;
 		case 's':
-			pause_ms = strtol(optarg, NULL, 10);
+			sleep_ms = strtol(optarg, NULL, 10);
+			if (sleep_ms < 0 || sleep_ms > 10000) {
+				fprintf(stderr, "wsgen: bad -s '%s' (want 0-10000 ms)\n", optarg);
+				return 2;
+			}
 			break;
 		default:
 			fprintf(stderr, "usage: wsgen [-t TOTAL] [-p SIZE[@OFFSET][:SECONDS]]... [-f STATUS_FILE] [-n] [-N NAME] [-s MS]\n");
@@ -255,10 +259,8 @@ int main(int argc, char **argv)
 				mprotect(flush_area, flush_len, PROT_READ);
 				mprotect(flush_area, flush_len, PROT_READ | PROT_WRITE);
 			}
-			if (pause_ms > 0) {
-				struct timespec pause = { pause_ms / 1000, (pause_ms % 1000) * 1000000L };
-				nanosleep(&pause, NULL);
-			}
+			if (sleep_ms > 0)
+				usleep((useconds_t)sleep_ms * 1000);
 			double t = now_mono();
 			if (t - window_start >= 2.0) {
 				write_status(status, cur + 1, p, total, started, (t - window_start) * 1000 / passes, 0);
