@@ -62,6 +62,14 @@ internal static partial class MetricCatalog
         ["damon_otel_snapshot_age_seconds"] = Source,
         ["damon_otel_source_up"] = Source,
         ["damon_otel_build_info"] = ["version", "revision", "runtime"],
+        ["damon_stat_memory_idle_time_seconds"] = ["quantile"],
+        ["damon_stat_memory_bandwidth_bytes_per_second"] = [],
+    };
+
+    /// <summary>DAMON_STAT's own figures: only where the module runs (not in `run --simulate`, whose 6.18 boots it off).</summary>
+    public static readonly IReadOnlySet<string> OnlyWithDamonStat = new HashSet<string>(StringComparer.Ordinal)
+    {
+        "damon_stat_memory_idle_time_seconds", "damon_stat_memory_bandwidth_bytes_per_second",
     };
 
     /// <summary>Series Prometheus itself adds for every scrape target.</summary>
