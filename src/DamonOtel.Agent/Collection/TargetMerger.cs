@@ -60,7 +60,8 @@ internal sealed class TargetMerger
     /// </summary>
     public void SetLayout(TargetLayout next, bool immediately)
     {
-        if (immediately)
+        // The first list: no earlier order that events in flight could be of.
+        if (immediately || layout.Targets.Count == 0)
         {
             if (!ReferenceEquals(next, layout))
             {
