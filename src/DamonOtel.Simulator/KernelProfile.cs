@@ -12,8 +12,9 @@ public enum KernelProfile
 
     /// <summary>
     /// 7.3 as far as the agent tells kernels apart beyond 6.18: DAMON_STAT has kdamond_pid and
-    /// monitors from the first to the last System RAM byte (holes included). The admin tree is
-    /// 6.18's (7.x's pause, probes, obsolete_target... are not simulated).
+    /// monitors from the first to the last System RAM byte (holes included); targets/&lt;T&gt;/obsolete_target
+    /// (6.19) removes one target from the middle of the list on commit. The rest of the admin tree
+    /// is 6.18's (7.x's pause, probes... are not simulated).
     /// </summary>
     V7_3,
 }

@@ -114,6 +114,20 @@ public sealed partial class SimulatedKernel
         }
     }
 
+    public string ReadLink(string path)
+    {
+        lock (Gate)
+        {
+            VNode n = Resolve(path, "readlink");
+            if (n is not VLink link)
+            {
+                throw new KernelIoException(Errno.EINVAL, path, "readlink");
+            }
+
+            return link.Target ?? throw new KernelIoException(Errno.ENOENT, path, "readlink");
+        }
+    }
+
     public Stream OpenPipe(string path)
     {
         lock (Gate)

@@ -4,8 +4,8 @@ using DamonOtel.Damon.Model;
 
 namespace DamonOtel.Simulator;
 
-// The simulated /proc (iomem, uptime, meminfo, per-process comm, cmdline, stat, statm) and the
-// DAMON_RECLAIM / DAMON_LRU_SORT module parameters.
+// The simulated /proc (iomem, uptime, meminfo, stat's btime, per-process comm, cmdline, stat,
+// statm, status, maps, exe) and the DAMON_RECLAIM / DAMON_LRU_SORT module parameters.
 public sealed partial class SimulatedKernel
 {
     private static AddressRange[] BuildSystemRam(ulong mem)
@@ -46,6 +46,13 @@ public sealed partial class SimulatedKernel
             double up = Options.BootUptime.TotalSeconds + (NowUs / 1e6);
             return string.Create(CultureInfo.InvariantCulture, $"{up:F2} {up * Options.CpuCount:F2}\n");
         });
+        // btime as of now: process start times (boot + start ticks) then fall in the wall-clock
+        // past however fast simulated time runs (tests Advance it much faster than real time).
+        proc.Func("stat", () =>
+        {
+            long btime = DateTimeOffset.UtcNow.ToUnixTimeSeconds() - (long)(Options.BootUptime.TotalSeconds + (NowUs / 1e6));
+            return string.Create(CultureInfo.InvariantCulture, $"cpu  0 0 0 0 0 0 0 0 0 0\nbtime {btime}\nprocesses {Processes.All.Count()}\n");
+        });
         proc.Func("meminfo", () =>
         {
             ulong totalKb = Options.MemoryBytes / 1024;
@@ -60,12 +67,35 @@ public sealed partial class SimulatedKernel
         d.Func("comm", () => p.Name + "\n");
         d.Func("cmdline", () => p.Workload is null ? string.Empty : $"{p.Name}\0--workload\0{p.Workload.Name}\0");
         d.Func("stat", () => Stat(p));
+        d.Func("status", () => string.Create(
+            CultureInfo.InvariantCulture,
+            $"Name:\t{p.Name}\nState:\tS (sleeping)\nTgid:\t{p.Pid}\nPid:\t{p.Pid}\nPPid:\t{p.ParentPid}\nUid:\t{p.Uid}\t{p.Uid}\t{p.Uid}\t{p.Uid}\nGid:\t{p.Uid}\t{p.Uid}\t{p.Uid}\t{p.Uid}\n"));
+        d.Func("maps", () => Maps(p));
+        d.Add(new VLink("exe", () => p.Executable));
         d.Func("statm", () =>
         {
             ulong size = p.VirtualBytes / 4096;
             ulong res = p.Workload is null ? 0 : p.ResidentBytes / 4096;
             return string.Create(CultureInfo.InvariantCulture, $"{size} {res} 0 {(p.Workload is null ? 0 : 2048)} 0 {size} 0\n");
         });
+    }
+
+    // One line per VMA, as the kernel prints them; reservations (no access at all) as ---p.
+    private static string Maps(SimProcess p)
+    {
+        if (p.Workload is null)
+        {
+            return string.Empty;
+        }
+
+        var sb = new StringBuilder();
+        var reserved = new HashSet<AddressRange>(p.Workload.Reservations);
+        foreach (AddressRange m in p.Workload.Mappings)
+        {
+            sb.Append(CultureInfo.InvariantCulture, $"{m.Start:x12}-{m.End:x12} {(reserved.Contains(m) ? "---p" : "rw-p")} 00000000 00:00 0 \n");
+        }
+
+        return sb.ToString();
     }
 
     private string Stat(SimProcess p)
@@ -79,7 +109,7 @@ public sealed partial class SimulatedKernel
         long start = ((long)Options.BootUptime.TotalMicroseconds + p.StartUs) * hz / 1_000_000;
         ulong rssPages = kthread ? 0 : p.ResidentBytes / 4096;
         var sb = new StringBuilder();
-        sb.Append(CultureInfo.InvariantCulture, $"{p.Pid} ({p.Name}) S {(kthread ? 2 : 1)} {(kthread ? 0 : p.Pid)} {(kthread ? 0 : p.Pid)} 0 -1 {(kthread ? 2129984 : 4194560)} 0 0 0 0 {utime} {stime} 0 0 20 0 1 0 {start} {p.VirtualBytes} {rssPages} 18446744073709551615");
+        sb.Append(CultureInfo.InvariantCulture, $"{p.Pid} ({p.Name}) S {p.ParentPid} {(kthread ? 0 : p.Pid)} {(kthread ? 0 : p.Pid)} 0 -1 {(kthread ? 2129984 : 4194560)} 0 0 0 0 {utime} {stime} 0 0 20 0 1 0 {start} {p.VirtualBytes} {rssPages} 18446744073709551615");
         for (int i = 26; i <= 52; i++)
         {
             sb.Append(" 0");

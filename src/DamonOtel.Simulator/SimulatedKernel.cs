@@ -99,20 +99,37 @@ public sealed partial class SimulatedKernel : IKernelFs
     // ---- public control surface ----
 
     /// <summary>Starts a process running <paramref name="workload"/>; returns its pid.</summary>
-    public int SpawnProcess(string name, IWorkload workload)
+    public int SpawnProcess(string name, IWorkload workload, ProcessSpawn? spawn = null)
     {
         ArgumentNullException.ThrowIfNull(workload);
         lock (Gate)
         {
-            var p = new SimProcess(Processes.AllocatePid(), name, workload, NowUs);
+            int pid = spawn?.Pid ?? Processes.AllocatePid();
+            if (spawn?.Pid is int wanted && !Processes.IsFree(wanted))
+            {
+                throw new ArgumentException($"pid {wanted} is in use", nameof(spawn));
+            }
+
+            var p = new SimProcess(pid, name, workload, NowUs, spawn);
             Processes.Add(p);
             AddProcDir(p);
             return p.Pid;
         }
     }
 
+    /// <summary>Starts a child of <paramref name="parentPid"/> (same uid and executable unless <paramref name="spawn"/> says otherwise).</summary>
+    public int SpawnChild(int parentPid, string name, string workload, ProcessSpawn? spawn = null)
+    {
+        lock (Gate)
+        {
+            SimProcess parent = Processes.Get(parentPid) ?? throw new ArgumentException($"no simulated process with pid {parentPid}", nameof(parentPid));
+            ProcessSpawn s = (spawn ?? new ProcessSpawn { Uid = parent.Uid, Executable = parent.Executable }) with { ParentPid = parentPid };
+            return SpawnProcess(name, SimulatedWorkloads.Create(workload), s);
+        }
+    }
+
     /// <summary>Starts a process running the named workload (<see cref="SimulatedWorkloads.Names"/>).</summary>
-    public int SpawnProcess(string name, string workload) => SpawnProcess(name, SimulatedWorkloads.Create(workload));
+    public int SpawnProcess(string name, string workload, ProcessSpawn? spawn = null) => SpawnProcess(name, SimulatedWorkloads.Create(workload), spawn);
 
     /// <summary>Ends a simulated process; vaddr kdamonds whose targets all exited stop on their next sample.</summary>
     public void KillProcess(int pid)
@@ -240,6 +257,29 @@ public sealed partial class SimulatedKernel : IKernelFs
             }
 
             return t.Config.Regions.Aggregate(0UL, (acc, r) => acc + phys.Overlap(r.Start * unit, r.End * unit));
+        }
+    }
+
+    /// <summary>
+    /// The running context's targets of kdamond <paramref name="kdamondIndex"/> as the kernel holds
+    /// them, in order (tests: which process each entry monitors and whose history its regions carry).
+    /// </summary>
+    public IReadOnlyList<SimulatedTarget> RunningTargets(int kdamondIndex)
+    {
+        lock (Gate)
+        {
+            if (kdamondList[kdamondIndex] is not { Run: KdamondRun.Running, Context: { } ctx })
+            {
+                return [];
+            }
+
+            return [.. ctx.Targets.Select(t => new SimulatedTarget(
+                t.Process?.Pid ?? 0,
+                t.Process is { } p ? (long)Options.BootUptime.TotalMicroseconds + p.StartUs : 0,
+                t.Process?.Workload is null && t.Process is not null,
+                t.Regions.Count,
+                t.Regions.Aggregate(0UL, (a, r) => a + (r.End - r.Start)),
+                t.Regions.Count == 0 ? 0 : t.Regions.Max(r => r.Age)))];
         }
     }
 

@@ -24,6 +24,8 @@ internal static partial class MetricCatalog
         ["damon_monitoring_interval_seconds"] = ["kdamond", "interval"],
         ["damon_region_count"] = KdTarget,
         ["damon_memory_monitored_bytes"] = KdTarget,
+        ["damon_memory_unmapped_bytes"] = KdTarget,
+        ["damon_target_processes"] = ["kdamond", "target", "state"],
         ["damon_memory_working_set_bytes"] = KdTarget,
         ["damon_memory_working_set_distribution_bytes_bucket"] = ["kdamond", "target", "le"],
         ["damon_memory_working_set_distribution_bytes_sum"] = KdTarget,

@@ -9,7 +9,7 @@ public sealed class WorkloadTests
     [Fact]
     public void Names_are_creatable_and_unknown_names_are_rejected()
     {
-        Assert.Equal(["steady", "stairs", "zigzag", "idle"], SimulatedWorkloads.Names);
+        Assert.Equal(["steady", "stairs", "zigzag", "idle", "worker"], SimulatedWorkloads.Names);
         foreach (string n in SimulatedWorkloads.Names)
         {
             Assert.Equal(n, SimulatedWorkloads.Create(n).Name);

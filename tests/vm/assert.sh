@@ -214,4 +214,51 @@ if [[ -n $SNAPSHOT ]]; then
 	fi
 fi
 
+# --- procs: a target of several processes; vaddr numbers count mapped memory only ---------------
+# init.sh starts a parent shell with 3 children `wsgen -N mpgen -t 64M -p 16M@0` (its vm_mp_*:
+# keep in sync) and the mpgen kdamond follows the parent's pid file with include_children. The
+# children stay in their one phase, so the truth is the same in both phases.
+procs_checks() {
+	local n=3 hot=$((16 << 20)) total=$((64 << 20)) tol=15 s='kdamond="mpgen",target="mp"' v w lo hi m u k le c
+	v=$(q1 "$(last "damon_kdamond_up{kdamond=\"mpgen\"}")")
+	[[ $v == 1 ]] && pass "kdamond mpgen up" || failc "kdamond mpgen up (damon_kdamond_up=${v:-absent})"
+	v=$(q1 "$(last "damon_target_processes{$s,state=\"monitored\"}")")
+	[[ $v == $((n + 1)) ]] && pass "mpgen/mp monitors the parent and its $n children ($v processes)" ||
+		failc "mpgen/mp monitored processes ${v:-absent}, want $((n + 1)) (parent + $n children)"
+	w=$(q1 "quantile_over_time(0.5, damon_memory_working_set_bytes{$s}[$WINDOW])")
+	lo=$(q1 "min_over_time(damon_memory_working_set_bytes{$s}[$WINDOW])")
+	hi=$(q1 "max_over_time(damon_memory_working_set_bytes{$s}[$WINDOW])")
+	printf '  %-9s WSS median %-10s %7s  (truth %s = %d x %s; min %s, max %s)\n' mpgen "$(mib "$w")" "$(pct "$w" $((n * hot)))" "$(mib $((n * hot)))" "$n" "$(mib "$hot")" "$(mib "$lo")" "$(mib "$hi")" >>"$REPORT"
+	within "$w" $((n * hot)) "$tol" && pass "mpgen/mp WSS median $(mib "$w") within $tol% of the children's hot sets $(mib $((n * hot))) ($(pct "$w" $((n * hot))))" ||
+		failc "mpgen/mp WSS median $(mib "$w") within $tol% of $(mib $((n * hot))) ($(pct "$w" $((n * hot))); min $(mib "$lo"), max $(mib "$hi") over $WINDOW)"
+	# Mapped only: the children's allocations plus binaries, stacks and the parent shell (a few MiB).
+	m=$(q1 "$(last "damon_memory_monitored_bytes{$s}")")
+	u=$(q1 "$(last "damon_memory_unmapped_bytes{$s}")")
+	printf '  %-9s monitored %s, unmapped (left out) %s\n' mpgen "$(mib "$m")" "$(mib "$u")" >>"$REPORT"
+	ge "$m" $((n * total)) && ! gt "$m" $((n * total + (n + 1) * (4 << 20))) &&
+		pass "mpgen/mp monitored $(mib "$m"): the $n allocations of $(mib "$total") + at most 4 MiB a process (unmapped $(mib "$u") left out)" ||
+		failc "mpgen/mp monitored $(mib "$m"), want $(mib $((n * total)))..$(mib $((n * total + (n + 1) * (4 << 20)))) (unmapped $(mib "$u"))"
+
+	# wsgen: monitored = its mapped memory (1 GiB + a few MiB), never the unmapped space DAMON's
+	# regions span; in phase 1 everything but the hot set is cold since start, so bytes idle
+	# longer than the bucket the idle checks above use are within 15 % of the cold *mapped* bytes.
+	for k in "${VADDR_KDAMONDS[@]}"; do
+		m=$(q1 "$(last "damon_memory_monitored_bytes{$(sel "$k")}")")
+		u=$(q1 "$(last "damon_memory_unmapped_bytes{$(sel "$k")}")")
+		printf '  %-9s monitored %s, unmapped (left out) %s, DAMON regions %s\n' "$k" "$(mib "$m")" "$(mib "$u")" "$(mib "$(awk -v a="$m" -v b="$u" 'BEGIN { if (a != "" && b != "") print a + b }')")" >>"$REPORT"
+		[[ -n $u ]] && ! gt "$m" $((TOTAL_B + (8 << 20))) &&
+			pass "$k monitors mapped memory only: $(mib "$m") <= wsgen's $(mib "$TOTAL_B") + 8 MiB (unmapped $(mib "$u") exported apart)" ||
+			failc "$k monitored $(mib "$m") <= $(mib "$TOTAL_B") + 8 MiB with damon_memory_unmapped_bytes present (${u:-absent})"
+		[[ $PHASE == 1 ]] || continue
+		les=$(q "$(last "damon_memory_idle_bytes{$(sel "$k")}")" | sed -n 's/.*le=\([^, ]*\).*/\1/p' | grep -v Inf | sort -g | uniq)
+		le=$(awk -v lim="$(awk -v a="$COLD_AGE" 'BEGIN { print a / 2 }')" '$1 + 0 <= lim + 0 { x = $1 } END { print x }' <<<"$les")
+		[[ -n $le ]] || continue # reported by the idle checks above
+		c=$(q1 "$(last "damon_memory_idle_bytes{$(sel "$k"),le=\"+Inf\"}") - ignoring(le) $(last "damon_memory_idle_bytes{$(sel "$k"),le=\"$le\"}")")
+		within "$c" "$COLD_B" 15 && pass "$k: idle > ${le}s $(mib "$c") within 15% of the cold mapped $(mib "$COLD_B") ($(pct "$c" "$COLD_B"))" ||
+			failc "$k: idle > ${le}s $(mib "$c") within 15% of the cold mapped $(mib "$COLD_B") ($(pct "$c" "$COLD_B"); unmapped $(mib "$u"))"
+	done
+}
+procs_checks
+# --- end procs --------------------------------------------------------------------------------
+
 ((FAILED == 0)) || { echo "  $FAILED check(s) failed in phase $PHASE"; exit 1; }

@@ -230,6 +230,23 @@ if [ "$vm_mode" = agent ]; then
 	fi
 	AGENT=$!
 fi
+# --- procs: the multi-process workload (agent mode) -------------------------------------------
+# A parent shell and its vm_mp_n children, each `wsgen -N mpgen` with its own hot set, pausing
+# 100 ms between passes (light on the 2 vCPUs). The agent's mpgen kdamond follows the parent's pid
+# file with include_children; the truth (n x hot) is in assert.sh's procs block.
+vm_mp_n=3 vm_mp_total=64M vm_mp_hot=16M
+if [ "$vm_mode" = agent ]; then
+	(
+		for n in $(seq "$vm_mp_n"); do
+			/usr/bin/wsgen -N mpgen -t "$vm_mp_total" -p "$vm_mp_hot@0" -s 100 -f "/run/mpgen.$n.status" >/dev/null &
+		done
+		wait
+	) &
+	echo $! > /run/mpgen.pid
+	echo "VM-MP parent=$! children=$vm_mp_n total=$vm_mp_total hot=$vm_mp_hot"
+fi
+# --- end procs --------------------------------------------------------------------------------
+
 i=0
 while [ ! -s /run/wsgen.status ]; do
 	i=$((i + 1)); [ $i -gt 1200 ] && die "wsgen did not start (no /run/wsgen.status)"
@@ -325,14 +342,14 @@ if [ "$vm_mode" = agent ]; then
 		finish 1
 	}
 	i=0
-	while [ "$(grep -c '"index"' /run/damon-otel/kdamonds.json 2>/dev/null)" != 3 ] || grep -q '"kdamond_pid": *-1' /run/damon-otel/kdamonds.json; do
+	while [ "$(grep -c '"index"' /run/damon-otel/kdamonds.json 2>/dev/null)" != 4 ] || grep -q '"kdamond_pid": *-1' /run/damon-otel/kdamonds.json; do
 		kill -0 $AGENT 2>/dev/null || kdamonds_failed "agent exited before starting its kdamonds"
 		err=$(grep -m1 "state command 'on'" /tmp/agent.log)
 		[ -n "$err" ] && kdamonds_failed "agent log: $(echo "$err" | cut -c1-400)"
 		# Blocked by an exclusive module (the take-over did not happen, or no opt-in).
 		[ "$(grep -c 'Configured kdamonds not started' /tmp/agent.log)" -gt "${before:-0}" ] &&
 			kdamonds_failed "agent log: $(grep 'Configured kdamonds not started' /tmp/agent.log | tail -1 | cut -c1-600)"
-		i=$((i + 1)); [ $i -gt 120 ] && kdamonds_failed "no ownership record with 3 running kdamonds in /run/damon-otel after 120s"
+		i=$((i + 1)); [ $i -gt 120 ] && kdamonds_failed "no ownership record with 4 running kdamonds (wsgen_tp, wsgen_tr, system, mpgen) in /run/damon-otel after 120s"
 		sleep 1
 	done
 	echo "VM-AGENT-READY pid=$AGENT uptime=$(uptime_s)"

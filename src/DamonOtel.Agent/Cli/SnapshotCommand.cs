@@ -29,9 +29,10 @@ internal static class SnapshotCommand
         var repeat = new Option<int>("--repeat") { Description = "Take N consecutive snapshots in this process", DefaultValueFactory = _ => 1 };
         var config = new Option<string?>("--config", "-c") { Description = "Config file for metric options (percentiles) and attach.refresh" };
         var stateDir = new Option<string?>("--state-dir") { Description = "Where the agent records its kdamonds (default /run/damon-otel)" };
+        var raw = new Option<bool>("--raw") { Description = "DAMON's regions as they are (damo report access's numbers): vaddr targets keep the unmapped space their regions span" };
         var cmd = new Command("snapshot", "Print access summaries of the running kdamonds' monitoring schemes (tried_regions)")
         {
-            noRefresh, format, simulate, repeat, config, stateDir, KernelRootOptions.Sysfs, KernelRootOptions.Tracefs, KernelRootOptions.Procfs,
+            noRefresh, format, simulate, repeat, config, stateDir, raw, KernelRootOptions.Sysfs, KernelRootOptions.Tracefs, KernelRootOptions.Procfs,
         };
         cmd.SetAction(async (parse, cancellationToken) =>
         {
@@ -90,7 +91,7 @@ internal static class SnapshotCommand
                         : OwnedIndexes(parse.GetValue(stateDir) ?? cfg.StateDir);
                     // The agent's EBUSY handling: its command deadline and retries, its read retries.
                     StateCommands? commands = refresh ? new StateCommands(env.Fs, env.Roots, KdamondManager.CommandOptions(cfg)) : null;
-                    var taker = new SnapshotTaker(env, cfg.Metrics.Access, commands, writable, KdamondManager.NewReader(env, cfg));
+                    var taker = new SnapshotTaker(env, cfg.Metrics.Access, commands, writable, parse.GetValue(raw), KdamondManager.NewReader(env, cfg));
                     for (int i = 0; i < n; i++)
                     {
                         IReadOnlyList<SnapshotReportTarget> targets = await taker.TakeAsync(cancellationToken).ConfigureAwait(false);

@@ -1,7 +1,9 @@
 using DamonOtel.Agent.Hosting;
 using DamonOtel.Analysis;
 using DamonOtel.Analysis.Reports;
+using System.Runtime.InteropServices;
 using DamonOtel.Damon.Model;
+using DamonOtel.Damon.Procfs;
 using DamonOtel.Damon.Sysfs;
 
 namespace DamonOtel.Agent.Cli;
@@ -16,10 +18,16 @@ namespace DamonOtel.Agent.Cli;
 /// (<paramref name="sysfsReader"/> from <see cref="Kdamonds.KdamondManager.NewReader"/>,
 /// <paramref name="commands"/> with <see cref="Kdamonds.KdamondManager.CommandOptions"/>).
 /// </summary>
-internal sealed class SnapshotTaker(KernelEnvironment env, AccessOptions options, StateCommands? commands, IReadOnlySet<int> writable, DamonSysfsReader? sysfsReader = null)
+/// By default a vaddr/fvaddr target counts only its process's mapped memory (as the agent
+/// exports it); <paramref name="raw"/> reports DAMON's regions as they are, number for number
+/// what `damo report access` prints.
+internal sealed class SnapshotTaker(KernelEnvironment env, AccessOptions options, StateCommands? commands, IReadOnlySet<int> writable, bool raw = false, DamonSysfsReader? sysfsReader = null)
 {
     private readonly DamonSysfsReader reader = sysfsReader ?? new(env.Fs, env.Roots);
+    private readonly ProcReader proc = new(env.Fs, env.Roots);
     private readonly AccessSummarizer summarizer = new(options);
+    private readonly List<AddressRange> mapped = [];
+    private readonly List<DamonRegion> clipped = [];
 
     private const int MaxEmptyRetries = 3;
 
@@ -71,8 +79,28 @@ internal sealed class SnapshotTaker(KernelEnvironment env, AccessOptions options
                     continue;
                 }
 
-                AccessSummary summary = Summarize(summarizer, tried.Regions, ctx.Attrs.Intervals, ctx.AddrUnit ?? 1, reader.TriedRegionsDir(k.Index, ctx.Index, scheme));
-                result.Add(new SnapshotReportTarget(k.Index, ctx.Index, target, ctx.Attrs.Intervals, summary));
+                int? pid = ctx.Operations != "paddr" && target < ctx.Targets.Count ? ctx.Targets[target].PidTarget : null;
+                if (pid == k.Pid)
+                {
+                    continue; // a tombstone: the kdamond's own thread holding a removed process's place
+                }
+
+                if (raw || pid is not int p || p <= 0)
+                {
+                    AccessSummary summary = Summarize(summarizer, tried.Regions, ctx.Attrs.Intervals, ctx.AddrUnit ?? 1, reader.TriedRegionsDir(k.Index, ctx.Index, scheme));
+                    result.Add(new SnapshotReportTarget(k.Index, ctx.Index, target, ctx.Attrs.Intervals, summary));
+                    continue;
+                }
+
+                if (!proc.ReadMappings(p, mapped))
+                {
+                    continue; // the process exited
+                }
+
+                clipped.Clear();
+                ulong unmapped = MappedRanges.Clip(tried.Regions, CollectionsMarshal.AsSpan(mapped), clipped);
+                AccessSummary mappedSummary = Summarize(summarizer, CollectionsMarshal.AsSpan(clipped), ctx.Attrs.Intervals, ctx.AddrUnit ?? 1, reader.TriedRegionsDir(k.Index, ctx.Index, scheme));
+                result.Add(new SnapshotReportTarget(k.Index, ctx.Index, target, ctx.Attrs.Intervals, mappedSummary, p, unmapped));
             }
         }
 

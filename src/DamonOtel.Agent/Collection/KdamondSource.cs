@@ -31,6 +31,7 @@ internal sealed class KdamondSource : ICollectionSource
     private readonly AccessSummarizer summarizer;
     private readonly bool mayWrite;
     private readonly bool triedRegions;
+    private TargetLayout foreignLayout = TargetLayout.Empty;
 
     // See ReadKdamond: the last whole read, the spec it was of (ours), and collections since.
     private Kdamond? cached;
@@ -117,13 +118,15 @@ internal sealed class KdamondSource : ICollectionSource
 
         Intervals intervals = ctx.Attrs.Intervals;
         IReadOnlyList<int> monitor = MonitorSchemes(ctx);
+        TargetLayout layout = managed?.Layout ?? ForeignLayout(ctx);
+        state.Merger?.SetLayout(layout, immediately: triedRegions);
         if (managed?.RegionSource == RegionSource.TriedBytes)
         {
             await CollectTriedBytesAsync(index, ctx, monitor, cancellationToken);
         }
         else if (triedRegions)
         {
-            await CollectTriedRegionsAsync(index, ctx, intervals, monitor, cancellationToken);
+            await CollectTriedRegionsAsync(index, ctx, intervals, monitor, layout, cancellationToken).ConfigureAwait(false);
         }
 
         var schemes = new List<SchemeObservation>(ctx.Schemes.Count);
@@ -138,10 +141,14 @@ internal sealed class KdamondSource : ICollectionSource
         ulong?[]? rss = null;
         if (ctx.Operations != "paddr")
         {
-            rss = new ulong?[ctx.Targets.Count];
-            for (int t = 0; t < rss.Length; t++)
+            // A target of several processes: their RSS summed (shared pages count once per process).
+            rss = new ulong?[state.TargetCount];
+            foreach (KernelTarget t in layout.Targets)
             {
-                rss[t] = ctx.Targets[t].PidTarget > 0 ? proc.ReadRssBytes(ctx.Targets[t].PidTarget) : null;
+                if (t.HasProcess && t.ConfigIndex < rss.Length && proc.ReadRssBytes(t.Process.Pid) is ulong bytes)
+                {
+                    rss[t.ConfigIndex] = (rss[t.ConfigIndex] ?? 0) + bytes;
+                }
             }
         }
 
@@ -199,7 +206,7 @@ internal sealed class KdamondSource : ICollectionSource
         return k;
     }
 
-    private async Task CollectTriedRegionsAsync(int index, DamonContext ctx, Intervals intervals, IReadOnlyList<int> monitor, CancellationToken cancellationToken)
+    private async Task CollectTriedRegionsAsync(int index, DamonContext ctx, Intervals intervals, IReadOnlyList<int> monitor, TargetLayout layout, CancellationToken cancellationToken)
     {
         if (monitor.Count == 0)
         {
@@ -212,7 +219,7 @@ internal sealed class KdamondSource : ICollectionSource
         }
 
         ulong addrUnit = ctx.AddrUnit ?? 1;
-        for (int t = 0; t < monitor.Count && t < state.TargetCount; t++)
+        for (int t = 0; t < monitor.Count && t < layout.Targets.Count; t++)
         {
             TriedRegions? tried = reader.ReadTriedRegions(index, 0, monitor[t]);
             if (tried is null || tried.Regions.Length == 0)
@@ -220,8 +227,17 @@ internal sealed class KdamondSource : ICollectionSource
                 continue;
             }
 
-            state.OfferSnapshot(t, tried.Regions, intervals, addrUnit, summarizer, reader.TriedRegionsDir(index, 0, monitor[t]));
+            if (state.Merger is { } merger)
+            {
+                merger.Add(t, tried.Regions, intervals, addrUnit, summarizer, publishWhenComplete: false);
+            }
+            else
+            {
+                state.OfferSnapshot(t, tried.Regions, intervals, addrUnit, summarizer, reader.TriedRegionsDir(index, 0, monitor[t]));
+            }
         }
+
+        state.Merger?.PublishAll(summarizer);
     }
 
     // tried_bytes: one update, then one total_bytes file per bucket scheme of each target.
@@ -245,6 +261,22 @@ internal sealed class KdamondSource : ICollectionSource
             buckets.Summarize(totals, addrUnit, summary);
             state.UpdateAccess(t, summary);
         }
+    }
+
+    // Somebody else's kdamond: its targets are the ones in sysfs, one series each (no start times:
+    // its owner chose the pids). A new layout object only when the pids change.
+    private TargetLayout ForeignLayout(DamonContext ctx)
+    {
+        if (foreignLayout.Targets.Count == ctx.Targets.Count && foreignLayout.Targets.Select(t => t.Process.Pid).SequenceEqual(ctx.Targets.Select(t => ctx.Operations == "paddr" ? 0 : t.PidTarget)))
+        {
+            return foreignLayout;
+        }
+
+        foreignLayout = new TargetLayout(
+            [.. ctx.Targets.Select((t, i) => new KernelTarget(i, new ProcessIdentity(ctx.Operations == "paddr" ? 0 : t.PidTarget, 0)))],
+            [],
+            foreignLayout.Version + 1);
+        return foreignLayout;
     }
 
     // Ours: the schemes the manager appended. Others': an existing all-matching stat scheme, if any.

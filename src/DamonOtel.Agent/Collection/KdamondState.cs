@@ -36,6 +36,12 @@ internal sealed class KdamondState
 
     public string Source { get; }
 
+    /// <summary>
+    /// Merges the kdamond's DAMON targets (processes) into its configured targets and cuts vaddr
+    /// regions to the mappings; null for DAMON modules (one target, physical memory).
+    /// </summary>
+    public TargetMerger? Merger { get; set; }
+
     public string Name { get; }
 
     /// <summary>kdamonds/&lt;Index&gt;, or -1 for a DAMON module.</summary>
@@ -108,8 +114,11 @@ internal sealed class KdamondState
         }
     }
 
-    /// <summary>A new snapshot of one target (one aggregation interval, or one tried_regions walk).</summary>
-    public void UpdateAccess(int targetIndex, AccessSummary summary)
+    /// <summary>
+    /// A new snapshot of one configured target (one aggregation interval, or one tried_regions
+    /// walk; all its processes together). <paramref name="unmappedBytes"/>: vaddr mapped_only only.
+    /// </summary>
+    public void UpdateAccess(int targetIndex, AccessSummary summary, ulong? unmappedBytes = null)
     {
         lock (gate)
         {
@@ -120,9 +129,24 @@ internal sealed class KdamondState
 
             TargetSlot slot = targets[targetIndex];
             slot.Access = summary;
+            slot.Unmapped = unmappedBytes;
             slot.Sequence++;
             slot.AccessAtTicks = store.Now();
             intervals = summary.Intervals;
+            PublishLocked();
+        }
+    }
+
+    /// <summary>How many processes each configured target has (process targets of our kdamonds); empty = not known.</summary>
+    public void UpdateProcesses(IReadOnlyList<TargetProcessCounts> counts)
+    {
+        lock (gate)
+        {
+            for (int i = 0; i < targets.Length; i++)
+            {
+                targets[i].Processes = i < counts.Count ? counts[i] : null;
+            }
+
             PublishLocked();
         }
     }
@@ -227,6 +251,7 @@ internal sealed class KdamondState
             {
                 t.Access = null;
                 t.Rss = null;
+                t.Unmapped = null;
             }
 
             PublishLocked();
@@ -249,7 +274,7 @@ internal sealed class KdamondState
         {
             TargetSlot t = targets[i];
             bool fresh = t.Access is not null && store.TimeProvider.GetElapsedTime(t.AccessAtTicks) <= ObservationStore.StaleAfterIntervals * expected;
-            targetObservations[i] = new TargetObservation(t.Name, fresh ? t.Access : null, t.Sequence, t.Rss);
+            targetObservations[i] = new TargetObservation(t.Name, fresh ? t.Access : null, t.Sequence, t.Rss, fresh ? t.Unmapped : null, t.Processes);
         }
 
         PageOwnershipTable? pages = pageSampling is { Table: { } table } ps && store.TimeProvider.GetElapsedTime(ps.TableAtTicks) <= ObservationStore.StaleAfterIntervals * expected
@@ -302,5 +327,9 @@ internal sealed class KdamondState
         public long AccessAtTicks { get; set; }
 
         public ulong? Rss { get; set; }
+
+        public ulong? Unmapped { get; set; }
+
+        public TargetProcessCounts? Processes { get; set; }
     }
 }

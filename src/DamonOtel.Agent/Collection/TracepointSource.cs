@@ -43,6 +43,11 @@ internal sealed class TracepointSource(KernelEnvironment env, Func<IReadOnlyList
         }
 
         RefreshPidMap();
+        foreach (KdamondState s in byKey.Values)
+        {
+            s.Merger?.BeginPoll();
+        }
+
         long errorsBefore = reader.ParseErrors;
         long linesBefore = reader.Lines;
         reader.Poll(OnSnapshot);
@@ -103,7 +108,16 @@ internal sealed class TracepointSource(KernelEnvironment env, Func<IReadOnlyList
 
     private void OnSnapshot(RegionSnapshot snapshot)
     {
-        if (byKey.TryGetValue(snapshot.KdamondIndex, out KdamondState? state))
+        if (!byKey.TryGetValue(snapshot.KdamondIndex, out KdamondState? state))
+        {
+            return;
+        }
+
+        if (state.Merger is { } merger)
+        {
+            merger.Add(snapshot.TargetIndex, snapshot.Regions, snapshot.Intervals, snapshot.AddrUnit, summarizer, publishWhenComplete: true);
+        }
+        else
         {
             state.OfferSnapshot(snapshot.TargetIndex, snapshot.Regions, snapshot.Intervals, snapshot.AddrUnit, summarizer);
         }

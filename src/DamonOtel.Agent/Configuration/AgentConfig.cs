@@ -157,6 +157,9 @@ internal sealed record AttachConfig
     public bool Refresh { get; init; }
 
     public RegionSource RegionSource { get; init; } = RegionSource.Auto;
+
+    /// <summary>vaddr/fvaddr kdamonds of others: export only their targets' mapped memory, as for ours.</summary>
+    public bool MappedOnly { get; init; } = true;
 }
 
 internal sealed record KdamondConfig
@@ -186,6 +189,13 @@ internal sealed record KdamondConfig
 
     /// <summary>refresh_ms for kernels that have it (6.17+); 0 = off.</summary>
     public uint RefreshMs { get; init; } = DefaultRefreshMs;
+
+    /// <summary>
+    /// vaddr/fvaddr: export only the parts of DAMON's regions inside the process's mappings
+    /// (never-mapped gaps and `---p` reservations are exported apart, as unmapped bytes).
+    /// False exports DAMON's regions as they are, as damo reports them.
+    /// </summary>
+    public bool MappedOnly { get; init; } = true;
 
     public IReadOnlyList<SchemeConfig> Schemes { get; init; } = [];
 
@@ -218,7 +228,31 @@ internal sealed record TargetConfig
     /// <summary>fvaddr/paddr: explicit [start, end) ranges.</summary>
     public IReadOnlyList<(ulong Start, ulong End)> Regions { get; init; } = [];
 
+    /// <summary>Every process a target names is monitored, up to this many (the oldest first).</summary>
+    public const int DefaultMaxProcesses = 64;
+
+    /// <summary>The largest max_processes accepted: each process is a DAMON target with regions of its own.</summary>
+    public const int MaxProcessesLimit = 1024;
+
+    /// <summary>Also monitor the descendants of the matching processes (damo's --include_child_tasks).</summary>
+    public bool IncludeChildren { get; init; }
+
+    /// <summary>Cap on the processes monitored for this target; further matches are counted, not monitored.</summary>
+    public int MaxProcesses { get; init; } = DefaultMaxProcesses;
+
+    /// <summary>Pin: a matching process's /proc/&lt;pid&gt;/exe must be one of these absolute paths (empty = any).</summary>
+    public IReadOnlyList<string> Executables { get; init; } = [];
+
+    /// <summary>Pin: a matching process's real, effective, saved and filesystem uids must all be in this list (empty = any).</summary>
+    public IReadOnlyList<uint> Uids { get; init; } = [];
+
+    /// <summary>pid_file: besides root, the uid that may own the pid file.</summary>
+    public uint? PidFileOwner { get; init; }
+
     public bool IsProcess => Pid is not null || PidFile is not null || ProcessName is not null || CmdlinePattern is not null;
+
+    /// <summary>Whether a name or pattern selects processes, so that any user could start a match.</summary>
+    public bool IsPinned => Executables.Count > 0 || Uids.Count > 0;
 }
 
 /// <summary>A kdamond's monitoring intervals; the defaults are the ones every config starts from.</summary>

@@ -53,6 +53,12 @@ internal static partial class ConfigLoader
         nr.RejectUnknownKeys();
 
         ulong? refreshUs = k.TimeUs("refresh", 1_000);
+        bool mappedOnly = k.Bool("mapped_only", true);
+        if (ops == "paddr" && k.Has("mapped_only"))
+        {
+            k.Error(k.Raw("mapped_only"), "mapped_only", "applies to vaddr and fvaddr (a process's mappings); paddr has none");
+        }
+
         var targets = new List<TargetConfig>();
         IReadOnlyList<YamlNodeReader> targetNodes = k.MappingList("targets");
         for (int i = 0; i < targetNodes.Count; i++)
@@ -111,6 +117,7 @@ internal static partial class ConfigLoader
             MaxNrRegions = max,
             RefreshMs = refreshUs is null ? KdamondConfig.DefaultRefreshMs : (uint)Math.Min(uint.MaxValue, refreshUs.Value / 1000),
             Schemes = schemes,
+            MappedOnly = mappedOnly,
         };
     }
 

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
+using YamlDotNet.RepresentationModel;
 
 namespace DamonOtel.Agent.Configuration;
 
@@ -29,6 +30,12 @@ internal static partial class ConfigLoader
                 t.Error(t.Raw("cmdline"), "cmdline", $"not a valid regular expression: {e.Message}");
             }
         }
+
+        bool includeChildren = t.Bool("include_children", false);
+        long? maxProcesses = t.Integer("max_processes", 1, TargetConfig.MaxProcessesLimit);
+        IReadOnlyList<string> executables = Executables(t);
+        IReadOnlyList<uint> uids = Uids(t, "uid");
+        long? pidFileOwner = t.Integer("pid_file_owner", 0, uint.MaxValue - 1);
 
         PhysicalRange? memory = NullableKeyword(t, "memory", "largest_block", "whole_span") switch
         {
@@ -103,6 +110,22 @@ internal static partial class ConfigLoader
                 break;
         }
 
+        if (selectors == 0)
+        {
+            foreach (string key in (string[])["include_children", "max_processes", "exe", "uid", "pid_file_owner"])
+            {
+                if (t.Has(key))
+                {
+                    t.Error(t.Raw(key), key, "applies to process targets only (pid, pid_file, process_name, cmdline)");
+                }
+            }
+        }
+
+        if (pidFileOwner is not null && pidFile is null)
+        {
+            t.Error(t.Raw("pid_file_owner"), "pid_file_owner", "applies to pid_file targets only");
+        }
+
         t.RejectUnknownKeys();
         return new TargetConfig
         {
@@ -113,6 +136,51 @@ internal static partial class ConfigLoader
             CmdlinePattern = cmdline,
             Memory = memory,
             Regions = regions,
+            IncludeChildren = includeChildren,
+            MaxProcesses = (int?)maxProcesses ?? TargetConfig.DefaultMaxProcesses,
+            Executables = executables,
+            Uids = uids,
+            PidFileOwner = (uint?)pidFileOwner,
         };
     }
+
+    // exe: one absolute path or a list of them (a process whose binary was replaced reads "<path> (deleted)").
+    private static List<string> Executables(YamlNodeReader t)
+    {
+        var result = new List<string>();
+        foreach ((string value, YamlNode node) in ScalarOrList(t, "exe"))
+        {
+            if (!value.StartsWith('/') || value.EndsWith('/') || value.Contains('\0', StringComparison.Ordinal))
+            {
+                t.Error(node, "exe", $"'{value}' is not an absolute path to an executable (as /proc/<pid>/exe shows it, e.g. /usr/sbin/nginx)");
+            }
+            else
+            {
+                result.Add(value);
+            }
+        }
+
+        return result;
+    }
+
+    private static List<uint> Uids(YamlNodeReader t, string key)
+    {
+        var result = new List<uint>();
+        foreach ((string value, YamlNode node) in ScalarOrList(t, key))
+        {
+            if (uint.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out uint uid) && uid != uint.MaxValue)
+            {
+                result.Add(uid);
+            }
+            else
+            {
+                t.Error(node, key, $"'{value}' is not a numeric uid (0 to {uint.MaxValue - 1}); user names are not resolved");
+            }
+        }
+
+        return result;
+    }
+
+    private static IReadOnlyList<(string Value, YamlNode Node)> ScalarOrList(YamlNodeReader t, string key) =>
+        t.Raw(key) is YamlScalarNode { Value: { Length: > 0 } v } scalar ? [(v, scalar)] : t.ScalarList(key) ?? [];
 }

@@ -122,6 +122,7 @@ internal static partial class ConfigLoader
             Enabled = attach.Bool("enabled", true),
             Refresh = attach.Bool("refresh", false),
             RegionSource = Source(attach, "region_source", allowDamonStat: true),
+            MappedOnly = attach.Bool("mapped_only", true),
         };
         attach.RejectUnknownKeys();
 

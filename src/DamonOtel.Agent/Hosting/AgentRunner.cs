@@ -202,6 +202,8 @@ internal sealed partial class AgentRunner : IAsyncDisposable
         foreach (ManagedKdamond m in Manager.Owned)
         {
             var state = new KdamondState(Store, "kdamond/" + m.Config.Name, m.Config.Name, m.Index, [.. m.Config.Targets.Select(t => t.Name)], interval);
+            // paddr with page sampling has no processes to merge: its regions go to the page-sampling slot.
+            state.Merger = m.Config.SamplesPages ? null : NewMerger(state, m.Config.Operations, m.Config.MappedOnly, m.Config.Intervals.UpdateUs);
             bool tried = m.RegionSource == RegionSource.TriedRegions;
             if (!tried && m.RegionSource != RegionSource.TriedBytes)
             {
@@ -221,9 +223,15 @@ internal sealed partial class AgentRunner : IAsyncDisposable
                                   (Config.Attach.RegionSource == RegionSource.Auto && Manager.Features.HasTracepoint("damon_aggregated"));
         foreach (int index in (Config.Attach.Enabled ? ForeignIndexes() : []).Order())
         {
-            int targets = ForeignTargetCount(index);
+            DamonContext? ctx = ForeignContext(index);
+            int targets = ctx?.Targets.Count ?? 0;
             string name = index.ToString(CultureInfo.InvariantCulture);
             var state = new KdamondState(Store, "kdamond/" + name, name, index, [.. Enumerable.Range(0, targets).Select(t => t.ToString(CultureInfo.InvariantCulture))], interval);
+            if (ctx is not null)
+            {
+                state.Merger = NewMerger(state, ctx.Operations, Config.Attach.MappedOnly, ctx.Attrs.Intervals.UpdateUs);
+            }
+
             if (attachByTracepoint)
             {
                 tracepointStates.Add(state);
@@ -268,18 +276,27 @@ internal sealed partial class AgentRunner : IAsyncDisposable
 
     // A kdamond of others whose tree cannot be read still gets its source: it reports the
     // problem as its collection error, counted and logged once, while everything else serves.
-    private int ForeignTargetCount(int index)
+    private DamonContext? ForeignContext(int index)
     {
         try
         {
             Kdamond k = reader.ReadKdamond(index, includeTriedRegions: false);
-            return k.Contexts.Count > 0 ? k.Contexts[0].Targets.Count : 0;
+            return k.Contexts.Count > 0 ? k.Contexts[0] : null;
         }
         catch (Exception e) when (e is KernelIoException or KernelFormatException)
         {
-            return 0;
+            return null;
         }
     }
+
+    /// <summary>Mappings are re-read at most once per ops update interval (DAMON's own cadence), and at least every 10 s.</summary>
+    private TargetMerger NewMerger(KdamondState state, string operations, bool mappedOnly, ulong updateUs) =>
+        new(
+            state,
+            new Damon.Procfs.ProcReader(env.Fs, env.Roots),
+            mappedOnly && operations is "vaddr" or "fvaddr",
+            env.Time,
+            TimeSpan.FromMicroseconds(Math.Clamp(updateUs, 100_000UL, 10_000_000UL)));
 
     [LoggerMessage(EventId = 300, Level = LogLevel.Error, Message = "Starting DAMON failed: {Reason}; serving what is available")]
     private partial void LogStartProblem(string reason);

@@ -71,7 +71,8 @@ internal static class SimulationConfig
                 Name = workload,
                 Operations = "vaddr",
                 RegionSource = RegionSource.Tracepoint,
-                Targets = [new TargetConfig { Name = workload, ProcessName = workload }],
+                // Pinned like a production target should be: the Simulator runs it as root from /usr/bin.
+                Targets = [new TargetConfig { Name = workload, ProcessName = workload, Executables = ["/usr/bin/" + workload], Uids = [0] }],
                 Intervals = new IntervalsConfig(),
             },
             new KdamondConfig

@@ -2,7 +2,7 @@ using Microsoft.Extensions.Logging;
 
 namespace DamonOtel.Agent.Kdamonds;
 
-// The manager's log messages (event ids 200-219).
+// The manager's log messages (event ids 200-223).
 internal sealed partial class KdamondManager
 {
     [LoggerMessage(EventId = 200, Level = LogLevel.Information, Message = "Started kdamond {Name} as kdamonds/{Index} (regions from {Source}, thread pid {Pid})")]
@@ -61,6 +61,18 @@ internal sealed partial class KdamondManager
 
     [LoggerMessage(EventId = 218, Level = LogLevel.Warning, Message = "Exiting without stopping our kdamonds (stop_on_exit: false): {Modules} stay(s) off while they run")]
     private partial void LogModulesStayOff(string modules);
+
+    [LoggerMessage(EventId = 220, Level = LogLevel.Warning, Message = "Kdamond {Name}: target {Target} selects processes by name only: any local user can start a process with that name, which then becomes a target{Actions}; pin it with exe: and/or uid:")]
+    private partial void LogUnpinned(string name, string target, string actions);
+
+    [LoggerMessage(EventId = 221, Level = LogLevel.Warning, Message = "Kdamond {Name}: {Note}")]
+    private partial void LogRejected(string name, string note);
+
+    [LoggerMessage(EventId = 222, Level = LogLevel.Warning, Message = "Kdamond {Name}: target {Target} matches more than max_processes ({Max}) processes; {OverCap} are not monitored (the oldest are)")]
+    private partial void LogOverCap(string name, string target, int max, int overCap);
+
+    [LoggerMessage(EventId = 223, Level = LogLevel.Warning, Message = "Kdamond {Name}: a target process exited (or its pid was reused) while its target list was written; committing again without it")]
+    private partial void LogPidChangedUnderUs(string name);
 
     [LoggerMessage(EventId = 219, Level = LogLevel.Warning, Message = "Ignoring the ownership record: {Reason}; kdamonds it may list are treated as not ours")]
     private partial void LogOwnershipUnreadable(string reason);

@@ -5,8 +5,10 @@ using DamonOtel.Agent.Hosting;
 using DamonOtel.Damon.Features;
 using DamonOtel.Damon.IO;
 using DamonOtel.Damon.Model;
+using DamonOtel.Damon.Procfs;
 using DamonOtel.Damon.Modules;
 using DamonOtel.Damon.Sysfs;
+using DamonOtel.Telemetry.Observations;
 using Microsoft.Extensions.Logging;
 
 namespace DamonOtel.Agent.Kdamonds;
@@ -209,6 +211,7 @@ internal sealed partial class KdamondManager : IDisposable
                 for (int i = 0; i < current.Count; i++)
                 {
                     ManagedKdamond m = current[i];
+                    m.Layout = RemapLayout(m.Layout, m.Config, wanted[i]);
                     m.Config = wanted[i];
                     m.RegionSource = ResolveSource(wanted[i]);
                     if (m.State == ManagedState.Running && reader.ReadState(m.Index))
@@ -260,12 +263,20 @@ internal sealed partial class KdamondManager : IDisposable
             {
                 if (reader.ReadState(m.Index))
                 {
-                    return true;
+                    if (m.Config.Targets.Any(t => t.IsProcess))
+                    {
+                        // Processes come and go: the target list follows them.
+                        await CommitAsync(m, cancellationToken).ConfigureAwait(false);
+                        SaveOwnership();
+                    }
+
+                    return m.State == ManagedState.Running;
                 }
 
                 LogStoppedByItself(m.Config.Name, m.Index);
                 m.State = ManagedState.WaitingForTarget;
                 m.KdamondPid = -1;
+                m.Layout = TargetLayout.Empty;
             }
 
             await StartOneAsync(m, cancellationToken).ConfigureAwait(false);
@@ -460,6 +471,8 @@ internal sealed partial class KdamondManager : IDisposable
             foreach ((OwnedKdamond rec, KdamondConfig k) in record.Kdamonds.Zip(wanted))
             {
                 var m = new ManagedKdamond(k, rec.Index, ResolveSource(k)) { State = ManagedState.Running, KdamondPid = tree.Kdamonds[rec.Index].Pid, SpecHash = rec.SpecHash };
+                m.Layout = AdoptedLayout(k, rec, tree.Kdamonds[rec.Index]);
+                m.CanObsolete = CanObsolete(m.Index);
                 AddOwned(m);
                 await CommitAsync(m, cancellationToken).ConfigureAwait(false);
             }
@@ -538,16 +551,9 @@ internal sealed partial class KdamondManager : IDisposable
         return Features.HasTracepoint("damon_aggregated") ? RegionSource.Tracepoint : RegionSource.TriedRegions;
     }
 
-    private static int MonitorSchemeCount(ManagedKdamond m) => m.RegionSource switch
-    {
-        RegionSource.TriedRegions => Math.Max(1, m.Config.Targets.Count),
-        RegionSource.TriedBytes => Math.Max(1, m.Config.Targets.Count) * m.BucketSchemes!.Schemes.Count,
-        _ => 0,
-    };
-
     private async Task StartOneAsync(ManagedKdamond m, CancellationToken cancellationToken)
     {
-        if (!resolver.TryResolve(m.Config, out IReadOnlyList<ResolvedTarget> targets, out string reason))
+        if (!resolver.TryResolve(m.Config, out IReadOnlyList<ResolvedTarget> resolved, out string reason, m.PidStarts))
         {
             if (m.State != ManagedState.WaitingForTarget || m.LastError != reason)
             {
@@ -561,15 +567,27 @@ internal sealed partial class KdamondManager : IDisposable
 
         try
         {
-            m.Targets = targets;
-            KdamondSpec spec = BuildSpec(m);
+            IReadOnlyList<KernelTarget> initial = TargetPlanner.Initial(resolved);
+            var plan = new TargetPlan(initial, [.. initial.Select(_ => false)], [.. initial.Select(_ => false)], initial);
+            KdamondSpec spec = BuildSpec(m, resolved, plan, kdamondPid: -1);
             writer.WriteKdamond(m.Index, spec);
             await SendAsync(m.Index, StateCommand.On, cancellationToken).ConfigureAwait(false);
             m.SpecHash = Hash(spec);
             m.KdamondPid = reader.ReadPid(m.Index);
             m.State = ManagedState.Running;
             m.LastError = null;
+            m.CanObsolete = CanObsolete(m.Index);
+            Publish(m, resolved, plan.After);
             LogStarted(m.Config.Name, m.Index, m.RegionSource.ToString(), m.KdamondPid);
+            WarnAboutTargets(m, resolved);
+
+            // `on` resolved every staged pid: a process that exited (and whose pid was taken by
+            // another) in between must not stay a target. Follow settles it with a commit.
+            if (!AllStillRunning(plan.After))
+            {
+                LogPidChangedUnderUs(m.Config.Name);
+                await CommitAsync(m, cancellationToken).ConfigureAwait(false);
+            }
         }
         catch (StateCommandException e) when (e.Command == StateCommand.On && e.Errno == Errno.EBUSY && RunningExclusiveModules() is { Count: > 0 } running)
         {
@@ -739,39 +757,136 @@ internal sealed partial class KdamondManager : IDisposable
         }
     }
 
+    /// <summary>
+    /// Brings a running kdamond in line with its config and its targets' processes now: writes
+    /// the spec and commits when anything changed (the spec's hash), so that monitoring history
+    /// is kept. After each commit every process target is checked again (pid and start time);
+    /// a pid that changed hands in between is taken out by the next round at once.
+    /// </summary>
     private async Task CommitAsync(ManagedKdamond m, CancellationToken cancellationToken)
     {
-        if (!resolver.TryResolve(m.Config, out IReadOnlyList<ResolvedTarget> targets, out string reason))
+        for (int round = 0; round < MaxFollowRounds; round++)
         {
-            m.LastError = reason;
-            return;
-        }
+            if (!resolver.TryResolve(m.Config, out IReadOnlyList<ResolvedTarget> resolved, out string reason, m.PidStarts))
+            {
+                m.LastError = reason;
+                if (m.Config.Targets.Any(t => t.IsProcess) && !resolved.Any(r => r.Processes.Count > 0))
+                {
+                    // Every process is gone: nothing to monitor (tombstones would keep the kdamond alive).
+                    await StopForMissingTargetsAsync(m, reason, cancellationToken).ConfigureAwait(false);
+                }
 
-        m.Targets = targets;
-        KdamondSpec spec = BuildSpec(m);
-        string hash = Hash(spec);
-        if (hash == m.SpecHash)
-        {
-            return;
-        }
+                return;
+            }
 
-        try
-        {
-            writer.WriteKdamond(m.Index, spec);
-            await SendAsync(m.Index, StateCommand.Commit, cancellationToken).ConfigureAwait(false);
-            m.SpecHash = hash;
-            m.LastError = null;
-            LogCommitted(m.Config.Name, m.Index);
-        }
-        catch (Exception e) when (e is KernelIoException or KernelFormatException or StateCommandException or NotSupportedException)
-        {
-            m.LastError = $"commit of kdamond {m.Config.Name} failed: {e.Message}";
-            LogStartFailed(m.Config.Name, e.Message);
+            WarnAboutTargets(m, resolved);
+            IReadOnlyList<KernelTarget> current = m.Layout.Targets;
+            TargetPlan plan = TargetPlanner.Follow(current, resolved, m.CanObsolete)
+                ?? new TargetPlan(current, [.. current.Select(_ => false)], [.. current.Select(_ => false)], current);
+            KdamondSpec spec = BuildSpec(m, resolved, plan, m.KdamondPid);
+            string hash = Hash(spec);
+            if (hash == m.SpecHash)
+            {
+                Publish(m, resolved, plan.After);
+                return;
+            }
+
+            try
+            {
+                writer.WriteKdamond(m.Index, spec);
+                await SendAsync(m.Index, StateCommand.Commit, cancellationToken).ConfigureAwait(false);
+                if (plan.RemovesAny || plan.Reset.Any(r => r))
+                {
+                    // Staged = what the kernel has now: no obsolete marks, no reset regions left
+                    // for the next commit to apply again.
+                    var steady = new TargetPlan(plan.After, [.. plan.After.Select(_ => false)], [.. plan.After.Select(_ => false)], plan.After);
+                    writer.WriteTargets(m.Index, 0, KdamondSpecBuilder.TargetSpecs(m.Config, resolved, steady, m.KdamondPid));
+                    spec = BuildSpec(m, resolved, steady, m.KdamondPid);
+                    if (m.Config.Operations == "fvaddr" && plan.Reset.Any(r => r))
+                    {
+                        // fvaddr has no ops update to replace the reset region: commit the fixed ranges.
+                        await SendAsync(m.Index, StateCommand.Commit, cancellationToken).ConfigureAwait(false);
+                    }
+                }
+
+                m.SpecHash = Hash(spec);
+                m.LastError = null;
+                Publish(m, resolved, plan.After);
+                LogCommitted(m.Config.Name, m.Index);
+            }
+            catch (Exception e) when (e is KernelIoException or KernelFormatException or StateCommandException or NotSupportedException or InvalidOperationException)
+            {
+                // 7.3 refuses a commit naming a pid that exited meanwhile (EINVAL) and keeps running;
+                // 6.12 accepts it and stops the kdamond, which EnsureRunning then restarts.
+                m.LastError = $"commit of kdamond {m.Config.Name} failed: {e.Message}";
+                LogStartFailed(m.Config.Name, e.Message);
+                m.SpecHash = string.Empty;
+                if (!reader.ReadState(m.Index))
+                {
+                    return;
+                }
+
+                continue;
+            }
+
+            if (AllStillRunning(plan.After))
+            {
+                return;
+            }
+
+            LogPidChangedUnderUs(m.Config.Name);
         }
     }
 
-    private KdamondSpec BuildSpec(ManagedKdamond m)
+    /// <summary>Rounds of commit and re-check when processes keep exiting under us; then the next collection goes on.</summary>
+    private const int MaxFollowRounds = 3;
+
+    private bool AllStillRunning(IReadOnlyList<KernelTarget> targets) =>
+        targets.All(t => !t.HasProcess || resolver.IsRunning(t.Process));
+
+    private async Task StopForMissingTargetsAsync(ManagedKdamond m, string reason, CancellationToken cancellationToken)
     {
+        try
+        {
+            if (reader.ReadState(m.Index))
+            {
+                await SendAsync(m.Index, StateCommand.Off, cancellationToken).ConfigureAwait(false);
+            }
+        }
+        catch (Exception e) when (e is KernelIoException or StateCommandException)
+        {
+            LogStopFailed(m.Config.Name, e.Message);
+        }
+
+        LogWaiting(m.Config.Name, reason);
+        m.State = ManagedState.WaitingForTarget;
+        m.KdamondPid = -1;
+        m.SpecHash = string.Empty;
+        m.Layout = TargetLayout.Empty;
+    }
+
+    private static void Publish(ManagedKdamond m, IReadOnlyList<ResolvedTarget> resolved, IReadOnlyList<KernelTarget> after)
+    {
+        m.Resolved = resolved;
+        var counts = new TargetProcessCounts[resolved.Count];
+        for (int t = 0; t < counts.Length; t++)
+        {
+            counts[t] = new TargetProcessCounts(after.Count(k => k.ConfigIndex == t && k.HasProcess), resolved[t].OverCap, resolved[t].Rejected);
+        }
+
+        TargetLayout old = m.Layout;
+        if (!old.Targets.SequenceEqual(after) || !old.Counts.SequenceEqual(counts))
+        {
+            m.Layout = new TargetLayout(after, counts, old.Version + 1);
+        }
+    }
+
+    private bool CanObsolete(int index) =>
+        env.Fs.FileExists(Path.Combine(env.Roots.Kdamonds, index.ToString(System.Globalization.CultureInfo.InvariantCulture), "contexts", "0", "targets", "0", "obsolete_target"));
+
+    private KdamondSpec BuildSpec(ManagedKdamond m, IReadOnlyList<ResolvedTarget> resolved, TargetPlan plan, int kdamondPid)
+    {
+        int kernelTargets = plan.After.Count;
         if (m.RegionSource == RegionSource.TriedBytes)
         {
             if (Features.TriedRegionsTotalBytes == false)
@@ -779,18 +894,113 @@ internal sealed partial class KdamondManager : IDisposable
                 throw new NotSupportedException($"kdamond {m.Config.Name}: region_source tried_bytes needs tried_regions/total_bytes (6.3+); use tried_regions or tracepoint");
             }
 
+            if (kernelTargets != m.Config.Targets.Count)
+            {
+                // Bucket totals cannot be merged across the processes of one target afterwards.
+                throw new NotSupportedException($"kdamond {m.Config.Name}: region_source tried_bytes needs one process per target ({kernelTargets} processes for {m.Config.Targets.Count} targets); use tried_regions or tracepoint, or max_processes: 1");
+            }
+
             IntervalsConfig iv = m.Config.Intervals;
             m.BucketSchemes = new Analysis.IdleBucketSchemes(Config.Metrics.Access, new Intervals(iv.SampleUs, iv.AggrUs, iv.UpdateUs));
         }
 
-        m.MonitorSchemes = [.. Enumerable.Range(KdamondSpecBuilder.MonitorSchemeIndex(m.Config), MonitorSchemeCount(m))];
-        int targetsFiltered = m.RegionSource == RegionSource.TriedBytes ? m.Config.Targets.Count : m.MonitorSchemes.Count;
+        bool tried = m.RegionSource == RegionSource.TriedRegions;
+        int count = m.RegionSource switch
+        {
+            RegionSource.TriedRegions => KdamondSpecBuilder.MonitorSchemeCount(kernelTargets),
+            RegionSource.TriedBytes => Math.Max(1, kernelTargets) * m.BucketSchemes!.Schemes.Count,
+            _ => 0,
+        };
+        m.MonitorSchemes = [.. Enumerable.Range(KdamondSpecBuilder.MonitorSchemeIndex(m.Config), count)];
+        int targetsFiltered = m.RegionSource == RegionSource.TriedBytes ? kernelTargets : count;
         if (targetsFiltered > 1 && Features.Filters == false && Features.CoreOpsFilters != true)
         {
-            throw new NotSupportedException($"kdamond {m.Config.Name}: {(m.RegionSource == RegionSource.TriedBytes ? "tried_bytes" : "tried_regions")} with several targets needs DAMOS target filters (6.6+); use region_source: tracepoint or one target per kdamond");
+            throw new NotSupportedException($"kdamond {m.Config.Name}: {(m.RegionSource == RegionSource.TriedBytes ? "tried_bytes" : "tried_regions")} with several targets (or processes) needs DAMOS target filters (6.6+); use region_source: tracepoint or one single-process target per kdamond");
         }
 
-        return KdamondSpecBuilder.Build(m.Config, m.Targets, MonitorSchemeCount(m), Features.RefreshMs == true, Config.Collection.CommandTimeout, m.BucketSchemes);
+        return KdamondSpecBuilder.Build(m.Config, resolved, plan, kdamondPid, tried, Features.RefreshMs == true, Config.Collection.CommandTimeout, m.RegionSource == RegionSource.TriedBytes ? m.BucketSchemes : null);
+    }
+
+    /// <summary>
+    /// A reload may rename, add, drop or reorder targets: entries follow their target by name;
+    /// entries of a target that is gone become tombstones, which the next commit takes out.
+    /// </summary>
+    private static TargetLayout RemapLayout(TargetLayout layout, KdamondConfig before, KdamondConfig after)
+    {
+        var byName = after.Targets.Select((t, i) => (t.Name, i)).ToDictionary(p => p.Name, p => p.i, StringComparer.Ordinal);
+        var targets = new List<KernelTarget>(layout.Targets.Count);
+        foreach (KernelTarget k in layout.Targets)
+        {
+            targets.Add(!k.IsTombstone && k.ConfigIndex < before.Targets.Count
+                && byName.TryGetValue(before.Targets[k.ConfigIndex].Name, out int i) && after.Targets[i].IsProcess == k.HasProcess
+                ? k with { ConfigIndex = i }
+                : KernelTarget.Dead);
+        }
+
+        return new TargetLayout(targets, [], layout.Version + 1);
+    }
+
+    /// <summary>
+    /// The target list of a kdamond a previous run of this agent started: from the ownership
+    /// record where it has one (pid and start time per entry), else from the staged pids.
+    /// Entries whose process does not run now (same pid, same start time) are tombstones to the
+    /// first commit, which takes them out.
+    /// </summary>
+    private TargetLayout AdoptedLayout(KdamondConfig k, OwnedKdamond record, Kdamond running)
+    {
+        var byName = k.Targets.Select((t, i) => (t.Name, i)).ToDictionary(p => p.Name, p => p.i, StringComparer.Ordinal);
+        var list = new List<KernelTarget>();
+        if (record.Targets is { } recorded)
+        {
+            foreach (OwnedTarget o in recorded)
+            {
+                list.Add(o.Target is not null && byName.TryGetValue(o.Target, out int i)
+                    && (o.Pid == 0 || resolver.IsRunning(new ProcessIdentity(o.Pid, o.StartTicks)))
+                    ? new KernelTarget(i, new ProcessIdentity(o.Pid, o.StartTicks))
+                    : KernelTarget.Dead);
+            }
+
+            return new TargetLayout(list, [], 1);
+        }
+
+        // No record of the list (an older agent): entries map one to one only when the counts agree.
+        IReadOnlyList<DamonTarget> staged = running.Contexts.Count > 0 ? running.Contexts[0].Targets : [];
+        var procfs = new ProcReader(env.Fs, env.Roots);
+        bool oneToOne = staged.Count == k.Targets.Count;
+        for (int t = 0; t < staged.Count; t++)
+        {
+            int pid = staged[t].PidTarget;
+            list.Add(!oneToOne ? KernelTarget.Dead
+                : !k.Targets[t].IsProcess ? new KernelTarget(t, default)
+                : pid > 0 && procfs.ReadProcess(pid) is { } p ? new KernelTarget(t, p.Identity)
+                : KernelTarget.Dead);
+        }
+
+        return new TargetLayout(list, [], 1);
+    }
+
+    private void WarnAboutTargets(ManagedKdamond m, IReadOnlyList<ResolvedTarget> resolved)
+    {
+        bool acts = m.Config.Schemes.Any(s => s.Action != "stat");
+        for (int i = 0; i < resolved.Count && i < m.Config.Targets.Count; i++)
+        {
+            TargetConfig t = m.Config.Targets[i];
+            ResolvedTarget r = resolved[i];
+            if ((t.ProcessName is not null || t.CmdlinePattern is not null) && !t.IsPinned && m.Warned.Add("unpinned/" + t.Name))
+            {
+                LogUnpinned(m.Config.Name, t.Name, acts ? " and gets this kdamond's DAMOS actions" : string.Empty);
+            }
+
+            if (r.Rejected > 0 && m.Warned.Add("rejected/" + t.Name + "/" + r.Note))
+            {
+                LogRejected(m.Config.Name, r.Note);
+            }
+
+            if (r.OverCap > 0 && m.Warned.Add("cap/" + t.Name))
+            {
+                LogOverCap(m.Config.Name, t.Name, t.MaxProcesses, r.OverCap);
+            }
+        }
     }
 
     private async Task StopOwnedAsync(CancellationToken cancellationToken)
@@ -844,7 +1054,12 @@ internal sealed partial class KdamondManager : IDisposable
     }
 
     private void SaveOwnership() =>
-        SaveRecord([.. Owned.Where(m => m.Index >= 0).Select(m => new OwnedKdamond(m.Index, m.Config.Name, m.KdamondPid, m.SpecHash))]);
+        SaveRecord([.. Owned.Where(m => m.Index >= 0).Select(m => new OwnedKdamond(
+            m.Index,
+            m.Config.Name,
+            m.KdamondPid,
+            m.SpecHash,
+            [.. m.Layout.Targets.Select(t => new OwnedTarget(t.IsTombstone ? null : m.Config.Targets[t.ConfigIndex].Name, t.Process.Pid, t.Process.StartTicks))]))]);
 
     private void SaveRecord(IReadOnlyList<OwnedKdamond> kdamonds)
     {

@@ -4,9 +4,6 @@ using DamonOtel.Damon.Sysfs;
 
 namespace DamonOtel.Agent.Kdamonds;
 
-/// <summary>A target resolved against the running system: its pid and/or its ranges.</summary>
-internal sealed record ResolvedTarget(string Name, int Pid, IReadOnlyList<AddressRange> Regions);
-
 /// <summary>
 /// Turns a kdamond's config into the kernel-unit spec the sysfs writer writes. Access rates
 /// become samples and ages become aggregation intervals with the context's configured intervals,
@@ -31,29 +28,30 @@ internal static class KdamondSpecBuilder
         iv.Goal is null && iv.AggrUs <= (ulong)(refreshDeadline.Ticks / TimeSpan.TicksPerMicrosecond) / 2 ? 0 : iv.SampleUs;
 
     /// <summary>
-    /// Builds the spec. <paramref name="monitorSchemes"/> = 0 (tracepoint source), 1 (one
-    /// all-matching stat scheme), or one per target, each limited to its target by a core
-    /// `target` filter (6.6+), because tried_regions do not say which target a region is of.
+    /// Builds the spec for <paramref name="targets"/>, the kernel's list as it is to be staged.
+    /// <paramref name="monitorSchemes"/>: none (tracepoint source), or the tried_regions
+    /// monitoring schemes: one all-matching stat scheme when the context has one target, else one
+    /// per target, each limited to it by a core `target` filter (6.6+), because tried_regions do
+    /// not say which target a region is of.
     /// </summary>
     /// <param name="bucketSchemes">tried_bytes: per target, one stat scheme per bucket pattern
-    /// (then <paramref name="monitorSchemes"/> is targets x patterns), filtered to the target
-    /// when there are several.</param>
-    public static KdamondSpec Build(KdamondConfig k, IReadOnlyList<ResolvedTarget> targets, int monitorSchemes, bool refreshSupported, TimeSpan refreshDeadline, Analysis.IdleBucketSchemes? bucketSchemes = null)
+    /// (instead of the monitoring schemes), filtered to the target when there are several.</param>
+    public static KdamondSpec Build(KdamondConfig k, IReadOnlyList<ResolvedTarget> resolved, TargetPlan targets, int kdamondPid, bool monitorSchemes, bool refreshSupported, TimeSpan refreshDeadline, Analysis.IdleBucketSchemes? bucketSchemes = null)
     {
         IntervalsConfig iv = k.Intervals;
         var intervals = new Intervals(iv.SampleUs, iv.AggrUs, iv.UpdateUs);
-        var schemes = new List<SchemeSpec>(k.Schemes.Count + 1);
+        var schemes = new List<SchemeSpec>(k.Schemes.Count + targets.After.Count);
         foreach (SchemeConfig s in k.Schemes)
         {
-            schemes.Add(BuildScheme(s, intervals));
+            schemes.Add(BuildScheme(s, intervals, targets.After));
         }
 
         // What damo installs for a snapshot, kept for good; see MonitorApplyIntervalUs.
         ulong applyUs = MonitorApplyIntervalUs(iv, refreshDeadline);
+        int count = monitorSchemes ? MonitorSchemeCount(targets.After.Count) : 0;
         if (bucketSchemes is not null)
         {
-            int perTarget = bucketSchemes.Schemes.Count;
-            int targetCount = monitorSchemes / perTarget;
+            int targetCount = targets.After.Count;
             for (int t = 0; t < targetCount; t++)
             {
                 foreach (AccessPattern pattern in bucketSchemes.Schemes)
@@ -62,13 +60,13 @@ internal static class KdamondSpecBuilder
                 }
             }
         }
-        else if (monitorSchemes == 1)
+        else if (count == 1)
         {
             schemes.Add(new SchemeSpec("stat", AccessPattern.Everything, ApplyIntervalUs: applyUs));
         }
         else
         {
-            for (int t = 0; t < monitorSchemes; t++)
+            for (int t = 0; t < count; t++)
             {
                 // matching=N rejects what is NOT of target t: valid with and without `allow` (6.14).
                 schemes.Add(new SchemeSpec("stat", AccessPattern.Everything, ApplyIntervalUs: applyUs, Filters: [new FilterSpec("target", Matching: false, TargetIndex: t)]));
@@ -78,7 +76,7 @@ internal static class KdamondSpecBuilder
         var context = new ContextSpec(
             k.Operations,
             intervals,
-            [.. targets.Select(t => new TargetSpec(t.Pid, t.Regions.Count > 0 ? t.Regions : null))],
+            TargetSpecs(k, resolved, targets, kdamondPid),
             schemes,
             k.MinNrRegions,
             k.MaxNrRegions,
@@ -86,7 +84,59 @@ internal static class KdamondSpecBuilder
         return new KdamondSpec([context], refreshSupported && k.RefreshMs > 0 ? k.RefreshMs : null);
     }
 
-    public static SchemeSpec BuildScheme(SchemeConfig s, Intervals intervals)
+    /// <summary>The tried_regions monitoring schemes for a context of <paramref name="targets"/> targets.</summary>
+    public static int MonitorSchemeCount(int targets) => Math.Max(1, targets);
+
+    /// <summary>
+    /// A tombstone's one region: the first page, which no process maps (vm.mmap_min_addr), so
+    /// the kernel drops a reused entry's old regions and a tombstone's memory is 4 KiB.
+    /// </summary>
+    public static readonly AddressRange ResetRegion = new(0, 4096);
+
+    /// <summary>
+    /// The staged targets/ entries. A tombstone is the kdamond's own thread: a kernel thread has
+    /// no memory to sample or act on, and the kernel resolves every staged pid again at each
+    /// commit, so a tombstone must name a pid that can never be a user process while this
+    /// kdamond runs.
+    /// </summary>
+    public static IReadOnlyList<TargetSpec> TargetSpecs(KdamondConfig k, IReadOnlyList<ResolvedTarget> resolved, TargetPlan targets, int kdamondPid)
+    {
+        var specs = new List<TargetSpec>(targets.Staged.Count);
+        for (int i = 0; i < targets.Staged.Count; i++)
+        {
+            KernelTarget t = targets.Staged[i];
+            bool obsolete = targets.Obsolete[i];
+            if (t.IsTombstone || obsolete)
+            {
+                // An entry removed with obsolete_target is still resolved by the commit (7.3: EINVAL
+                // for a dead pid, measured), and its old pid may be somebody else's by now.
+                if (kdamondPid <= 0)
+                {
+                    throw new InvalidOperationException($"kdamond {k.Name}: removing a target needs the kdamond's thread pid");
+                }
+
+                specs.Add(new TargetSpec(kdamondPid, obsolete ? null : [ResetRegion], obsolete));
+            }
+            else if (!t.HasProcess)
+            {
+                specs.Add(new TargetSpec(0, resolved[t.ConfigIndex].Regions.Count > 0 ? resolved[t.ConfigIndex].Regions : null, obsolete));
+            }
+            else
+            {
+                IReadOnlyList<AddressRange>? regions = targets.Reset[i] ? [ResetRegion]
+                    : resolved[t.ConfigIndex].Regions.Count > 0 ? resolved[t.ConfigIndex].Regions
+                    : null;
+                specs.Add(new TargetSpec(t.Process.Pid, regions, obsolete));
+            }
+        }
+
+        return specs;
+    }
+
+    /// <param name="targets">The kernel's targets after the commit: a `target` filter on configured
+    /// target t becomes one filter per kernel target of t's processes (or, for matching=N, of
+    /// every other target), which the kernel evaluates exactly like the one filter on t.</param>
+    public static SchemeSpec BuildScheme(SchemeConfig s, Intervals intervals, IReadOnlyList<KernelTarget>? targets = null)
     {
         ulong maxNr = intervals.MaxNrAccesses;
         PatternConfig p = s.Pattern;
@@ -107,16 +157,40 @@ internal static class KdamondSpecBuilder
         DamosWatermarks? wm = s.Watermarks is { } w ? new DamosWatermarks(w.Metric, w.IntervalUs, w.HighPermil, w.MidPermil, w.LowPermil) : null;
         IReadOnlyList<FilterSpec>? filters = s.Filters.Count == 0
             ? null
-            : [.. s.Filters.Select(f => new FilterSpec(
+            : [.. s.Filters.SelectMany(f => ExpandTargetFilter(f, targets).Select(x => new FilterSpec(
                 f.Type,
-                f.Matching,
+                x.Matching,
                 f.Allow ? true : null,
                 f.MemcgPath,
                 f.AddrStart is { } a && f.AddrEnd is { } e ? new AddressRange(a, e) : null,
-                f.TargetIndex,
-                f.Min is { } mn && f.Max is { } mx ? new ValueRange(mn, mx) : null))];
+                x.Index,
+                f.Min is { } mn && f.Max is { } mx ? new ValueRange(mn, mx) : null)))];
         IReadOnlyList<DestSpec>? dests = s.Dests.Count == 0 ? null : [.. s.Dests.Select(d => new DestSpec(d.Node, d.Weight))];
         return new SchemeSpec(s.Action, pattern, s.ApplyIntervalUs == 0 ? null : s.ApplyIntervalUs, s.TargetNid, quotas, wm, filters, dests);
+    }
+
+    // A target filter names a configured target; the kernel's indexes are those of its processes.
+    // matching=Y: "region of target t" = of any of t's kernel targets (one matching filter each).
+    // matching=N: "region not of t" = of any other kernel target (one matching filter each);
+    // both keep the filter's allow/reject. Other filter types pass through once (index null).
+    private static List<(int? Index, bool Matching)> ExpandTargetFilter(FilterConfig f, IReadOnlyList<KernelTarget>? targets)
+    {
+        if (f.Type != "target" || f.TargetIndex is not int configured || targets is null)
+        {
+            return [(f.TargetIndex, f.Matching)];
+        }
+
+        var indexes = new List<(int? Index, bool Matching)>();
+        for (int i = 0; i < targets.Count; i++)
+        {
+            if ((targets[i].ConfigIndex == configured) == f.Matching)
+            {
+                indexes.Add((i, true));
+            }
+        }
+
+        // No kernel target qualifies: a filter on an index nobody has matches nothing, like the original.
+        return indexes.Count > 0 ? indexes : [(targets.Count, true)];
     }
 
     /// <summary>damo: samples = percent x max_nr_accesses / 100, truncated.</summary>

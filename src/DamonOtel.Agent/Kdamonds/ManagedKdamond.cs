@@ -35,7 +35,29 @@ internal sealed class ManagedKdamond(KdamondConfig config, int index, RegionSour
 
     public string? LastError { get; set; }
 
-    public IReadOnlyList<ResolvedTarget> Targets { get; set; } = [];
+    /// <summary>The configured targets as last resolved (processes, ranges, counts).</summary>
+    public IReadOnlyList<ResolvedTarget> Resolved { get; set; } = [];
+
+    /// <summary>
+    /// The kernel's target list and what each entry is. Replaced as a whole on every change;
+    /// read by the collection side (another thread) to merge processes and read their mappings.
+    /// </summary>
+    public TargetLayout Layout
+    {
+        get => Volatile.Read(ref layout);
+        set => Volatile.Write(ref layout, value);
+    }
+
+    /// <summary>The kernel has targets/&lt;T&gt;/obsolete_target (6.19+): removals need no tombstones.</summary>
+    public bool CanObsolete { get; set; }
+
+    /// <summary>pid: targets: the start time of the process first seen with the configured pid.</summary>
+    public Dictionary<string, ulong> PidStarts { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>Targets already warned about (unpinned name, rejected impostor, cap reached), so each is logged once.</summary>
+    public HashSet<string> Warned { get; } = [];
+
+    private TargetLayout layout = TargetLayout.Empty;
 
     public string SpecHash { get; set; } = string.Empty;
 

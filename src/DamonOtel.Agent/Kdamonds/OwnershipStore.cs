@@ -9,7 +9,18 @@ internal sealed record OwnedKdamond(
     [property: JsonPropertyName("index")] int Index,
     [property: JsonPropertyName("name")] string Name,
     [property: JsonPropertyName("kdamond_pid")] int KdamondPid,
-    [property: JsonPropertyName("spec_hash")] string SpecHash);
+    [property: JsonPropertyName("spec_hash")] string SpecHash,
+    [property: JsonPropertyName("targets")] IReadOnlyList<OwnedTarget>? Targets = null);
+
+/// <summary>
+/// One entry of the kernel's target list: which configured target (by name; null for a
+/// tombstone) and which process (pid and start time, so that a restart never takes a reused pid
+/// for the process the kernel holds).
+/// </summary>
+internal sealed record OwnedTarget(
+    [property: JsonPropertyName("target")] string? Target,
+    [property: JsonPropertyName("pid")] int Pid,
+    [property: JsonPropertyName("start_ticks")] ulong StartTicks);
 
 /// <summary>The file under the state dir; the agent's pid says which agent wrote it.</summary>
 /// <param name="ModulesSwitchedOff">Exclusive DAMON modules (damon_stat, ...) this agent switched

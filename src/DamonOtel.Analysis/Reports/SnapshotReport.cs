@@ -8,7 +8,10 @@ using DamonOtel.Damon.Model;
 namespace DamonOtel.Analysis.Reports;
 
 /// <summary>One summarised target of a snapshot: where it lives and its summary.</summary>
-public sealed record SnapshotReportTarget(int Kdamond, int Context, int Target, Intervals Intervals, AccessSummary Summary);
+/// <param name="Pid">The target's process (vaddr, fvaddr), when shown.</param>
+/// <param name="UnmappedBytes">Mapped-only summaries: bytes of the regions outside the process's
+/// mappings, left out of <paramref name="Summary"/>; null for a raw summary (damo's numbers).</param>
+public sealed record SnapshotReportTarget(int Kdamond, int Context, int Target, Intervals Intervals, AccessSummary Summary, int? Pid = null, ulong? UnmappedBytes = null);
 
 /// <summary>
 /// Pure formatting of summarised snapshots for `damon-otel snapshot`: a JSON document for
@@ -49,11 +52,19 @@ public static class SnapshotReport
             writer.WriteNumber("kdamond", t.Kdamond);
             writer.WriteNumber("context", t.Context);
             writer.WriteNumber("target", t.Target);
+            if (t.Pid is int pid)
+            {
+                writer.WriteNumber("pid", pid);
+            }
             writer.WriteNumber("sample_us", t.Intervals.SampleUs);
             writer.WriteNumber("aggr_us", t.Intervals.AggrUs);
             writer.WriteNumber("regions", s.RegionCount);
             writer.WriteNumber("monitored_bytes", s.MonitoredBytes);
             writer.WriteNumber("working_set_bytes", s.WorkingSetBytes);
+            if (t.UnmappedBytes is ulong unmapped)
+            {
+                writer.WriteNumber("unmapped_bytes", unmapped);
+            }
             writer.WriteNumber("bandwidth_bytes_per_second", s.BandwidthBytesPerSecond);
             writer.WriteNumber("observed_access_ratio", s.ObservedAccessRatio);
 
@@ -118,10 +129,18 @@ public static class SnapshotReport
     {
         var s = t.Summary;
         var ci = CultureInfo.InvariantCulture;
-        HumanFormat.AppendLine(sb, string.Create(ci, $"# kdamond {t.Kdamond} context {t.Context} target {t.Target}"));
+        HumanFormat.AppendLine(sb, t.Pid is int pid
+            ? string.Create(ci, $"# kdamond {t.Kdamond} context {t.Context} target {t.Target} (pid {pid})")
+            : string.Create(ci, $"# kdamond {t.Kdamond} context {t.Context} target {t.Target}"));
         HumanFormat.AppendLine(sb, $"monitoring intervals: sample {HumanFormat.TimeUs(ClampToLong(t.Intervals.SampleUs))}, aggr {HumanFormat.TimeUs(ClampToLong(t.Intervals.AggrUs))}");
         HumanFormat.AppendLine(sb, string.Create(ci, $"regions: {s.RegionCount}"));
         HumanFormat.AppendLine(sb, $"total size: {HumanFormat.Size(s.MonitoredBytes)}");
+        if (t.UnmappedBytes is ulong unmapped)
+        {
+            // Not damo's: its total size is these two together (`snapshot --raw` prints that).
+            HumanFormat.AppendLine(sb, $"unmapped (left out): {HumanFormat.Size(unmapped)}");
+        }
+
         HumanFormat.AppendLine(sb, string.Create(ci, $"working set size: {HumanFormat.Size(s.WorkingSetBytes)} (nr_accesses >= {s.Options.WorkingSetAccessThreshold})"));
         HumanFormat.AppendLine(sb, $"memory bw estimate: {HumanFormat.Size(s.BandwidthBytesPerSecond)} per second");
         HumanFormat.AppendLine(sb, string.Create(ci, $"observed access ratio: {(s.ObservedAccessRatio * 100).ToString("F3", ci)} %"));

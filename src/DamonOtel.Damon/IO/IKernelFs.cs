@@ -42,6 +42,12 @@ public interface IKernelFs
     Stream OpenPipe(string path);
 
     /// <summary>
+    /// readlink(2): the target of a symbolic link, as the kernel prints it (/proc/&lt;pid&gt;/exe).
+    /// Implementations without links answer EINVAL, as readlink does for a file that is not a link.
+    /// </summary>
+    string ReadLink(string path) => throw new KernelIoException(Errno.EINVAL, path, "readlink");
+
+    /// <summary>
     /// Opens a directory for many reads below it (<see cref="IKernelDirectory"/>). The default
     /// joins paths through this interface; <see cref="LinuxKernelFs"/> reads relative to a
     /// descriptor. Throws <see cref="KernelIoException"/> (ENOENT) when it does not exist.

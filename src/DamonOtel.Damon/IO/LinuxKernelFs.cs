@@ -163,6 +163,28 @@ public sealed partial class LinuxKernelFs : IKernelFs
         }
     }
 
+    public string ReadLink(string path)
+    {
+        // PATH_MAX; /proc/<pid>/exe never prints more.
+        Span<byte> buffer = stackalloc byte[4096];
+        nint n;
+        unsafe
+        {
+            fixed (byte* p = buffer)
+            {
+                n = ReadLinkNative(path, p, buffer.Length);
+            }
+        }
+
+        if (n < 0)
+        {
+            throw new KernelIoException((Errno)Marshal.GetLastPInvokeError(), path, "readlink");
+        }
+
+        return Encoding.UTF8.GetString(buffer[..(int)n]);
+    }
+
+
     public Stream OpenPipe(string path)
     {
         int fd = Open(path, ReadFlags, "open");
@@ -262,6 +284,9 @@ public sealed partial class LinuxKernelFs : IKernelFs
 
     [LibraryImport("libc", EntryPoint = "close", SetLastError = true)]
     private static partial int Close(int fd);
+
+    [LibraryImport("libc", EntryPoint = "readlink", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static unsafe partial nint ReadLinkNative(string path, byte* buf, nint size);
 
     [LibraryImport("libc", EntryPoint = "mkdir", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static partial int Mkdir(string path, int mode);

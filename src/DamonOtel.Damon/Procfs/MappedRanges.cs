@@ -90,4 +90,64 @@ public static class MappedRanges
 
         return total;
     }
+
+    /// <summary>
+    /// Appends the parts of each region that lie inside the sorted, disjoint <paramref name="mapped"/>
+    /// ranges to <paramref name="into"/> (each part keeps its region's nr_accesses and age) and
+    /// returns the bytes of the regions outside them. Regions come sorted by start as DAMON keeps
+    /// them; a region starting below its predecessor (tried_regions may repeat one) is searched for.
+    /// O(regions + mappings + parts), no allocation once <paramref name="into"/> has grown.
+    /// </summary>
+    public static ulong Clip(ReadOnlySpan<DamonRegion> regions, ReadOnlySpan<AddressRange> mapped, List<DamonRegion> into)
+    {
+        ArgumentNullException.ThrowIfNull(into);
+        ulong outside = 0;
+        ulong previousStart = 0;
+        int m = 0;
+        foreach (DamonRegion r in regions)
+        {
+            if (r.Start < previousStart)
+            {
+                m = FirstEndingAfter(mapped, r.Start);
+            }
+
+            previousStart = r.Start;
+            while (m < mapped.Length && mapped[m].End <= r.Start)
+            {
+                m++;
+            }
+
+            ulong inside = 0;
+            for (int k = m; k < mapped.Length && mapped[k].Start < r.End; k++)
+            {
+                ulong s = Math.Max(r.Start, mapped[k].Start);
+                ulong e = Math.Min(r.End, mapped[k].End);
+                into.Add(new DamonRegion(s, e, r.NrAccesses, r.Age));
+                inside += e - s;
+            }
+
+            outside += r.Size - inside;
+        }
+
+        return outside;
+    }
+
+    private static int FirstEndingAfter(ReadOnlySpan<AddressRange> mapped, ulong address)
+    {
+        int lo = 0, hi = mapped.Length;
+        while (lo < hi)
+        {
+            int mid = (lo + hi) >>> 1;
+            if (mapped[mid].End <= address)
+            {
+                lo = mid + 1;
+            }
+            else
+            {
+                hi = mid;
+            }
+        }
+
+        return lo;
+    }
 }

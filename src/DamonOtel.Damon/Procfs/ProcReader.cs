@@ -94,6 +94,104 @@ public sealed class ProcReader(IKernelFs fs, KernelRoots roots, int? pageSize = 
         return pids;
     }
 
+    /// <summary>
+    /// Every process of /proc with its stat fields, sorted by pid, in one pass (one read per
+    /// process). Processes that exit during the scan and kernel threads are left out, and so are
+    /// zombies (their memory is gone).
+    /// </summary>
+    public IReadOnlyList<ProcessStat> ReadUserProcesses()
+    {
+        var result = new List<ProcessStat>();
+        foreach ((int pid, string dir) in Processes())
+        {
+            string path = Path.Combine(dir, "stat");
+            if (Optional(path) is { } text && ProcessStat.Parse(text, path) is { IsKernelThread: false, IsZombie: false } s)
+            {
+                result.Add(s);
+            }
+        }
+
+        return result;
+    }
+
+    /// <summary>/proc/&lt;pid&gt;/stat of one process; null when it is gone.</summary>
+    public ProcessStat? ReadProcess(int pid)
+    {
+        string path = roots.Proc(Pid(pid), "stat");
+        return Optional(path) is { } text ? ProcessStat.Parse(text, path) : null;
+    }
+
+    /// <summary>True when <paramref name="id"/> still runs: same pid, same start time, not a zombie.</summary>
+    public bool IsRunning(ProcessIdentity id) =>
+        ReadProcess(id.Pid) is { IsZombie: false } s && s.StartTicks == id.StartTicks;
+
+    /// <summary>The uids of /proc/&lt;pid&gt;/status; null when the process is gone.</summary>
+    public ProcessUids? ReadUids(int pid)
+    {
+        string path = roots.Proc(Pid(pid), "status");
+        return Optional(path) is { } text ? ProcessUids.Parse(text, path) : null;
+    }
+
+    /// <summary>
+    /// The executable (readlink /proc/&lt;pid&gt;/exe); null when the process is gone or the link
+    /// cannot be read (no permission, or a process without an executable).
+    /// </summary>
+    public string? ReadExecutable(int pid)
+    {
+        try
+        {
+            return fs.ReadLink(roots.Proc(Pid(pid), "exe"));
+        }
+        catch (KernelIoException e) when (e.IsNotFound || (int)e.Errno == Esrch || e.Errno is Errno.EACCES or Errno.EPERM or Errno.EINVAL)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>The command line, NUL-separated arguments joined with single spaces; null when gone, empty for kernel threads.</summary>
+    public string? ReadCommandLine(int pid) =>
+        Optional(roots.Proc(Pid(pid), "cmdline")) is { } raw ? raw.TrimEnd('\0').Replace('\0', ' ') : null;
+
+    /// <summary>
+    /// The mappings of <paramref name="pid"/> (/proc/&lt;pid&gt;/maps, see <see cref="MappedRanges.Parse"/>)
+    /// into <paramref name="into"/>; false when the process is gone.
+    /// </summary>
+    public bool ReadMappings(int pid, List<AddressRange> into)
+    {
+        ArgumentNullException.ThrowIfNull(into);
+        string path = roots.Proc(Pid(pid), "maps");
+        if (Optional(path) is not { } text)
+        {
+            into.Clear();
+            return false;
+        }
+
+        MappedRanges.Parse(text, into, path);
+        return true;
+    }
+
+    /// <summary>The boot time in seconds since the epoch ("btime" of /proc/stat); null when absent.</summary>
+    public long? ReadBootTimeSeconds()
+    {
+        string path = roots.Proc("stat");
+        if (Optional(path) is not { } text)
+        {
+            return null;
+        }
+
+        foreach (ReadOnlySpan<char> line in text.AsSpan().EnumerateLines())
+        {
+            if (line.StartsWith("btime ", StringComparison.Ordinal))
+            {
+                return long.TryParse(line[6..].Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out long btime)
+                    ? btime
+                    : throw new KernelFormatException(path, "\"btime <seconds>\"", line.ToString());
+            }
+        }
+
+        return null;
+    }
+
     private List<(int Pid, string Dir)> Processes()
     {
         var result = new List<(int, string)>();

@@ -136,12 +136,7 @@ public sealed class DamonSysfsWriter(IKernelFs fs, KernelRoots roots)
         string nr = Path.Combine(ma, "nr_regions");
         WriteOrderedPair(Path.Combine(nr, "min"), spec.MinNrRegions, Path.Combine(nr, "max"), spec.MaxNrRegions);
 
-        string ts = Path.Combine(dir, "targets");
-        Write(Path.Combine(ts, "nr_targets"), Num(spec.Targets.Count));
-        for (int t = 0; t < spec.Targets.Count; t++)
-        {
-            WriteTarget(Path.Combine(ts, Num(t)), spec.Targets[t]);
-        }
+        WriteTargets(Path.Combine(dir, "targets"), spec.Targets);
 
         string ss = Path.Combine(dir, "schemes");
         Write(Path.Combine(ss, "nr_schemes"), Num(spec.Schemes.Count));
@@ -151,9 +146,34 @@ public sealed class DamonSysfsWriter(IKernelFs fs, KernelRoots roots)
         }
     }
 
+    /// <summary>
+    /// Rewrites only contexts/&lt;context&gt;/targets of kdamonds/&lt;index&gt; (staged, like every
+    /// write): after a commit that removed targets with obsolete_target, the staged list must
+    /// mirror the kernel's new one before anything is committed again.
+    /// </summary>
+    public void WriteTargets(int index, int context, IReadOnlyList<TargetSpec> targets)
+    {
+        ArgumentNullException.ThrowIfNull(targets);
+        WriteTargets(Path.Combine(roots.Kdamonds, Num(index), "contexts", Num(context), "targets"), targets);
+    }
+
+    private void WriteTargets(string ts, IReadOnlyList<TargetSpec> targets)
+    {
+        Write(Path.Combine(ts, "nr_targets"), Num(targets.Count));
+        for (int t = 0; t < targets.Count; t++)
+        {
+            WriteTarget(Path.Combine(ts, Num(t)), targets[t]);
+        }
+    }
+
     private void WriteTarget(string dir, TargetSpec spec)
     {
         Write(Path.Combine(dir, "pid_target"), Num(spec.Pid));
+        if (spec.Obsolete is { } obsolete)
+        {
+            WriteOptional(Path.Combine(dir, "obsolete_target"), obsolete ? "Y" : "N", "obsolete_target (6.19)", obsolete);
+        }
+
         IReadOnlyList<AddressRange> regions = spec.Regions ?? [];
         string rs = Path.Combine(dir, "regions");
         Write(Path.Combine(rs, "nr_regions"), Num(regions.Count));

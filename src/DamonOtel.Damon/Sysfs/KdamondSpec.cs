@@ -19,8 +19,12 @@ public sealed record ContextSpec(
     ulong? AddrUnit = null,
     IntervalsGoal? IntervalsGoal = null);
 
-/// <summary>targets/&lt;T&gt;: a pid (vaddr) and/or fixed regions (fvaddr, paddr; sorted, non-overlapping).</summary>
-public sealed record TargetSpec(int Pid = 0, IReadOnlyList<AddressRange>? Regions = null);
+/// <summary>
+/// targets/&lt;T&gt;: a pid (vaddr) and/or fixed regions (fvaddr, paddr; sorted, non-overlapping).
+/// <see cref="Obsolete"/> true marks the target for removal by the next commit (6.19+
+/// <c>obsolete_target</c>); null leaves the file alone where it exists (it is reset to N with the directory).
+/// </summary>
+public sealed record TargetSpec(int Pid = 0, IReadOnlyList<AddressRange>? Regions = null, bool? Obsolete = null);
 
 /// <summary>schemes/&lt;S&gt;.</summary>
 public sealed record SchemeSpec(

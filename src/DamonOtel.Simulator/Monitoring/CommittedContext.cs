@@ -18,7 +18,8 @@ internal sealed record CommittedContext(
     CommittedTarget[] Targets,
     CommittedScheme[] Schemes);
 
-internal sealed record CommittedTarget(int Pid, AddressRange[] Regions);
+/// <summary>A staged target; <paramref name="Obsolete"/> (obsolete_target, 6.19+) removes its running counterpart on commit.</summary>
+internal sealed record CommittedTarget(int Pid, AddressRange[] Regions, bool Obsolete = false);
 
 internal sealed record CommittedFilter(string Type, bool Matching, bool Allow, bool CoreLayer, ulong AddrStart, ulong AddrEnd, int TargetIdx, string MemcgPath = "");
 

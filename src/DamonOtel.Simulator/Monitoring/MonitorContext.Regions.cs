@@ -46,6 +46,25 @@ internal sealed partial class MonitorContext
         return [.. t.Config.Regions.Select(r => new Region(r.Start, r.End))];
     }
 
+    // The vaddr ops update (damon_va_update): each live process's regions fitted to the three
+    // areas of its current mappings, keeping the history of what stays covered. Kernel threads
+    // (tombstone targets) and exited processes have no mappings and are left alone.
+    private void UpdateTargetRanges()
+    {
+        if (Config.Ops != "vaddr")
+        {
+            return;
+        }
+
+        foreach (TargetState t in Targets)
+        {
+            if (t.Process is { Alive: true, Workload: { } w })
+            {
+                t.Regions = FitRegions(t.Regions, [.. ThreeAreas(w.Mappings)]);
+            }
+        }
+    }
+
     private static List<AddressRange> ThreeAreas(IReadOnlyList<AddressRange> maps)
     {
         if (maps.Count <= 3)

@@ -115,36 +115,45 @@ internal sealed partial class MonitorContext
 
         NextSampleUs = Math.Min(NextSampleUs, nowUs + SampleUs);
         NextAggrUs = Math.Min(NextAggrUs, AggrStartUs + AggrUs);
-        for (int i = 0; i < config.Targets.Length; i++)
+        // Like damon_commit_targets: old and new targets pair up by position. A paired target keeps
+        // its regions (its history) whatever its new pid, unless the new one has regions (applied as
+        // damon_set_regions does); an obsolete new target removes its old counterpart; old targets
+        // past the new count are destroyed; new ones past the old count start without regions
+        // (vaddr gets them at the next ops update).
+        var kept = new List<TargetState>(config.Targets.Length);
+        for (int i = 0; i < Targets.Count && i < config.Targets.Length; i++)
         {
             CommittedTarget tc = config.Targets[i];
-            if (i < Targets.Count)
+            if (tc.Obsolete)
             {
-                TargetState ts = Targets[i];
-                bool samePid = ts.Config.Pid == tc.Pid || config.Ops == "paddr";
-                ts.Config = tc;
-                if (config.Ops != "paddr" && !samePid)
-                {
-                    ts.Process = processes.Get(tc.Pid);
-                    ts.Regions = InitialRegions(ts);
-                }
-                else if (tc.Regions.Length > 0 && config.Ops != "vaddr")
-                {
-                    ts.Regions = FitRegions(ts.Regions, tc.Regions);
-                }
+                continue;
             }
-            else
+
+            TargetState ts = Targets[i];
+            ts.Config = tc;
+            if (config.Ops != "paddr")
             {
-                var ts = new TargetState(tc, config.Ops == "paddr" ? null : processes.Get(tc.Pid));
-                ts.Regions = InitialRegions(ts);
-                Targets.Add(ts);
+                ts.Process = processes.Get(tc.Pid);
             }
+
+            if (tc.Regions.Length > 0)
+            {
+                ts.Regions = FitRegions(ts.Regions, tc.Regions);
+            }
+
+            kept.Add(ts);
         }
 
-        if (Targets.Count > config.Targets.Length)
+        for (int i = Targets.Count; i < config.Targets.Length; i++)
         {
-            Targets.RemoveRange(config.Targets.Length, Targets.Count - config.Targets.Length);
+            CommittedTarget tc = config.Targets[i];
+            var ts = new TargetState(tc, config.Ops == "paddr" ? null : processes.Get(tc.Pid));
+            ts.Regions = config.Ops == "vaddr" && tc.Regions.Length == 0 ? [] : InitialRegions(ts);
+            kept.Add(ts);
         }
+
+        Targets.Clear();
+        Targets.AddRange(kept);
 
         for (int i = 0; i < config.Schemes.Length; i++)
         {
@@ -228,6 +237,7 @@ internal sealed partial class MonitorContext
         if (now >= NextUpdateUs)
         {
             NextUpdateUs = now + UpdateUs;
+            UpdateTargetRanges();
         }
 
         NextSampleUs = now + Math.Max(1, SampleUs);

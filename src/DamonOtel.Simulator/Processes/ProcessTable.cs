@@ -28,7 +28,18 @@ internal sealed class ProcessTable
     /// <summary>Physical memory below this address belongs to the "kernel" (never handed to processes).</summary>
     public ulong FirstUserPhys => firstPhys;
 
-    public int AllocatePid() => nextPid++;
+    public int AllocatePid()
+    {
+        while (byPid.ContainsKey(nextPid))
+        {
+            nextPid++;
+        }
+
+        return nextPid++;
+    }
+
+    /// <summary>True when no live process has <paramref name="pid"/> (it may be handed out again: pid reuse).</summary>
+    public bool IsFree(int pid) => pid > 0 && !byPid.ContainsKey(pid);
 
     public SimProcess? Get(int pid) => byPid.TryGetValue(pid, out SimProcess? p) && p.Alive ? p : null;
 
@@ -39,6 +50,11 @@ internal sealed class ProcessTable
         {
             foreach (AddressRange m in p.Workload.Mappings)
             {
+                if (p.Workload.Reservations.Contains(m))
+                {
+                    continue; // address space only: no frames
+                }
+
                 ulong at = FirstFit(m.Size)
                     ?? throw new InvalidOperationException($"simulated RAM exhausted while starting '{p.Name}' (raise SimulatorOptions.MemoryBytes)");
                 p.Extents.Add((m.Start, at, m.Size));

@@ -30,7 +30,7 @@ internal sealed class ContextNode
 
         MinNr = ma.Dir("nr_regions").U64("min", 10);
         MaxNr = ma.Dir("nr_regions").U64("max", 1000);
-        Targets = new NrChildren<TargetNode>(d.Dir("targets"), "nr_targets", (td, _) => new TargetNode(td));
+        Targets = new NrChildren<TargetNode>(d.Dir("targets"), "nr_targets", (td, _) => new TargetNode(td, p));
         Schemes = new NrChildren<SchemeNode>(d.Dir("schemes"), "nr_schemes", (sd, _) => new SchemeNode(sd, p));
     }
 
@@ -59,6 +59,25 @@ internal sealed class ContextNode
     public NrChildren<TargetNode> Targets { get; }
 
     public NrChildren<SchemeNode> Schemes { get; }
+
+    /// <summary>The first staged pid (vaddr, fvaddr) that names no process, if any.</summary>
+    public int? FirstMissingPid(Func<int, bool> pidExists)
+    {
+        if (Operations.Text == "paddr")
+        {
+            return null;
+        }
+
+        foreach (TargetNode t in Targets.Items)
+        {
+            if (!pidExists(t.Pid.I))
+            {
+                return t.Pid.I;
+            }
+        }
+
+        return null;
+    }
 
     /// <summary>Builds the kernel's context from the staged files; EINVAL (naming the reason) like damon_sysfs_*_add_dirs/damon_commit_ctx.</summary>
     public CommittedContext ToConfig(string statePath, Func<int, bool> pidExists, bool commit = false)
@@ -89,12 +108,12 @@ internal sealed class ContextNode
                 ranges.Add(new AddressRange(r.Start.U, r.End.U));
             }
 
-            if (ops == "vaddr" && !pidExists(t.Pid.I))
+            if (ops != "paddr" && !pidExists(t.Pid.I))
             {
                 throw Invalid($"pid {t.Pid.I} not found");
             }
 
-            targets.Add(new CommittedTarget(t.Pid.I, [.. ranges]));
+            targets.Add(new CommittedTarget(t.Pid.I, [.. ranges], t.Obsolete?.Text == "Y"));
         }
 
         // On commit, a target without regions keeps its running regions.

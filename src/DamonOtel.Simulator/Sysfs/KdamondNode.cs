@@ -95,6 +95,13 @@ internal sealed class KdamondNode
         switch (cmd)
         {
             case "commit":
+                if (kernel.Profile == KernelProfile.V6_12 && Contexts.Items.Count == 1 && Contexts.Items[0].FirstMissingPid(PidExists) is not null)
+                {
+                    // 6.12 answers the write with success and the kdamond stops (measured: bench/procs/README.md); 7.3 answers EINVAL and runs on.
+                    Stop();
+                    return;
+                }
+
                 Context.Commit(BuildConfig(commit: true), kernel.NowUs);
                 break;
             case "commit_schemes_quota_goals":
@@ -173,8 +180,11 @@ internal sealed class KdamondNode
             throw new KernelIoException(Errno.EINVAL, StatePath, "write (nr_contexts must be 1)");
         }
 
-        return Contexts.Items[0].ToConfig(StatePath, pid => kernel.Processes.Get(pid)?.Workload is not null, commit);
+        return Contexts.Items[0].ToConfig(StatePath, PidExists, commit);
     }
+
+    // Any live process, kernel threads included: the kernel only looks the pid up.
+    private bool PidExists(int pid) => kernel.Processes.Get(pid) is not null;
 
     private void TurnOn()
     {

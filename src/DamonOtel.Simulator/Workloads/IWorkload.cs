@@ -16,6 +16,10 @@ public interface IWorkload
     /// <summary>The process's VMAs (absolute virtual addresses, sorted, page aligned).</summary>
     IReadOnlyList<AddressRange> Mappings { get; }
 
+    /// <summary>Those of <see cref="Mappings"/> reserved without any permission (maps shows ---p: guard
+    /// areas, a JVM's or allocator's reserved heap): address space, never memory.</summary>
+    IReadOnlyList<AddressRange> Reservations => [];
+
     /// <summary>Was the page holding <paramref name="address"/> accessed in the sampling interval ending at <paramref name="now"/>? O(1).</summary>
     bool Accessed(ulong address, TimeSpan now);
 

@@ -19,7 +19,9 @@ internal sealed class PhasedWorkload : IWorkload
     private readonly long phaseTicks;
     private readonly AddressRange[][] phases;
 
-    public PhasedWorkload(string name, ulong allocationBytes, TimeSpan phaseLength, AddressRange[][] phases)
+    /// <param name="extra">More mappings (absolute, between the allocation and the libraries), never accessed after start-up.</param>
+    /// <param name="reservations">Of <paramref name="extra"/>: the ones reserved without permissions (---p), never touched at all.</param>
+    public PhasedWorkload(string name, ulong allocationBytes, TimeSpan phaseLength, AddressRange[][] phases, AddressRange[]? extra = null, AddressRange[]? reservations = null)
     {
         Name = name;
         allocStart = SimulatedWorkloads.AllocationStart;
@@ -30,14 +32,18 @@ internal sealed class PhasedWorkload : IWorkload
         [
             new(ImageStart, ImageStart + (8 * SimulatedWorkloads.MiB)),
             new(allocStart, allocEnd),
+            .. extra ?? [],
             new(LibStart, LibStart + (16 * SimulatedWorkloads.MiB)),
             new(StackStart, StackStart + (132 * 1024)),
         ];
+        Reservations = reservations ?? [];
     }
 
     public string Name { get; }
 
     public IReadOnlyList<AddressRange> Mappings { get; }
+
+    public IReadOnlyList<AddressRange> Reservations { get; }
 
     public bool Accessed(ulong address, TimeSpan now)
     {

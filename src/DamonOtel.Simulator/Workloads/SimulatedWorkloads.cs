@@ -18,8 +18,17 @@ public static class SimulatedWorkloads
     /// stairs: a 128 MiB hot window steps through the 1 GiB allocation, 8 phases of 10 s (then repeats).
     /// zigzag: the hot set [alloc, alloc+S) alternates between S = 64 MiB and S = 256 MiB every 10 s.
     /// idle: touches its 1 GiB once and never again.
+    /// worker: one process of a service: 32 MiB hot at the start of a 256 MiB allocation, a 16 MiB
+    /// mapping 1 GiB above the allocation's start (the 768 MiB between was never mapped) and right
+    /// after it a 64 MiB reservation without permissions (---p); DAMON's regions span all three.
     /// </summary>
-    public static IReadOnlyList<string> Names { get; } = ["steady", "stairs", "zigzag", "idle"];
+    public static IReadOnlyList<string> Names { get; } = ["steady", "stairs", "zigzag", "idle", "worker"];
+
+    /// <summary>Mapped bytes of a "worker" process: image 8 MiB, allocation 256 MiB, data 16 MiB, libraries 16 MiB, stack 132 KiB.</summary>
+    public const ulong WorkerMappedBytes = (8 + 256 + 16 + 16) * MiB + (132 * 1024);
+
+    /// <summary>Hot bytes of a "worker" process.</summary>
+    public const ulong WorkerHotBytes = 32 * MiB;
 
     /// <summary>
     /// A workload of <paramref name="allocationBytes"/> whose first <paramref name="hotBytes"/> are
@@ -46,6 +55,13 @@ public static class SimulatedWorkloads
                 [.. Enumerable.Range(0, 8).Select(i => (AddressRange[])[new AddressRange((ulong)i * 128 * MiB, (ulong)(i + 1) * 128 * MiB)])]),
             "zigzag" => new PhasedWorkload(name, alloc, PhaseLength, [[new AddressRange(0, 64 * MiB)], [new AddressRange(0, 256 * MiB)]]),
             "idle" => new PhasedWorkload(name, alloc, PhaseLength, [[]]),
+            "worker" => new PhasedWorkload(
+                name,
+                256 * MiB,
+                PhaseLength,
+                [[new AddressRange(0, WorkerHotBytes)]],
+                [new(AllocationStart + (1024 * MiB), AllocationStart + (1040 * MiB)), new(AllocationStart + (1040 * MiB), AllocationStart + (1104 * MiB))],
+                [new(AllocationStart + (1040 * MiB), AllocationStart + (1104 * MiB))]),
             _ => throw new ArgumentException($"unknown simulated workload '{name}'; known: {string.Join(", ", Names)}", nameof(name)),
         };
     }

@@ -69,7 +69,10 @@ public static class MetricCatalog
         "Number of DAMON regions of the target in the latest snapshot (an artefact of adaptive region splitting, not a memory size).", KT);
 
     public static MetricDefinition MemoryMonitored { get; } = new("damon.memory.monitored", MetricKind.UpDownCounter, "By",
-        "Bytes of address space covered by the target's DAMON regions; paddr targets leave free pages out (they are in damon_memory_free_bytes) unless the kdamond sets page_sampling.free_pages: include.", KT);
+        "Bytes covered by the target's DAMON regions (all its processes); vaddr/fvaddr with mapped_only: only the parts inside the processes' mappings; paddr targets leave free pages out (they are in damon_memory_free_bytes) unless the kdamond sets page_sampling.free_pages: include.", KT);
+
+    public static MetricDefinition MemoryUnmapped { get; } = new("damon.memory.unmapped", MetricKind.UpDownCounter, "By",
+        "vaddr/fvaddr with mapped_only: bytes of the target's DAMON regions outside its processes' mappings (never-mapped gaps, ---p reservations), left out of the other memory series; monitored + unmapped = DAMON's total.", KT);
 
     public static MetricDefinition WorkingSet { get; } = new("damon.memory.working_set", MetricKind.Gauge, "By",
         "Working set size: bytes of regions accessed at least once in the last aggregation interval (damo's wss).", KT);
@@ -96,7 +99,10 @@ public static class MetricCatalog
         "Observed accesses / maximum observable accesses (0..1), what intervals auto-tuning steers.", KT);
 
     public static MetricDefinition TargetRss { get; } = new("damon.target.memory.rss", MetricKind.Gauge, "By",
-        "Resident set size of the target's processes.", KT);
+        "Resident set size of the target's processes (summed over them).", KT);
+
+    public static MetricDefinition TargetProcesses { get; } = new("damon.target.processes", MetricKind.UpDownCounter, "{process}",
+        "Processes a process target names, by state: monitored (each a DAMON target), over_cap (left out by max_processes), rejected (the right name or pid but the wrong exe or uid).", ["kdamond", "target", "state"]);
 
     public static MetricDefinition HeatmapAccessRate { get; } = new("damon.memory.heatmap.access_rate", MetricKind.Gauge, "%",
         "Size-weighted access rate of each equal address slice (column 0 = lowest addresses).", ["kdamond", "target", "column"], EnabledByDefault: false);
@@ -189,8 +195,8 @@ public static class MetricCatalog
 
     public static IReadOnlyList<MetricDefinition> All { get; } =
     [
-        KdamondUp, MonitoringInterval, KdamondCpuTime, RegionCount, MemoryMonitored, WorkingSet, WorkingSetDistribution,
-        MemoryIdle, IdleTime, IdleTimeSigned, Temperature, AccessBandwidth, AccessRatio, TargetRss, HeatmapAccessRate,
+        KdamondUp, MonitoringInterval, KdamondCpuTime, RegionCount, MemoryMonitored, MemoryUnmapped, WorkingSet, WorkingSetDistribution,
+        MemoryIdle, IdleTime, IdleTimeSigned, Temperature, AccessBandwidth, AccessRatio, TargetRss, TargetProcesses, HeatmapAccessRate,
         MemoryFree, MemoryOwned, CgroupResident, CgroupResidentError, CgroupWorkingSet, CgroupIdle, CgroupIdleTime, CgroupPurity,
         CgroupsSelected, CgroupsDropped,
         SchemeTried, SchemeApplied, SchemeTriedSize, SchemeAppliedSize, SchemeFilterPassedSize, SchemeQuotaExceeds,
@@ -266,6 +272,28 @@ public static class MetricCatalog
         sb.Append("* Synchronous instruments (the WSS histogram, collection duration/errors) keep their series after a\n");
         sb.Append("  target or source goes away (OpenTelemetry has no way to delete a series).\n");
         sb.Append("* Disable or enable metrics by OTel or Prometheus name in the config (`metrics: {disable: [...], enable: [...]}`).\n");
+        sb.Append("\n## What the memory numbers include\n\n");
+        sb.Append("* **A target of several processes** (`process_name`, `cmdline`, or `include_children`) is one series: its\n");
+        sb.Append("  processes' regions are summarised together. Monitored, idle and working-set bytes are sums;\n");
+        sb.Append("  percentiles are taken over all their bytes at once (merged by bytes, never averaged). There is no\n");
+        sb.Append("  `pid` label: cardinality stays one series set per configured target.\n");
+        sb.Append("  Memory several of the processes map (shared libraries, shared memory, a forked worker's pages still\n");
+        sb.Append("  shared copy-on-write) is in each of their address spaces and counts once per process, as in the sum\n");
+        sb.Append("  of their RSS.\n");
+        sb.Append("* **vaddr/fvaddr, `mapped_only: true` (the default):** DAMON's regions span whole areas of the address\n");
+        sb.Append("  space, including gaps that were never mapped (between a program's data and its heap, between mmaps)\n");
+        sb.Append("  and address space reserved without any permission (`---p`: guard areas, a JVM's or allocator's\n");
+        sb.Append("  reservation). Those bytes are left out of `damon_memory_monitored_bytes`, `damon_memory_idle_bytes`,\n");
+        sb.Append("  the idle-time and temperature percentiles, `damon_memory_working_set_bytes` and the bandwidth, and are\n");
+        sb.Append("  reported as `damon_memory_unmapped_bytes`. What stays is every mapping with some permission, from\n");
+        sb.Append("  `/proc/<pid>/maps`: anonymous memory, file mappings (binaries, libraries, mapped files: page cache),\n");
+        sb.Append("  stacks, shared memory, **resident or not**: a mapped page never touched counts as idle since the\n");
+        sb.Append("  kdamond started (`damon_target_memory_rss_bytes` is the resident part). Per-page guard pages inside a\n");
+        sb.Append("  mapping (`PROT_NONE` via `mprotect` splits the VMA) are `---p` too and left out. Mappings are re-read\n");
+        sb.Append("  at most once per ops update interval, DAMON's own cadence for following them.\n");
+        sb.Append("* **`mapped_only: false`, and `damon-otel snapshot --raw`:** DAMON's regions as they are: the numbers of\n");
+        sb.Append("  `damo report access`.\n");
+        sb.Append("* **paddr:** the physical range as configured (free pages included, as in damo and DAMON_STAT).\n");
         return sb.ToString();
     }
 }

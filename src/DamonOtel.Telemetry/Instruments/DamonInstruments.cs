@@ -36,6 +36,7 @@ public sealed class DamonInstruments : IDisposable
 
         RegisterKdamondInstruments(selection);
         RegisterAccessInstruments(selection);
+        RegisterProcessInstruments(selection);
         RegisterSchemeInstruments(selection);
         RegisterPageInstruments(selection);
         RegisterDamonStatInstruments(selection);
@@ -131,6 +132,13 @@ public sealed class DamonInstruments : IDisposable
     {
         Observable<long>(selection, MetricCatalog.RegionCount, (s, m) => ForRegions(s, m, (k, t, a, list) => list.Add(new(a.RegionCount, KTag(k), TTag(t)))));
         Observable<long>(selection, MetricCatalog.MemoryMonitored, (s, m) => ForAccess(s, m, (k, t, a, list) => list.Add(new(ToLong(a.MonitoredBytes), KTag(k), TTag(t)))));
+        Observable<long>(selection, MetricCatalog.MemoryUnmapped, (s, m) => ForAccess(s, m, (k, t, a, list) =>
+        {
+            if (t.UnmappedBytes is { } unmapped)
+            {
+                list.Add(new(ToLong(unmapped), KTag(k), TTag(t)));
+            }
+        }));
         Observable<long>(selection, MetricCatalog.WorkingSet, (s, m) => ForAccess(s, m, (k, t, a, list) => list.Add(new(ToLong(a.WorkingSetBytes), KTag(k), TTag(t)))));
         Observable<long>(selection, MetricCatalog.MemoryIdle, (s, m) => ForAccess(s, m, (k, t, a, list) =>
         {
@@ -167,6 +175,21 @@ public sealed class DamonInstruments : IDisposable
             }
         }));
     }
+
+    /// <summary>Per process target: monitored / over the cap / rejected by pins.</summary>
+    private void RegisterProcessInstruments(MetricSelection selection) =>
+        Observable<long>(selection, MetricCatalog.TargetProcesses, (s, m) => ForKdamonds(s, m, (k, list) =>
+        {
+            foreach (var t in k.Targets)
+            {
+                if (t.Processes is { } p)
+                {
+                    list.Add(new(p.Monitored, KTag(k), TTag(t), new("state", "monitored")));
+                    list.Add(new(p.OverCap, KTag(k), TTag(t), new("state", "over_cap")));
+                    list.Add(new(p.Rejected, KTag(k), TTag(t), new("state", "rejected")));
+                }
+            }
+        }));
 
     /// <summary>Per DAMOS scheme: its counters and the effective quota.</summary>
     private void RegisterSchemeInstruments(MetricSelection selection)

@@ -45,10 +45,21 @@ public sealed record DamonStatPublished(IReadOnlyList<double> Percentiles, IRead
 
 /// <summary>One monitoring target: its latest access summary and its process footprint.</summary>
 /// <param name="Target">The `target` attribute value.</param>
-/// <param name="Access">The latest summary, or null before the first snapshot.</param>
+/// <param name="Access">The latest summary, or null before the first snapshot. For a target of
+/// several processes, one summary over all their regions; for vaddr with mapped_only, over the
+/// mapped parts of the regions only.</param>
 /// <param name="AccessSequence">Increments once per new snapshot (one aggregation interval): the WSS histogram records once per increment.</param>
-/// <param name="RssBytes">Resident set size of the target's processes (vaddr), when known.</param>
-public sealed record TargetObservation(string Target, AccessSummary? Access, long AccessSequence, ulong? RssBytes);
+/// <param name="RssBytes">Resident set size of the target's processes (vaddr, summed), when known.</param>
+/// <param name="UnmappedBytes">vaddr with mapped_only: bytes of DAMON's regions outside the processes'
+/// mappings, left out of <paramref name="Access"/> (raw total = monitored + unmapped); null otherwise.</param>
+/// <param name="Processes">Process targets: how many processes are monitored, over the cap, rejected by pins; null otherwise.</param>
+public sealed record TargetObservation(string Target, AccessSummary? Access, long AccessSequence, ulong? RssBytes, ulong? UnmappedBytes = null, TargetProcessCounts? Processes = null);
+
+/// <summary>How many processes a configured target has now.</summary>
+/// <param name="Monitored">Processes that are DAMON targets.</param>
+/// <param name="OverCap">Matching processes left out by max_processes.</param>
+/// <param name="Rejected">Processes with the right name (or pid) that failed the exe/uid pins.</param>
+public readonly record struct TargetProcessCounts(int Monitored, int OverCap, int Rejected);
 
 /// <summary>One DAMOS scheme (or a module's built-in scheme) with its cumulative stats.</summary>
 public sealed record SchemeObservation(string Scheme, string Action, DamosStats Stats, ulong? EffectiveQuotaBytes);

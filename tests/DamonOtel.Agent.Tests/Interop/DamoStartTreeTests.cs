@@ -95,7 +95,7 @@ public sealed class DamoStartTreeTests(ITestOutputHelper output)
         for (int i = 0; i < config.Kdamonds.Count; i++)
         {
             KdamondConfig k = config.Kdamonds[i];
-            writer.WriteKdamond(i, KdamondSpecBuilder.Build(k, ImportDamoTests.ResolvedTargets(k), monitorSchemes: 0, refreshSupported: profile != KernelProfile.V6_12, TimeSpan.FromSeconds(10)));
+            writer.WriteKdamond(i, ImportDamoTests.Spec(k, refreshSupported: profile != KernelProfile.V6_12, TimeSpan.FromSeconds(10)));
         }
 
         SortedDictionary<string, string> agent = SysfsTree.Read(ours, ours.Options.Roots.Kdamonds);

@@ -4,6 +4,7 @@ using DamonOtel.Agent.Configuration;
 using DamonOtel.Agent.Interop;
 using DamonOtel.Agent.Kdamonds;
 using DamonOtel.Damon.Model;
+using DamonOtel.Damon.Procfs;
 using DamonOtel.Damon.Sysfs;
 
 namespace DamonOtel.Agent.Tests.Interop;
@@ -32,12 +33,21 @@ public sealed class ImportDamoTests
 
     /// <summary>The spec the agent writes for a kdamond (as a tracepoint-source kdamond: no monitoring scheme), as JSON for comparison.</summary>
     internal static string SpecJson(KdamondConfig k) => JsonSerializer.Serialize(
-        KdamondSpecBuilder.Build(k, ResolvedTargets(k), monitorSchemes: 0, refreshSupported: true, Deadline),
+        Spec(k, refreshSupported: true, Deadline),
         Indented);
+
+    /// <summary>The spec of a kdamond's first start (no kdamond thread yet, no monitoring scheme).</summary>
+    internal static KdamondSpec Spec(KdamondConfig k, bool refreshSupported, TimeSpan deadline)
+    {
+        IReadOnlyList<ResolvedTarget> resolved = ResolvedTargets(k);
+        IReadOnlyList<KernelTarget> initial = TargetPlanner.Initial(resolved);
+        var plan = new TargetPlan(initial, [.. initial.Select(_ => false)], [.. initial.Select(_ => false)], initial);
+        return KdamondSpecBuilder.Build(k, resolved, plan, kdamondPid: -1, monitorSchemes: false, refreshSupported, deadline);
+    }
 
     /// <summary>What TargetResolver gives for a running pid or fixed ranges (the pid is the process's own).</summary>
     internal static IReadOnlyList<ResolvedTarget> ResolvedTargets(KdamondConfig k) =>
-        [.. k.Targets.Select(t => new ResolvedTarget(t.Name, t.Pid ?? 0, [.. t.Regions.Select(r => new AddressRange(r.Start, r.End))]))];
+        [.. k.Targets.Select(t => new ResolvedTarget(t.Name, t.IsProcess, [.. t.Regions.Select(r => new AddressRange(r.Start, r.End))], t.Pid is int pid ? [new ProcessIdentity(pid, 0)] : []))];
 
     [Theory]
     [MemberData(nameof(AllFixtures))]

@@ -38,8 +38,9 @@ public sealed partial class RecordTests
         RecordResult record = await recorder.RecordAsync(new RecordRequest(kdamond, index, TimeSpan.FromSeconds(30), RecordSource.TriedRegions, MaxSnapshots: 1), CancellationToken.None);
         RecordFile.Write(Path.Combine(dir, "damon.data"), record);
 
-        // What `damon-otel snapshot --no-refresh --format json` prints for them.
-        var taker = new SnapshotTaker(sim.Env, AccessOptions.Default, commands: null, writable: new HashSet<int>());
+        // What `damon-otel snapshot --no-refresh --raw --format json` prints for them (--raw: DAMON's
+        // regions as they are, as damo reads them; without it a vaddr target counts mapped memory only).
+        var taker = new SnapshotTaker(sim.Env, AccessOptions.Default, commands: null, writable: new HashSet<int>(), raw: true);
         SnapshotReportTarget target = (await taker.TakeAsync(CancellationToken.None)).Single(t => t.Kdamond == index);
         JsonElement snapshot = JsonDocument.Parse(SnapshotReport.ToJson([target])).RootElement.GetProperty("targets")[0];
         Assert.Equal(record.Snapshots[0].Snapshot.Regions.Length, snapshot.GetProperty("regions").GetInt32());

@@ -24,8 +24,13 @@ internal sealed class SimHarness : IAsyncDisposable
 
     /// <summary>A kernel of <paramref name="profile"/>, with DAMON_STAT enabled at boot when <paramref name="damonStat"/>.</summary>
     public SimHarness(KernelProfile profile, bool damonStat, params (string Name, string Workload)[] processes)
+        : this(new SimulatorOptions { Roots = KernelRoots.Under("/sim"), Seed = 7, Profile = profile, Processes = processes, DamonStatEnabled = damonStat })
     {
-        Kernel = new SimulatedKernel(new SimulatorOptions { Roots = KernelRoots.Under("/sim"), Seed = 7, Profile = profile, Processes = processes, DamonStatEnabled = damonStat });
+    }
+
+    public SimHarness(SimulatorOptions options)
+    {
+        Kernel = new SimulatedKernel(options);
         Roots = Kernel.Options.Roots;
         StateDir = Directory.CreateTempSubdirectory("damon-otel-test-").FullName;
         clock = Kernel.RunRealTime(stop.Token);

@@ -53,7 +53,7 @@ public class SnapshotTakerTests
         await using KernelEnvironment env = KernelEnvironment.Wrap(sim.Kernel, sim.Roots);
         var config = new Configuration.AgentConfig();
         var commands = new StateCommands(env.Fs, env.Roots, Kdamonds.KdamondManager.CommandOptions(config));
-        var taker = new SnapshotTaker(env, AccessOptions.Default, commands, new HashSet<int> { 0 }, Kdamonds.KdamondManager.NewReader(env, config));
+        var taker = new SnapshotTaker(env, AccessOptions.Default, commands, new HashSet<int> { 0 }, sysfsReader: Kdamonds.KdamondManager.NewReader(env, config));
 
         string state = Path.Combine(sim.Roots.Kdamonds, "0", "state");
         sim.Kernel.Faults.FailNextReads(state, Damon.IO.Errno.EBUSY, count: 300);   // beyond 100 read attempts

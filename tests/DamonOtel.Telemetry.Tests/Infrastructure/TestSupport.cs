@@ -47,7 +47,8 @@ public static class Fixtures
         3.25,
         new Intervals(5_000, 100_000, 1_000_000),
         [
-            new TargetObservation("nginx", Nginx(wss), sequence, 734_003_200),
+            // nginx: four processes (master and workers), a fifth over the cap, two impostors rejected.
+            new TargetObservation("nginx", Nginx(wss), sequence, 734_003_200, 402_653_184, new TargetProcessCounts(4, 1, 2)),
             new TargetObservation("redis", null, 0, 52_428_800),
         ],
         [
