@@ -37,6 +37,8 @@ public sealed partial class SimulatedKernel : IKernelFs
 
         tracing = new Tracing(this, MakeDirs(options.Roots.Tracefs));
         BuildProc(MakeDirs(options.Roots.Procfs));
+        BuildPageFrameFiles(MakeDirs(options.Roots.Procfs));
+        _ = CgroupRoot; // the cgroup2 mount exists from boot, like on any systemd machine
         BuildReclaim(MakeDirs(options.Roots.ModuleParameters("damon_reclaim")));
         if (options.Profile != KernelProfile.V6_12)
         {

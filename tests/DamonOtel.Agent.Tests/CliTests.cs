@@ -107,7 +107,7 @@ public class CliTests
     [Fact]
     public async Task Every_command_has_help()
     {
-        foreach (string cmd in new[] { "run", "check-config", "snapshot", "features" })
+        foreach (string cmd in new[] { "run", "check-config", "snapshot", "features", "import-damo", "record", "status" })
         {
             (int code, string stdout, _) = await Run(cmd, "--help");
             Assert.Equal(0, code);
@@ -135,7 +135,7 @@ public class CliTests
         return root;
     }
 
-    private static string CopyFixture(string name)
+    internal static string CopyFixture(string name)
     {
         string source = RepoRoot.Of("tests", "DamonOtel.Damon.Tests", "Fixtures", name);
         string target = Directory.CreateTempSubdirectory("damon-otel-fixture-").FullName;
@@ -153,7 +153,7 @@ public class CliTests
     }
 
     // Contents and modification times of every file and directory under root.
-    private static string TreeHash(string root)
+    internal static string TreeHash(string root)
     {
         using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         foreach (string path in Directory.EnumerateFileSystemEntries(root, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal))

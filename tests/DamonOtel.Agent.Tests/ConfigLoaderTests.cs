@@ -21,6 +21,7 @@ public class ConfigLoaderTests
     [InlineData("examples/system-reclaim.yaml")]
     [InlineData("examples/app-wss.yaml")]
     [InlineData("examples/tiering.yaml")]
+    [InlineData("examples/kubernetes-pods.yaml")]
     public void Every_shipped_config_loads(string file)
     {
         AgentConfig c = ConfigLoader.LoadFile(RepoRoot.Of("config", file));

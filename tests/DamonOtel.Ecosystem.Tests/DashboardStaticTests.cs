@@ -155,6 +155,19 @@ public sealed class DashboardStaticTests
         Assert.Equal(["60.0", "300.0", "1800.0"], cold.OptionValues);
         Assert.Contains(d.Targets, t => t.Expr.Contains("le=\"$cold_after\"", StringComparison.Ordinal) && t.Expr.Contains("le=\"+Inf\"", StringComparison.Ordinal));
 
+        // Per pod: the pods holding the most idle memory, named by joining kube-state-metrics' kube_pod_info
+        // on the pod UID; their working set only where the attribution purity makes it theirs.
+        var podsByIdle = Assert.Single(panels, p => (string?)p["title"] == "Pods by idle memory (idle at least $cold_after s)");
+        string idleExpr = Exprs(podsByIdle).Single();
+        Assert.Contains("damon_cgroup_memory_idle_bytes{", idleExpr, StringComparison.Ordinal);
+        Assert.Contains("le=\"$cold_after\"", idleExpr, StringComparison.Ordinal);
+        Assert.Contains("* on(pod_uid) group_left(namespace, pod)", idleExpr, StringComparison.Ordinal);
+        Assert.Contains("label_replace(kube_pod_info{}, \"pod_uid\", \"$1\", \"uid\", \"(.+)\")", idleExpr, StringComparison.Ordinal);
+        Assert.StartsWith("topk(20, ", idleExpr, StringComparison.Ordinal);
+        var podWss = Assert.Single(panels, p => (string?)p["title"] == "Pod working set (purity at least 0.5)");
+        Assert.Contains("and on(instance, kdamond, cgroup) damon_cgroup_memory_purity{", Exprs(podWss).Single(), StringComparison.Ordinal);
+        Assert.Contains(">= 0.5", Exprs(podWss).Single(), StringComparison.Ordinal);
+
         foreach (var metric in new[]
                  {
                      "damon_memory_access_bandwidth_bytes_per_second{", "damon_memory_temperature{",

@@ -24,6 +24,7 @@ public sealed class LiveStack : IDisposable
     private readonly string work;
     private readonly OwnedProcess? agent;
     private readonly OwnedProcess? prometheus;
+    private KubeStateMetricsStandIn? kubeStateMetrics;
 
     public LiveStack()
     {
@@ -80,6 +81,7 @@ public sealed class LiveStack : IDisposable
         WaitFor(agent, "the agent's /readyz to answer 200", () => Status(Agent, "/readyz") == HttpStatusCode.OK);
         var agentReady = clock.Elapsed;
 
+        kubeStateMetrics = new KubeStateMetricsStandIn(FreePort());
         var prometheusBinary = Tools.Find("prometheus")
             ?? throw new InvalidOperationException("'prometheus' is not installed: the live tests need Debian's prometheus package (apt-get install -y prometheus).");
         PrometheusPort = FreePort();
@@ -95,6 +97,9 @@ public sealed class LiveStack : IDisposable
               - job_name: damon-otel
                 static_configs:
                   - targets: ['127.0.0.1:{AgentPort}']
+              - job_name: kube-state-metrics
+                static_configs:
+                  - targets: ['127.0.0.1:{kubeStateMetrics.Port}']
             """);
         var prometheus = OwnedProcess.Start("prometheus", prometheusBinary,
             [$"--config.file={config}", $"--storage.tsdb.path={Dir("tsdb")}", $"--web.listen-address=127.0.0.1:{PrometheusPort}", "--log.level=warn"], work);
@@ -106,6 +111,7 @@ public sealed class LiveStack : IDisposable
         // Enough scrapes for rate()/deriv() over the dashboards' 1m windows (they need two samples).
             WaitFor(prometheus, "6 successful scrapes of the agent", () =>
                 Query("min_over_time(up{job=\"damon-otel\"}[1m]) == 1 and count_over_time(up{job=\"damon-otel\"}[1m]) >= 6").Count > 0);
+            WaitFor(prometheus, "a scrape of the kube-state-metrics stand-in", () => Query("up{job=\"kube-state-metrics\"} == 1").Count > 0);
         }
         catch (Exception e)
         {
@@ -185,6 +191,7 @@ public sealed class LiveStack : IDisposable
         Agent?.Dispose();
         Prometheus?.Dispose();
         prometheus?.Dispose();
+        kubeStateMetrics?.Dispose();
         agent?.Dispose();
         try
         {

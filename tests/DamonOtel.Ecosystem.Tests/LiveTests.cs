@@ -103,13 +103,13 @@ public sealed class LiveTests(LiveStack stack, ITestOutputHelper output)
         }
 
         var rules = groups.SelectMany(g => g!["rules"]!.AsArray()).ToList();
-        Assert.Equal(20, rules.Count);
+        Assert.Equal(24, rules.Count);
         var bad = rules.Where(r => (string?)r!["health"] != "ok").Select(r => $"{r!["name"]}: {r["health"]} {r["lastError"]}").ToList();
         Assert.True(bad.Count == 0, "rules that did not evaluate cleanly:\n" + string.Join("\n", bad));
 
         // Every recording rule produces series from the agent's data (the thresholds are constants).
         var recordings = rules.Where(r => (string?)r!["type"] == "recording").Select(r => (string)r!["name"]!).ToList();
-        Assert.Equal(8, recordings.Count);
+        Assert.Equal(11, recordings.Count);
         var empty = recordings.Where(name => !Eventually(() => stack.Query(name + "{}").Count > 0)).ToList();
         Assert.True(empty.Count == 0, "recording rules without output: " + string.Join(", ", empty));
 

@@ -14,6 +14,7 @@ internal static partial class MetricCatalog
     private static readonly string[] KdTargetQuantile = ["kdamond", "target", "quantile"];
     private static readonly string[] Scheme = ["kdamond", "scheme", "action"];
     private static readonly string[] Source = ["source"];
+    private static readonly string[] Cgroup = ["kdamond", "cgroup", "pod_uid", "container_id", "qos_class"];
 
     public static readonly IReadOnlyDictionary<string, string[]> Agent = new Dictionary<string, string[]>(StringComparer.Ordinal)
     {
@@ -34,6 +35,16 @@ internal static partial class MetricCatalog
         ["damon_memory_access_bandwidth_bytes_per_second"] = KdTarget,
         ["damon_memory_access_ratio"] = KdTarget,
         ["damon_target_memory_rss_bytes"] = KdTarget,
+        ["damon_memory_free_bytes"] = KdTarget,
+        ["damon_memory_owned_bytes"] = ["kdamond", "target", "owner"],
+        ["damon_cgroup_memory_resident_bytes"] = Cgroup,
+        ["damon_cgroup_memory_resident_standard_error_bytes"] = Cgroup,
+        ["damon_cgroup_memory_working_set_bytes"] = Cgroup,
+        ["damon_cgroup_memory_idle_bytes"] = [.. Cgroup, "le"],
+        ["damon_cgroup_memory_idle_time_seconds"] = [.. Cgroup, "quantile"],
+        ["damon_cgroup_memory_purity"] = Cgroup,
+        ["damon_cgroups_selected"] = ["kdamond"],
+        ["damon_cgroups_dropped"] = ["kdamond"],
         ["damos_scheme_tried_total"] = Scheme,
         ["damos_scheme_applied_total"] = Scheme,
         ["damos_scheme_tried_size_bytes_total"] = Scheme,
@@ -58,6 +69,12 @@ internal static partial class MetricCatalog
         ["scrape_samples_scraped"] = [],
     };
 
+    /// <summary>Series of kube-state-metrics the per-pod panels and the pod alert join with (by uid).</summary>
+    public static readonly IReadOnlyDictionary<string, string[]> KubeStateMetrics = new Dictionary<string, string[]>(StringComparer.Ordinal)
+    {
+        ["kube_pod_info"] = ["namespace", "pod", "uid", "node", "host_ip", "pod_ip", "created_by_kind", "created_by_name", "priority_class", "host_network"],
+    };
+
     /// <summary>The pseudo-kdamonds of kernel modules, present only on kernels running those modules.</summary>
     public static readonly string[] ModuleKdamonds = ["damon_reclaim", "damon_lru_sort", "damon_stat"];
 
@@ -66,7 +83,7 @@ internal static partial class MetricCatalog
 
     public static bool TryLabels(string metric, out IEnumerable<string> labels)
     {
-        foreach (var table in new[] { Agent, Prometheus })
+        foreach (var table in new[] { Agent, Prometheus, KubeStateMetrics })
         {
             if (table.TryGetValue(metric, out var own))
             {

@@ -6,6 +6,7 @@ public sealed class RulesTests
     private static readonly string[] RequiredAlerts =
     [
         "DamonWorkingSetGrowing",
+        "DamonPodWorkingSetGrowing",
         "DamonWorkingSetNearMonitoredMemory",
         "DamonWorkingSetNearMemoryLimit",
         "DamonWorkingSetNearRss",

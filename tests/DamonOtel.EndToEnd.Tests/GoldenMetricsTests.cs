@@ -31,6 +31,9 @@ public sealed partial class GoldenMetricsTests(ITestOutputHelper output)
     // is up to the thread pool). The tried_regions source is covered by the process tests.
     // The collection interval is long so that the loop's own timers never collect on their own
     // except once at start; the test drives every later collection.
+    // The paddr kdamond keeps free pages in (page_sampling.free_pages: include): a page-sampling
+    // pass runs as its own source, and which source of a round runs first is up to the thread
+    // pool; PageSamplingTests cover it on a deterministic Simulator instead.
     private const string Config = """
         collection: {interval: 1h}
         kdamonds:
@@ -44,6 +47,7 @@ public sealed partial class GoldenMetricsTests(ITestOutputHelper output)
             region_source: tracepoint
             intervals: {sample: 5ms, aggregation: 100ms, update: 1s}
             targets: [{name: memory, memory: largest_block}]
+            page_sampling: {free_pages: include}
             schemes:
               - name: cold-pageout
                 action: pageout

@@ -27,6 +27,8 @@ public sealed class ExpositionGoldenTests
         store.RecordCollection("kdamond/web", TimeSpan.FromMilliseconds(2.5), null);
         store.Publish(Fixtures.Stat(store));
         store.RecordCollection("module/damon_stat", TimeSpan.FromMilliseconds(1), null);
+        store.Publish(Fixtures.Node(store));
+        store.RecordCollection("pages/node", TimeSpan.FromMilliseconds(20), null);
         store.Publish(Fixtures.Web(store) with { Source = "kdamond/old", Kdamond = "old", ExpectedInterval = TimeSpan.FromSeconds(1) });
         store.RecordCollection("kdamond/old", TimeSpan.FromMilliseconds(1), null);
 

@@ -82,6 +82,60 @@ public sealed class StoreAndInstrumentTests
     }
 
     [Fact]
+    public void Page_ownership_is_exported_per_cgroup_with_kubernetes_labels_only_where_they_apply()
+    {
+        var (store, _, instruments, rec) = Create();
+        using var _i = instruments;
+        using var _r = rec;
+        store.Publish(Fixtures.Node(store));
+        var seen = rec.Observe();
+
+        const string Pod = "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod7c0a5b0e_5d5b_4b9f_9d43_2f1a3c6e8b01.slice";
+        var podResident = Assert.Single(seen, s => s.Name == "damon.cgroup.memory.resident" && s.Tags["cgroup"] == Pod);
+        Assert.Equal(268_435_456, podResident.Value);
+        Assert.Equal(new Dictionary<string, string?> { ["kdamond"] = "node", ["cgroup"] = Pod, ["pod_uid"] = "7c0a5b0e-5d5b-4b9f-9d43-2f1a3c6e8b01", ["qos_class"] = "burstable" }, podResident.Tags);
+        var pg = Assert.Single(seen, s => s.Name == "damon.cgroup.memory.resident" && s.Tags["cgroup"] == "/system.slice/postgresql.service");
+        Assert.Equal(["kdamond", "cgroup"], pg.Tags.Keys);
+
+        // Idle buckets 0 and 60 s + "+Inf" per cgroup; quantiles 0.5 and 0.9, NaN ones left out.
+        Assert.Equal(["0.0", "60.0", "+Inf"], seen.Where(s => s.Name == "damon.cgroup.memory.idle" && s.Tags["cgroup"] == Pod).Select(s => s.Tags["le"]));
+        Assert.Equal([67_108_864.0, 201_326_592, 268_435_456], seen.Where(s => s.Name == "damon.cgroup.memory.idle" && s.Tags["cgroup"] == Pod).Select(s => s.Value));
+        Assert.Equal([("0.5", 30.0), ("0.9", 120.0)], seen.Where(s => s.Name == "damon.cgroup.memory.idle_time" && s.Tags["cgroup"] == Pod).Select(s => (s.Tags["quantile"], s.Value)));
+        Assert.Equal([("0.9", 3600.0)], seen.Where(s => s.Name == "damon.cgroup.memory.idle_time" && s.Tags["cgroup"] != Pod).Select(s => (s.Tags["quantile"], s.Value)));
+        Assert.Equal(0.875, Assert.Single(seen, s => s.Name == "damon.cgroup.memory.purity").Value);
+        Assert.Equal(67_108_864, Assert.Single(seen, s => s.Name == "damon.cgroup.memory.working_set" && s.Tags["cgroup"] == Pod).Value);
+        Assert.Equal(1_048_576.5, Assert.Single(seen, s => s.Name == "damon.cgroup.memory.resident.standard_error" && s.Tags["cgroup"] == Pod).Value);
+
+        // Per kdamond / target: free pages, owners (whole bytes), selected and dropped cgroups.
+        Assert.Equal(1_073_741_824, Assert.Single(seen, s => s.Name == "damon.memory.free").Value);
+        Assert.Equal(
+            [("selected_cgroups", 805_306_368.0), ("other_cgroups", 67_108_864), ("kernel", 134_217_728)],
+            seen.Where(s => s.Name == "damon.memory.owned").Select(s => (s.Tags["owner"]!, s.Value)));
+        Assert.Equal(2, Assert.Single(seen, s => s.Name == "damon.cgroups.selected").Value);
+        Assert.Equal(3, Assert.Single(seen, s => s.Name == "damon.cgroups.dropped").Value);
+    }
+
+    [Fact]
+    public void A_frame_not_yet_filled_exports_nothing_and_a_swap_publishes_the_next_pass()
+    {
+        var (store, _, instruments, rec) = Create();
+        using var _i = instruments;
+        using var _r = rec;
+        var table = new PageOwnershipTable("node", "ram", [0], [50]);
+        store.Publish(Fixtures.Stat(store) with { Source = "kdamond/node", Kdamond = "node", Pages = table });
+        Assert.DoesNotContain(rec.Observe(), s => s.Name.StartsWith("damon.cgroup", StringComparison.Ordinal) || s.Name == "damon.memory.free");
+
+        // The collector fills the back frame; nothing changes for readers until it swaps.
+        table.Back.Reset(1, [new CgroupIdentity("/a", null, null, null)]);
+        table.Back.Filled = true;
+        table.Back.HasCgroups = true;
+        table.Back.Row(0).ResidentBytes = 4096;
+        Assert.DoesNotContain(rec.Observe(), s => s.Name == "damon.cgroup.memory.resident");
+        table.Swap();
+        Assert.Equal(4096, Assert.Single(rec.Observe(), s => s.Name == "damon.cgroup.memory.resident").Value);
+    }
+
+    [Fact]
     public void Stale_observations_disappear_and_come_back_when_refreshed()
     {
         var (store, time, instruments, rec) = Create();

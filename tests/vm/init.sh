@@ -110,6 +110,45 @@ echo "VM-NET-READY uptime=$(uptime_s)"
 
 [ -d /sys/kernel/mm/damon/admin/kdamonds ] || die "no DAMON sysfs interface in this kernel"
 
+# ---- per-cgroup workloads (agent mode) ---------------------------------------------------------
+# Two cgroup v2 groups, each running a copy of wsgen named cgwork with a known hot and cold set,
+# which the `system` kdamond's page sampling reports per cgroup (agent-config.yaml `cgroups`,
+# checks in assert-cgroups.sh). They fault their memory in before wsgen and the agent start, so
+# each cgroup's pages lie together in physical memory (page-interleaved cgroups blend inside
+# DAMON's regions: docs/per-cgroup.md). Their output stays off the console (it would read as
+# wsgen's phase lines); the host gets one VM-CGROUP line per group instead.
+vm_cgroups=${vm_cgroups-"cga:64M:16M cgb:128M:64M"}   # name:total:hot (hot set at offset 0); empty = none
+cgroup_workloads_start() {
+	local spec cg rest total hot i
+	[ -n "$vm_cgroups" ] || return 0
+	mount -t cgroup2 cgroup2 /sys/fs/cgroup || die "cannot mount cgroup2 on /sys/fs/cgroup"
+	echo +memory >/sys/fs/cgroup/cgroup.subtree_control || die "cannot enable the memory controller"
+	for spec in $vm_cgroups; do
+		cg=${spec%%:*}; rest=${spec#*:}; total=${rest%%:*}; hot=${rest#*:}
+		mkdir "/sys/fs/cgroup/$cg" || die "cannot create cgroup /$cg"
+		# The shell joins the cgroup before exec, so every page the workload faults in is charged to it.
+		sh -c "echo \$\$ >/sys/fs/cgroup/$cg/cgroup.procs && exec /usr/bin/wsgen -N cgwork -s 100 -t $total -p $hot@0 -f /run/cg-$cg.status" >/dev/null 2>&1 &
+		i=0
+		while [ ! -s "/run/cg-$cg.status" ]; do
+			i=$((i + 1)); [ $i -gt 1200 ] && die "cgroup workload $cg did not start"
+			sleep 0.1
+		done
+		echo "VM-CGROUP cgroup=/$cg $(cat "/run/cg-$cg.status")"
+	done
+}
+# At each checkpoint: MemFree (the free-pages check) and each group's own accounting.
+cgroup_checkpoint() {
+	local spec cg
+	[ -n "$vm_cgroups" ] || return 0
+	echo "VM-CGROUP-MEMINFO phase=$1 memfree_kb=$(awk '/^MemFree:/ { print $2 }' /proc/meminfo) uptime=$(uptime_s)"
+	for spec in $vm_cgroups; do
+		cg=${spec%%:*}
+		echo "VM-CGROUP-STAT phase=$1 cgroup=/$cg current=$(cat "/sys/fs/cgroup/$cg/memory.current") $(awk '$1 == "anon" || $1 == "file" { printf "%s=%s ", $1, $2 }' "/sys/fs/cgroup/$cg/memory.stat")"
+	done
+}
+[ "$vm_mode" = agent ] && cgroup_workloads_start
+# ---- end of per-cgroup workloads ---------------------------------------------------------------
+
 # wsgen: phase 1 lasts until SIGUSR1 (seconds 0), so phases follow our schedule, not its clock.
 /usr/bin/wsgen -t "$vm_total" -p "$vm_hot1:0" -p "$vm_hot2" -f /run/wsgen.status &
 WSGEN=$!
@@ -237,6 +276,7 @@ if [ "$vm_mode" = agent ]; then
 		wait $SNAP
 		agent_stat
 		for k in /sys/kernel/mm/damon/admin/kdamonds/[0-9]*; do kdamond_cpu "${k##*/}"; done
+		cgroup_checkpoint "$phase"   # per-cgroup workloads (above)
 		echo "VM-CHECKPOINT phase=$phase $(cat /run/wsgen.status) uptime=$(uptime_s)"
 		sleep "$vm_check_s"
 		agent_stat

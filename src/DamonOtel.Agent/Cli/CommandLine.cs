@@ -4,8 +4,8 @@ using Microsoft.Extensions.Logging;
 namespace DamonOtel.Agent.Cli;
 
 /// <summary>
-/// The `damon-otel` command line: wires the commands (run, check-config, snapshot, features);
-/// each command's options and logic live in its own file.
+/// The `damon-otel` command line: wires the commands (run, check-config, snapshot, features,
+/// import-damo, record, status); each command's options and logic live in its own file.
 /// </summary>
 internal static class CommandLine
 {
@@ -18,6 +18,9 @@ internal static class CommandLine
         root.Subcommands.Add(CheckConfigCommand.Create());
         root.Subcommands.Add(SnapshotCommand.Create());
         root.Subcommands.Add(FeaturesCommand.Create());
+        root.Subcommands.Add(ImportDamoCommand.Create());
+        root.Subcommands.Add(RecordCommand.Create());
+        root.Subcommands.Add(StatusCommand.Create());
         return root;
     }
 

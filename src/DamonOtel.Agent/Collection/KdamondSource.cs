@@ -150,7 +150,16 @@ internal sealed class KdamondSource : ICollectionSource
                 continue;
             }
 
-            state.UpdateAccess(t, Cli.SnapshotTaker.Summarize(summarizer, tried.Regions, intervals, addrUnit, reader.TriedRegionsDir(index, 0, monitor[t])));
+            try
+            {
+                state.OfferSnapshot(t, tried.Regions, intervals, addrUnit, summarizer);
+            }
+            catch (ArgumentException e)
+            {
+                // Regions the summarizer refuses (end < start, overlaps) are bad kernel data of that directory.
+                string dir = reader.TriedRegionsDir(index, 0, monitor[t]);
+                throw new KernelFormatException($"{dir}: {e.Message}") { Path = dir };
+            }
         }
     }
 

@@ -21,6 +21,7 @@ internal sealed class KdamondState
     private int pid = -1;
     private long lastStatusTicks;
     private TimeSpan cadence;
+    private PageSamplingSlot? pageSampling;
 
     public KdamondState(ObservationStore store, string source, string name, int index, IReadOnlyList<string> targetNames, TimeSpan collectionInterval)
     {
@@ -115,6 +116,83 @@ internal sealed class KdamondState
         }
     }
 
+    /// <summary>
+    /// paddr page sampling (<see cref="PageSamplingSource"/>): keep a copy of target 0's latest
+    /// regions for it and, when <paramref name="deferSummary"/>, let it publish that target's
+    /// summary (free pages left out) instead of the source that read the regions.
+    /// </summary>
+    public void EnablePageSampling(bool deferSummary)
+    {
+        lock (gate)
+        {
+            pageSampling = new PageSamplingSlot(deferSummary);
+        }
+    }
+
+    /// <summary>A new snapshot of one target, as read: summarised and published here unless page sampling takes it over.</summary>
+    public void OfferSnapshot(int targetIndex, ReadOnlySpan<DamonRegion> regions, Intervals snapshotIntervals, ulong addrUnit, AccessSummarizer summarizer)
+    {
+        ArgumentNullException.ThrowIfNull(summarizer);
+        bool defer = false;
+        lock (gate)
+        {
+            if (pageSampling is { } slot && targetIndex == 0)
+            {
+                slot.Keep(regions, snapshotIntervals, addrUnit);
+                defer = slot.DeferSummary;
+            }
+        }
+
+        if (!defer)
+        {
+            UpdateAccess(targetIndex, summarizer.Summarize(regions, snapshotIntervals, addrUnit));
+        }
+    }
+
+    /// <summary>
+    /// Copies target 0's latest regions into <paramref name="buffer"/> (grown when too small) if
+    /// they are newer than <paramref name="sequence"/>; false when there is nothing new.
+    /// </summary>
+    public bool TryTakeRegions(ref long sequence, ref DamonRegion[] buffer, out int count, out Intervals snapshotIntervals, out ulong addrUnit)
+    {
+        lock (gate)
+        {
+            count = 0;
+            snapshotIntervals = default;
+            addrUnit = 1;
+            if (pageSampling is not { } slot || slot.Sequence == sequence)
+            {
+                return false;
+            }
+
+            if (buffer.Length < slot.Count)
+            {
+                buffer = new DamonRegion[Math.Max(slot.Count, buffer.Length * 2)];
+            }
+
+            slot.Regions.AsSpan(0, slot.Count).CopyTo(buffer);
+            count = slot.Count;
+            snapshotIntervals = slot.Intervals;
+            addrUnit = slot.AddrUnit;
+            sequence = slot.Sequence;
+            return true;
+        }
+    }
+
+    /// <summary>A page-sampling pass filled <paramref name="table"/> (already swapped): publish it.</summary>
+    public void UpdatePages(PageOwnershipTable table)
+    {
+        lock (gate)
+        {
+            if (pageSampling is { } slot)
+            {
+                slot.Table = table;
+                slot.TableAtTicks = store.Now();
+                PublishLocked();
+            }
+        }
+    }
+
     /// <summary>Marks the kdamond down and forgets its access data (its target exited, or it stopped).</summary>
     public void MarkDown()
     {
@@ -122,6 +200,11 @@ internal sealed class KdamondState
         {
             up = false;
             pid = -1;
+            if (pageSampling is { } slot)
+            {
+                slot.Table = null;
+            }
+
             foreach (TargetSlot t in targets)
             {
                 t.Access = null;
@@ -151,7 +234,43 @@ internal sealed class KdamondState
             targetObservations[i] = new TargetObservation(t.Name, fresh ? t.Access : null, t.Sequence, t.Rss);
         }
 
-        store.Publish(new KdamondObservation(Source, Name, up, cpuSeconds, intervals, targetObservations, schemes, now, expected));
+        PageOwnershipTable? pages = pageSampling is { Table: { } table } ps && store.TimeProvider.GetElapsedTime(ps.TableAtTicks) <= ObservationStore.StaleAfterIntervals * expected
+            ? table
+            : null;
+        store.Publish(new KdamondObservation(Source, Name, up, cpuSeconds, intervals, targetObservations, schemes, now, expected) { Pages = pages });
+    }
+
+    private sealed class PageSamplingSlot(bool deferSummary)
+    {
+        public bool DeferSummary { get; } = deferSummary;
+
+        public DamonRegion[] Regions { get; private set; } = [];
+
+        public int Count { get; private set; }
+
+        public Intervals Intervals { get; private set; }
+
+        public ulong AddrUnit { get; private set; } = 1;
+
+        public long Sequence { get; private set; }
+
+        public PageOwnershipTable? Table { get; set; }
+
+        public long TableAtTicks { get; set; }
+
+        public void Keep(ReadOnlySpan<DamonRegion> regions, Intervals snapshotIntervals, ulong addrUnit)
+        {
+            if (Regions.Length < regions.Length)
+            {
+                Regions = new DamonRegion[Math.Max(regions.Length, Regions.Length * 2)];
+            }
+
+            regions.CopyTo(Regions);
+            Count = regions.Length;
+            Intervals = snapshotIntervals;
+            AddrUnit = addrUnit;
+            Sequence++;
+        }
     }
 
     private sealed class TargetSlot(string name)

@@ -94,7 +94,7 @@ internal sealed class TracepointSource(KernelEnvironment env, Func<IReadOnlyList
     {
         if (byKey.TryGetValue(snapshot.KdamondIndex, out KdamondState? state))
         {
-            state.UpdateAccess(snapshot.TargetIndex, summarizer.Summarize(snapshot.Regions, snapshot.Intervals, snapshot.AddrUnit));
+            state.OfferSnapshot(snapshot.TargetIndex, snapshot.Regions, snapshot.Intervals, snapshot.AddrUnit, summarizer);
         }
     }
 }

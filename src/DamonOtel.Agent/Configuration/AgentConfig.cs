@@ -171,6 +171,15 @@ internal sealed record KdamondConfig
     public uint RefreshMs { get; init; } = DefaultRefreshMs;
 
     public IReadOnlyList<SchemeConfig> Schemes { get; init; } = [];
+
+    /// <summary>paddr: page-frame sampling (free pages left out, cgroup attribution). Ignored for vaddr/fvaddr.</summary>
+    public PageSamplingConfig PageSampling { get; init; } = new();
+
+    /// <summary>paddr: the cgroups whose pages are reported (docs/per-cgroup.md); null = none.</summary>
+    public CgroupsConfig? Cgroups { get; init; }
+
+    /// <summary>Whether a page-sampling pass runs for this kdamond after each snapshot.</summary>
+    public bool SamplesPages => Operations == "paddr" && (PageSampling.ExcludeFree || Cgroups is not null);
 }
 
 internal sealed record TargetConfig

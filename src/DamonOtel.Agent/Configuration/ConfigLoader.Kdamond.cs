@@ -94,9 +94,13 @@ internal static partial class ConfigLoader
             k.Error(k.Raw("schemes"), "schemes", $"scheme name '{dupScheme}' is used twice");
         }
 
+        PageSamplingConfig pageSampling = ReadPageSampling(k, ops);
+        CgroupsConfig? cgroups = ReadCgroups(k, ops);
         k.RejectUnknownKeys();
         return new KdamondConfig
         {
+            PageSampling = pageSampling,
+            Cgroups = cgroups,
             Name = name,
             Line = k.Line,
             RegionSource = source,

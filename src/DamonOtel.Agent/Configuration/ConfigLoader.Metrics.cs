@@ -13,67 +13,8 @@ internal static partial class ConfigLoader
     private static MetricsConfig ReadMetrics(YamlNodeReader m)
     {
         AccessOptions d = AccessOptions.Default;
-        IReadOnlyList<double> percentiles = d.Percentiles;
-        var pList = m.ScalarList("percentiles");
-        if (pList is not null)
-        {
-            var values = new List<double>();
-            foreach ((string value, YamlNode node) in pList)
-            {
-                if (!double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out double p) || !double.IsFinite(p) || p < 0 || p > 100)
-                {
-                    m.Error(node, "percentiles", $"'{value}' is not a percentile between 0 and 100");
-                }
-                else if (values.Count > 0 && p <= values[^1])
-                {
-                    m.Error(node, "percentiles", $"{value} must be larger than the previous percentile (list them in ascending order, no repeats)");
-                }
-                else
-                {
-                    values.Add(p);
-                }
-            }
-
-            if (values.Count == 0)
-            {
-                m.Error(m.Raw("percentiles"), "percentiles", "the list is empty");
-            }
-            else
-            {
-                percentiles = values;
-            }
-        }
-
-        IReadOnlyList<double> buckets = d.IdleBucketsSeconds;
-        var bList = m.ScalarList("idle_buckets");
-        if (bList is not null)
-        {
-            var values = new List<double>();
-            foreach ((string value, YamlNode node) in bList)
-            {
-                if (!Units.TryParseTimeUs(value, 1_000_000, out ulong us, out string error) || us / 1e6 > AccessOptions.MaxIdleBucketSeconds)
-                {
-                    m.Error(node, "idle_buckets", error.Length > 0 ? error : "must be finite and at most 1e12 s (+Inf is always added)");
-                }
-                else if (values.Count > 0 && us / 1e6 <= values[^1])
-                {
-                    m.Error(node, "idle_buckets", $"{value} must be longer than the previous bucket (ascending, no repeats)");
-                }
-                else
-                {
-                    values.Add(us / 1e6);
-                }
-            }
-
-            if (values.Count == 0)
-            {
-                m.Error(m.Raw("idle_buckets"), "idle_buckets", "the list is empty");
-            }
-            else
-            {
-                buckets = values;
-            }
-        }
+        IReadOnlyList<double> percentiles = PercentileList(m, "percentiles") ?? d.Percentiles;
+        IReadOnlyList<double> buckets = IdleBucketList(m, "idle_buckets") ?? d.IdleBucketsSeconds;
 
         YamlNodeReader w = m.Mapping("temperature_weights");
         var weights = new TemperatureWeights(
@@ -117,6 +58,76 @@ internal static partial class ConfigLoader
 
         m.RejectUnknownKeys();
         return new MetricsConfig { Access = access, Enable = enable, Disable = disable };
+    }
+
+    /// <summary>An ascending list of percentiles (0-100), or null when the key is absent or wrong (errors recorded).</summary>
+    private static List<double>? PercentileList(YamlNodeReader m, string key)
+    {
+        var list = m.ScalarList(key);
+        if (list is null)
+        {
+            return null;
+        }
+
+        var values = new List<double>();
+        foreach ((string value, YamlNode node) in list)
+        {
+            if (!double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out double p) || !double.IsFinite(p) || p < 0 || p > 100)
+            {
+                m.Error(node, key, $"'{value}' is not a percentile between 0 and 100");
+            }
+            else if (values.Count > 0 && p <= values[^1])
+            {
+                m.Error(node, key, $"{value} must be larger than the previous percentile (list them in ascending order, no repeats)");
+            }
+            else
+            {
+                values.Add(p);
+            }
+        }
+
+        if (values.Count == 0)
+        {
+            m.Error(m.Raw(key), key, "the list is empty");
+            return null;
+        }
+
+        return values;
+    }
+
+    /// <summary>Ascending finite idle-time bounds in seconds (+Inf is implied), or null when absent or wrong.</summary>
+    private static List<double>? IdleBucketList(YamlNodeReader m, string key)
+    {
+        var list = m.ScalarList(key);
+        if (list is null)
+        {
+            return null;
+        }
+
+        var values = new List<double>();
+        foreach ((string value, YamlNode node) in list)
+        {
+            if (!Units.TryParseTimeUs(value, 1_000_000, out ulong us, out string error) || us / 1e6 > AccessOptions.MaxIdleBucketSeconds)
+            {
+                m.Error(node, key, error.Length > 0 ? error : "must be finite and at most 1e12 s (+Inf is always added)");
+            }
+            else if (values.Count > 0 && us / 1e6 <= values[^1])
+            {
+                m.Error(node, key, $"{value} must be longer than the previous bucket (ascending, no repeats)");
+            }
+            else
+            {
+                values.Add(us / 1e6);
+            }
+        }
+
+        if (values.Count == 0)
+        {
+            m.Error(m.Raw(key), key, "the list is empty");
+            return null;
+        }
+
+        return values;
     }
 
     private static bool KnownMetric(YamlNodeReader m, YamlNode node, string key, string name)

@@ -22,6 +22,10 @@ internal static partial class ConfigLoader
     private static readonly string[] VaddrOnlyActions = ["willneed", "cold", "hugepage", "nohugepage", "collapse"];
     private static readonly string[] PaddrOnlyActions = ["lru_prio", "lru_deprio"];
 
+    /// <summary>Whether the operations set implements the action (the kernel takes any action, but applies only these).</summary>
+    public static bool ActionWorksOn(string action, string ops) =>
+        ops == "paddr" ? Array.IndexOf(VaddrOnlyActions, action) < 0 : Array.IndexOf(PaddrOnlyActions, action) < 0;
+
     private static SchemeConfig ReadScheme(YamlNodeReader s, int index, string ops)
     {
         string name = s.String("name") ?? index.ToString(CultureInfo.InvariantCulture);

@@ -38,9 +38,18 @@ internal static class YamlLimits
     {
         root = null;
         var stream = new YamlStream();
+        var parser = new LimitedParser(new Parser(new StringReader(yaml)));
         try
         {
-            stream.Load(new LimitedParser(new Parser(new StringReader(yaml))));
+            stream.Load(parser);
+        }
+        catch (ArgumentException)
+        {
+            // YamlDotNet 16.3's node loader throws this when the parser hands it an event that
+            // cannot start a node (found by the config fuzzer); it is a syntax error of the file.
+            Mark at = parser.Current?.Start ?? parser.LastGood;
+            errors.Add(new ConfigError(file, (int)at.Line, (int)at.Column, "(syntax)", "malformed YAML before this point (a stray alias or anchor?)"));
+            return false;
         }
         catch (YamlException e)
         {
@@ -62,6 +71,8 @@ internal static class YamlLimits
         private long nodes;
 
         private Mark lastGood = Mark.Empty;
+
+        public Mark LastGood => lastGood;
 
         public ParsingEvent? Current => inner.Current;
 

@@ -190,6 +190,11 @@ internal sealed partial class AgentRunner : IAsyncDisposable
             }
 
             sources.Add(new KdamondSource(env, state, access, interval, Manager.Features, () => Manager.Commands, tried, mayWrite: true, m, Manager));
+            if (m.Config.SamplesPages)
+            {
+                state.EnablePageSampling(deferSummary: m.Config.PageSampling.ExcludeFree);
+                sources.Add(new PageSamplingSource(env, state, m.Config, access, interval));
+            }
         }
 
         attachedSignature = Config.Attach.Enabled ? AttachSignature() : string.Empty;

@@ -10,11 +10,23 @@ internal sealed record DamoImportMessage(string Path, string Message)
     public override string ToString() => $"{Path}: {Message}";
 }
 
-/// <summary>The kdamonds found, what could not be expressed (warnings) and what could not be read (errors).</summary>
+/// <summary>Where an imported kdamond came from: its JSON path and those of its targets and schemes, in order.</summary>
+internal sealed record DamoOrigin(string Path, IReadOnlyList<string> Targets, IReadOnlyList<string> Schemes);
+
+/// <summary>
+/// The kdamonds found (with <see cref="Origins"/>, parallel to them), what could not be
+/// expressed (warnings), what could not be read or would not run (errors), and notes on how a
+/// value was converted (for the comments of the written config).
+/// </summary>
 internal sealed record DamoImportResult(
     IReadOnlyList<KdamondConfig> Kdamonds,
     IReadOnlyList<DamoImportMessage> Warnings,
-    IReadOnlyList<DamoImportMessage> Errors);
+    IReadOnlyList<DamoImportMessage> Errors)
+{
+    public IReadOnlyList<DamoOrigin> Origins { get; init; } = [];
+
+    public IReadOnlyList<DamoImportMessage> Notes { get; init; } = [];
+}
 
 /// <summary>
 /// Converts damo's kdamonds JSON (`damo args damon --format json`, `damo start --kdamonds`, the
@@ -28,7 +40,8 @@ internal static class DamoKdamondsImporter
     // Keys damo prints that are state or statistics, not configuration (`damo report damon` output).
     private static readonly HashSet<string> StatusOnlyKeys = ["state", "pid", "stats", "tried_regions", "effective_sz_bytes"];
 
-    public static DamoImportResult Import(string json, string source)
+    /// <summary>Imports <paramref name="json"/>; <paramref name="processName"/> names vaddr targets after their process when it can (comm of a pid), see <see cref="DamoNaming"/>.</summary>
+    public static DamoImportResult Import(string json, string source, Func<int, string?>? processName = null)
     {
         var ctx = new ImportContext();
         JsonDocument document;
@@ -45,31 +58,46 @@ internal static class DamoKdamondsImporter
         using (document)
         {
             JsonElement root = document.RootElement;
-            if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("kdamonds", out JsonElement kdamonds) || kdamonds.ValueKind != JsonValueKind.Array)
+            JsonElement kdamonds;
+            if (root.ValueKind == JsonValueKind.Array)
             {
-                ctx.Error("$", "expected an object with a \"kdamonds\" list (damo args damon --format json)");
+                // `damo report damon --format json` (3.x; --json in 2.x) prints the bare list.
+                kdamonds = root;
+                ctx.Note("$", "a bare list of kdamonds, as `damo report damon --format json` prints the running ones");
+            }
+            else if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("kdamonds", out kdamonds) || kdamonds.ValueKind != JsonValueKind.Array)
+            {
+                ctx.Error("$", "expected an object with a \"kdamonds\" list (damo args damon --format json) or a list of kdamonds (damo report damon --format json)");
                 return ctx.Result([]);
             }
-
-            ctx.UnknownKeys(root, "$", ["kdamonds"]);
+            else
+            {
+                ctx.UnknownKeys(root, "$", ["kdamonds"]);
+            }
             var result = new List<KdamondConfig>();
+            var origins = new List<DamoOrigin>();
             int index = 0;
             foreach (JsonElement kdamond in kdamonds.EnumerateArray())
             {
-                KdamondConfig? config = ReadKdamond(kdamond, $"kdamonds[{index}]", index, ctx);
-                if (config is not null)
+                if (ReadKdamond(kdamond, $"kdamonds[{index}]", ctx) is (KdamondConfig config, DamoOrigin origin))
                 {
                     result.Add(config);
+                    origins.Add(origin);
                 }
 
                 index++;
             }
 
-            return ctx.Result(result);
+            if (result.Count == 0 && ctx.ErrorCount == 0)
+            {
+                ctx.Error("$.kdamonds", "no kdamond to import");
+            }
+
+            return ctx.Result(DamoNaming.Assign(result, processName ?? (_ => null))) with { Origins = origins };
         }
     }
 
-    private static KdamondConfig? ReadKdamond(JsonElement kd, string path, int index, ImportContext ctx)
+    private static (KdamondConfig, DamoOrigin)? ReadKdamond(JsonElement kd, string path, ImportContext ctx)
     {
         ctx.UnknownKeys(kd, path, ["contexts", "refresh_ms"]);
         if (!ctx.RequireArray(kd, "contexts", path, out JsonElement contexts))
@@ -123,43 +151,69 @@ internal static class DamoKdamondsImporter
             ctx.UnknownKeys(nr, cpath + ".nr_regions", ["min", "max"]);
             ctx.Count(nr, "min", cpath + ".nr_regions", ref minRegions);
             ctx.Count(nr, "max", cpath + ".nr_regions", ref maxRegions);
+            if (minRegions < 3)
+            {
+                ctx.Error(cpath + ".nr_regions.min", $"{minRegions} is below 3, which the kernel requires (EINVAL)");
+            }
+
+            if (maxRegions < minRegions || maxRegions > uint.MaxValue)
+            {
+                ctx.Error(cpath + ".nr_regions.max", $"{maxRegions} is not between min ({minRegions}) and 2^32-1");
+            }
         }
 
         var targets = new List<TargetConfig>();
+        var targetPaths = new List<string>();
         if (ctx.RequireArray(c, "targets", cpath, out JsonElement targetsJson))
         {
             int t = 0;
             foreach (JsonElement target in targetsJson.EnumerateArray())
             {
-                TargetConfig? tc = ReadTarget(target, $"{cpath}.targets[{t}]", t, ops, ctx);
-                if (tc is not null)
+                string tpath = $"{cpath}.targets[{t++}]";
+                if (ReadTarget(target, tpath, ops, ctx) is TargetConfig tc)
                 {
                     targets.Add(tc);
+                    targetPaths.Add(tpath);
                 }
-
-                t++;
             }
         }
 
+        if (ops == "paddr" && targets.Count > 1)
+        {
+            ctx.Error(cpath + ".targets", $"{targets.Count} paddr targets: the kernel takes one (EINVAL); put the ranges into one target's regions");
+        }
+        else if (targets.Count == 0 && ops == "paddr")
+        {
+            // damo fills in the physical memory range itself; the configuration does the same.
+            targets.Add(new TargetConfig { Name = DamoNaming.Placeholder, Memory = PhysicalRange.LargestBlock });
+            targetPaths.Add(cpath + ".targets");
+            ctx.Note(cpath + ".targets", "no target: the largest System RAM block, as damo and DAMON_STAT monitor by default");
+        }
+        else if (targets.Count == 0)
+        {
+            ctx.Error(cpath + ".targets", $"{ops} needs at least one target");
+        }
+
         var schemes = new List<SchemeConfig>();
+        var schemePaths = new List<string>();
         if (c.TryGetProperty("schemes", out JsonElement schemesJson) && schemesJson.ValueKind == JsonValueKind.Array)
         {
             int s = 0;
             foreach (JsonElement scheme in schemesJson.EnumerateArray())
             {
-                SchemeConfig? sc = ReadScheme(scheme, $"{cpath}.schemes[{s}]", s, intervals, ctx);
-                if (sc is not null)
+                string spath = $"{cpath}.schemes[{s++}]";
+                if (ReadScheme(scheme, spath, ops, intervals, ctx) is SchemeConfig sc)
                 {
                     schemes.Add(sc);
+                    schemePaths.Add(spath);
                 }
-
-                s++;
             }
         }
 
-        return new KdamondConfig
+        var origin = new DamoOrigin(path, targetPaths, schemePaths);
+        return (new KdamondConfig
         {
-            Name = "damo-" + index.ToString(CultureInfo.InvariantCulture),
+            Name = DamoNaming.Placeholder,
             Operations = ops,
             Targets = targets,
             Intervals = intervals,
@@ -167,7 +221,7 @@ internal static class DamoKdamondsImporter
             MaxNrRegions = maxRegions,
             RefreshMs = refreshMs,
             Schemes = schemes,
-        };
+        }, origin);
     }
 
     // damo 3.x prints data-attribute probes, sampling control and context pause: DAMON features
@@ -230,17 +284,34 @@ internal static class DamoKdamondsImporter
             ctx.Count(g, "aggrs", gpath, ref aggrs);
             ctx.TimeKey(g, "min_sample_us", gpath, 1m, ref min);
             ctx.TimeKey(g, "max_sample_us", gpath, 1m, ref max);
-            if (aggrs != 0)
+            if (aggrs != 0 && accessBp < 1)
+            {
+                ctx.Warn(gpath + ".access_bp", "an access goal of 0 steers the sampling interval to its maximum; the configuration cannot express it, so auto-tuning is not imported");
+            }
+            else if (aggrs != 0)
             {
                 // damo treats the goal as off when aggrs is 0, as the kernel does.
                 goal = new IntervalsGoalConfig((ulong)decimal.Truncate(accessBp), aggrs, min, max);
+                if (min > max || aggrs > uint.MaxValue)
+                {
+                    ctx.Error(gpath, $"min_sample_us {min} is above max_sample_us {max}, or aggrs {aggrs} is above 2^32-1 (the kernel rejects it)");
+                }
             }
+        }
+
+        if (sample == 0 || update == 0)
+        {
+            ctx.Error(ipath, "the sampling and update intervals must be above 0 (the kernel rejects 0)");
+        }
+        else if (aggr < sample)
+        {
+            ctx.Error(ipath + ".aggr_us", $"{aggr} us is shorter than the sampling interval {sample} us (the kernel rejects it)");
         }
 
         return intervals with { SampleUs = sample, AggrUs = aggr, UpdateUs = update, Goal = goal };
     }
 
-    private static TargetConfig? ReadTarget(JsonElement target, string tpath, int index, string ops, ImportContext ctx)
+    private static TargetConfig? ReadTarget(JsonElement target, string tpath, string ops, ImportContext ctx)
     {
         ctx.UnknownKeys(target, tpath, ["pid", "obsolete", "regions"]);
         int? pid = null;
@@ -284,20 +355,26 @@ internal static class DamoKdamondsImporter
             }
         }
 
-        if (ops == "vaddr")
+        if (ops is "vaddr" or "fvaddr")
         {
             if (pid is null)
             {
-                ctx.Error(tpath + ".pid", "a vaddr target needs a pid");
+                ctx.Error(tpath + ".pid", $"a {ops} target needs a pid");
                 return null;
             }
 
-            if (regions.Count > 0)
+            if (ops == "vaddr" && regions.Count > 0)
             {
                 ctx.Warn(tpath + ".regions", "initial regions of a vaddr target are not imported (DAMON derives them from the mappings)");
             }
 
-            return new TargetConfig { Name = "pid-" + pid.Value.ToString(CultureInfo.InvariantCulture), Pid = pid };
+            if (ops == "fvaddr" && regions.Count == 0)
+            {
+                ctx.Error(tpath + ".regions", "an fvaddr target needs its fixed regions");
+                return null;
+            }
+
+            return new TargetConfig { Name = DamoNaming.Placeholder, Pid = pid, Regions = ops == "fvaddr" ? SortedRegions(regions, tpath, ctx) : [] };
         }
 
         if (pid is not null)
@@ -307,16 +384,43 @@ internal static class DamoKdamondsImporter
 
         return new TargetConfig
         {
-            Name = "target-" + index.ToString(CultureInfo.InvariantCulture),
-            Regions = regions,
-            Memory = regions.Count == 0 && ops == "paddr" ? PhysicalRange.LargestBlock : null,
+            Name = DamoNaming.Placeholder,
+            Regions = SortedRegions(regions, tpath, ctx),
+            Memory = regions.Count == 0 ? PhysicalRange.LargestBlock : null,
         };
     }
 
-    private static SchemeConfig? ReadScheme(JsonElement s, string spath, int index, IntervalsConfig intervals, ImportContext ctx)
+    // The kernel rejects unsorted or overlapping target regions (EINVAL), and so does the config.
+    private static List<(ulong Start, ulong End)> SortedRegions(List<(ulong Start, ulong End)> regions, string tpath, ImportContext ctx)
+    {
+        for (int i = 1; i < regions.Count; i++)
+        {
+            if (regions[i].Start < regions[i - 1].End)
+            {
+                ctx.Error($"{tpath}.regions[{i}]", "regions must be sorted and must not overlap (the kernel rejects them)");
+                break;
+            }
+        }
+
+        return regions;
+    }
+
+    private static SchemeConfig? ReadScheme(JsonElement s, string spath, string ops, IntervalsConfig intervals, ImportContext ctx)
     {
         ctx.UnknownKeys(s, spath, ["action", "target_nid", "dests", "access_pattern", "apply_interval_us", "quotas", "watermarks", "filters"]);
         string action = ctx.String(s, "action", spath) ?? "stat";
+        if (Array.IndexOf(ConfigLoader.Actions, action) < 0)
+        {
+            ctx.Error(spath + ".action", $"unknown action \"{action}\" ({string.Join(", ", ConfigLoader.Actions)})");
+            return null;
+        }
+
+        if (!ConfigLoader.ActionWorksOn(action, ops))
+        {
+            // The kernel accepts it but never applies it (the operations set has no such action).
+            ctx.Warn(spath + ".action", $"{action} does nothing on {ops} (the operations set does not implement it); the scheme is not imported");
+            return null;
+        }
         PatternConfig pattern = s.TryGetProperty("access_pattern", out JsonElement ap) ? ReadPattern(ap, spath + ".access_pattern", intervals, ctx) : new PatternConfig();
         ulong apply = 0;
         ctx.TimeKey(s, "apply_interval_us", spath, 1m, ref apply);
@@ -366,7 +470,7 @@ internal static class DamoKdamondsImporter
 
         return new SchemeConfig
         {
-            Name = "scheme-" + index.ToString(CultureInfo.InvariantCulture),
+            Name = DamoNaming.Placeholder,
             Action = action,
             Pattern = pattern,
             ApplyIntervalUs = apply,
@@ -390,18 +494,28 @@ internal static class DamoKdamondsImporter
             pattern = pattern with { SizeMin = min, SizeMax = max };
         }
 
-        // nr_accesses is a percentage ("5 %", bare = percent, "max" = 2^64-1 %) or "<n> samples";
-        // the configuration holds percentages, so samples are converted with the context's intervals.
-        decimal maxSamples = intervals.SampleUs == 0 ? 0 : (decimal)intervals.AggrUs / intervals.SampleUs;
+        // nr_accesses is a percentage ("5 %", bare = percent, "max" = 2^64-1 %) or "<n> samples".
+        // What counts is the number of samples damo writes; the configuration holds a percentage,
+        // so one is chosen that converts back to exactly those samples (see ExactPercent).
         if (ap.TryGetProperty("nr_accesses", out JsonElement nr))
         {
-            decimal? min = AccessPercent(nr, "min", path + ".nr_accesses", maxSamples, ctx);
-            decimal? max = AccessPercent(nr, "max", path + ".nr_accesses", maxSamples, ctx);
-            pattern = pattern with
+            ulong? min = AccessSamples(nr, "min", path + ".nr_accesses", intervals, ctx);
+            ulong? max = AccessSamples(nr, "max", path + ".nr_accesses", intervals, ctx);
+            ulong maxNr = intervals.SampleUs == 0 ? 0 : intervals.AggrUs / intervals.SampleUs;
+            double minPercent = 0;
+            if (min is ulong lo && lo > 0)
             {
-                AccessRateMinPercent = (double)Math.Min(min ?? 0m, 100m),
-                AccessRateMaxPercent = max is null or >= 100m ? null : (double)max.Value,
-            };
+                if (lo > maxNr)
+                {
+                    ctx.Warn(path + ".nr_accesses.min", $"{lo} samples is above the most a region can have ({maxNr}): the scheme never applies; imported as 100%");
+                    lo = maxNr;
+                }
+
+                minPercent = ExactPercent(lo, maxNr);
+            }
+
+            double? maxPercent = max is ulong hi && hi <= maxNr ? ExactPercent(hi, maxNr) : null;
+            pattern = pattern with { AccessRateMinPercent = minPercent, AccessRateMaxPercent = maxPercent };
         }
 
         if (ap.TryGetProperty("age", out JsonElement age))
@@ -411,10 +525,27 @@ internal static class DamoKdamondsImporter
             pattern = pattern with { AgeMinUs = min, AgeMaxUs = max };
         }
 
+        // The kernel takes such a pattern (it just never matches); the configuration refuses it.
+        if (pattern.SizeMin > pattern.SizeMax)
+        {
+            ctx.Error(path + ".sz_bytes", "min is above max: the scheme would never apply");
+        }
+
+        if (pattern.AccessRateMaxPercent is double rateMax && pattern.AccessRateMinPercent > rateMax)
+        {
+            ctx.Error(path + ".nr_accesses", "min is above max: the scheme would never apply");
+        }
+
+        if (pattern.AgeMinUs > pattern.AgeMaxUs)
+        {
+            ctx.Error(path + ".age", "min is above max: the scheme would never apply");
+        }
+
         return pattern;
     }
 
-    private static decimal? AccessPercent(JsonElement nr, string key, string path, decimal maxSamples, ImportContext ctx)
+    /// <summary>The samples damo writes for nr_accesses.min/max: "N samples" as is; a percentage P as int(P × (aggr / sample) / 100) in floating point, as damo computes it.</summary>
+    private static ulong? AccessSamples(JsonElement nr, string key, string path, IntervalsConfig intervals, ImportContext ctx)
     {
         if (!nr.TryGetProperty(key, out JsonElement v))
         {
@@ -424,28 +555,58 @@ internal static class DamoKdamondsImporter
 
         if (DamoValues.TryText(v, out string text) && text.EndsWith(" samples", StringComparison.Ordinal))
         {
-            if (!decimal.TryParse(text[..^" samples".Length].Replace(",", string.Empty, StringComparison.Ordinal), NumberStyles.Float, CultureInfo.InvariantCulture, out decimal samples))
+            if (!ulong.TryParse(text[..^" samples".Length].Replace(",", string.Empty, StringComparison.Ordinal), NumberStyles.None, CultureInfo.InvariantCulture, out ulong samples))
             {
                 ctx.Error(path + "." + key, $"{DamoValues.Show(v)} is not a number of samples");
                 return null;
             }
 
-            if (maxSamples == 0)
-            {
-                ctx.Error(path + "." + key, "samples cannot be converted: the sampling interval is 0");
-                return null;
-            }
-
-            decimal percent = samples * 100m / maxSamples;
-            if (decimal.Truncate(percent * maxSamples / 100m) != samples)
-            {
-                ctx.Warn(path + "." + key, $"{samples} samples is {percent:0.###} %, which does not convert back to exactly {samples} samples");
-            }
-
-            return percent;
+            return samples;
         }
 
-        return ctx.Ratio(v, path + "." + key, 100m, out decimal p) ? p : null;
+        if (!ctx.Ratio(v, path + "." + key, 100m, out decimal percent))
+        {
+            return null;
+        }
+
+        if (intervals.SampleUs == 0)
+        {
+            ctx.Error(path + "." + key, "a percentage cannot be converted to samples: the sampling interval is 0");
+            return null;
+        }
+
+        double samplesDouble = (double)percent * ((double)intervals.AggrUs / intervals.SampleUs) / 100;
+        return samplesDouble >= 18_446_744_073_709_551_615d ? DamoValues.Max : (ulong)samplesDouble;
+    }
+
+    /// <summary>
+    /// A percentage that KdamondSpecBuilder.PercentToSamples turns back into exactly
+    /// <paramref name="samples"/>: samples × 100 / max when that converts back, else the middle of
+    /// the sample's percent range (so truncation cannot land on the neighbour). Both are
+    /// rounded to 6 decimals where that still converts back, so the file stays readable.
+    /// </summary>
+    internal static double ExactPercent(ulong samples, ulong maxNr)
+    {
+        if (samples == 0 || maxNr == 0)
+        {
+            return 0;
+        }
+
+        if (samples >= maxNr)
+        {
+            return 100;
+        }
+
+        // Readable first (5, 2.5, 33.333333), then the middle of the sample's range.
+        foreach (double candidate in (double[])[Math.Round(samples * 100.0 / maxNr, 6), Math.Round((samples + 0.5) * 100.0 / maxNr, 6)])
+        {
+            if ((ulong)(candidate * maxNr / 100.0) == samples)
+            {
+                return candidate;
+            }
+        }
+
+        return (samples + 0.5) * 100.0 / maxNr;
     }
 
     private static ulong? AgeUs(JsonElement age, string key, string path, ulong aggrUs, ImportContext ctx)
@@ -465,7 +626,8 @@ internal static class DamoKdamondsImporter
                 return null;
             }
 
-            return n >= DamoValues.Max / Math.Max(aggrUs, 1) ? DamoValues.Max : n * aggrUs;
+            // The kernel's age is 32 bits: 2^32-1 intervals (what sysfs shows for "max") is no bound.
+            return n >= uint.MaxValue || n >= DamoValues.Max / Math.Max(aggrUs, 1) ? DamoValues.Max : n * aggrUs;
         }
 
         ulong us = 0;
@@ -529,20 +691,39 @@ internal static class DamoKdamondsImporter
         ulong timeMs = timeUs == DamoValues.Max ? DamoValues.Max : timeUs / 1000;
         if (timeMs == 0 && bytes == 0 && goals.Count == 0)
         {
-            // No budget and no goal: damo's way of saying "no quota" (its reset interval is then "max").
+            // No budget and no goal: damo's way of saying "no quota" (its reset interval is then
+            // "max"). The kernel ignores weights and the reset interval without a quota.
             return null;
+        }
+
+        ulong resetMs = hasReset ? (resetUs == DamoValues.Max ? DamoValues.Max : resetUs / 1000) : QuotaConfig.DefaultResetIntervalMs;
+        if (resetMs == 0 && (timeMs != 0 || bytes != 0))
+        {
+            ctx.Error(path + ".reset_interval_ms", "a time or size quota needs a reset interval above 0");
         }
 
         return new QuotaConfig
         {
             TimeMs = timeMs,
             SizeBytes = bytes,
-            ResetIntervalMs = hasReset ? (resetUs == DamoValues.Max ? DamoValues.Max : resetUs / 1000) : new QuotaConfig().ResetIntervalMs,
-            WeightSizePermil = (uint)Math.Min(wSize, uint.MaxValue),
-            WeightAccessRatePermil = (uint)Math.Min(wAccess, uint.MaxValue),
-            WeightAgePermil = (uint)Math.Min(wAge, uint.MaxValue),
+            ResetIntervalMs = resetMs,
+            WeightSizePermil = Weight(wSize, path + ".weights.sz_permil", ctx),
+            WeightAccessRatePermil = Weight(wAccess, path + ".weights.nr_accesses_permil", ctx),
+            WeightAgePermil = Weight(wAge, path + ".weights.age_permil", ctx),
             Goals = goals,
         };
+    }
+
+    // Weights are relative, so the kernel takes any value; the configuration takes per-mille up to 1000.
+    private static uint Weight(decimal permil, string path, ImportContext ctx)
+    {
+        if (permil <= 1000)
+        {
+            return (uint)decimal.Truncate(permil);
+        }
+
+        ctx.Warn(path, $"{permil} is above 1000, the most the configuration takes; imported as 1000 (rescale the three weights to keep their proportions)");
+        return 1000;
     }
 
     private static QuotaGoalConfig? ReadGoal(JsonElement goal, string path, ImportContext ctx)
@@ -581,7 +762,36 @@ internal static class DamoKdamondsImporter
         }
 
         string? memcg = goal.TryGetProperty("memcg_path", out JsonElement m) && m.ValueKind == JsonValueKind.String && m.GetString()!.Length > 0 ? m.GetString() : null;
-        return ok ? new QuotaGoalConfig(metric, targetValue, current, nid, memcg) : null;
+        if (!ok)
+        {
+            return null;
+        }
+
+        if (Array.IndexOf(ConfigLoader.GoalMetrics, metric) < 0)
+        {
+            ctx.Error(path + ".metric", $"unknown goal metric \"{metric}\" ({string.Join(", ", ConfigLoader.GoalMetrics)})");
+            return null;
+        }
+
+        if (metric.StartsWith("node_", StringComparison.Ordinal) && nid is null)
+        {
+            ctx.Error(path + ".nid", $"goal metric {metric} needs a NUMA node id");
+            return null;
+        }
+
+        if (metric.StartsWith("node_memcg", StringComparison.Ordinal) && memcg is null)
+        {
+            ctx.Error(path + ".memcg_path", $"goal metric {metric} needs a memcg path");
+            return null;
+        }
+
+        if (targetValue == 0)
+        {
+            ctx.Warn(path + ".target_value", "a goal with target 0 does not steer the quota; not imported");
+            return null;
+        }
+
+        return new QuotaGoalConfig(metric, targetValue, current, nid, memcg);
     }
 
     private static WatermarksConfig? ReadWatermarks(JsonElement w, string path, ImportContext ctx)
@@ -609,6 +819,18 @@ internal static class DamoKdamondsImporter
         if (w.TryGetProperty("low_permil", out JsonElement l))
         {
             ctx.Ratio(l, path + ".low_permil", 1000m, out low);
+        }
+
+        if (metric != "free_mem_rate")
+        {
+            ctx.Error(path + ".metric", $"unknown watermark metric \"{metric}\" (none, free_mem_rate)");
+            return null;
+        }
+
+        if (high > 1000 || !(high >= mid && mid >= low))
+        {
+            ctx.Error(path, $"watermarks must be per-mille with high >= mid >= low (got {high}, {mid}, {low})");
+            return null;
         }
 
         return new WatermarksConfig(metric, interval, (ulong)high, (ulong)mid, (ulong)low);
@@ -643,7 +865,14 @@ internal static class DamoKdamondsImporter
         switch (type)
         {
             case "memcg":
-                return filter with { MemcgPath = ctx.String(f, "memcg_path", path) ?? string.Empty };
+                string? memcgPath = ctx.String(f, "memcg_path", path);
+                if (string.IsNullOrEmpty(memcgPath))
+                {
+                    ctx.Error(path + ".memcg_path", "a memcg filter needs memcg_path");
+                    return null;
+                }
+
+                return filter with { MemcgPath = memcgPath };
             case "addr":
                 if (!f.TryGetProperty("address_range", out JsonElement range))
                 {
@@ -652,8 +881,17 @@ internal static class DamoKdamondsImporter
                 }
 
                 ulong start = 0, end = 0;
-                ctx.SizeKey(range, "start", path + ".address_range", ref start);
-                ctx.SizeKey(range, "end", path + ".address_range", ref end);
+                if (!(ctx.SizeKey(range, "start", path + ".address_range", ref start) & ctx.SizeKey(range, "end", path + ".address_range", ref end)))
+                {
+                    return null;
+                }
+
+                if (start >= end)
+                {
+                    ctx.Error(path + ".address_range", $"end {end} is not above start {start}");
+                    return null;
+                }
+
                 return filter with { AddrStart = start, AddrEnd = end };
             case "target":
                 ulong idx = 0;
@@ -666,8 +904,17 @@ internal static class DamoKdamondsImporter
                     return null;
                 }
 
-                ctx.Size(hp[0], path + ".hugepage_size[0]", out ulong min);
-                ctx.Size(hp[1], path + ".hugepage_size[1]", out ulong max);
+                if (!(ctx.Size(hp[0], path + ".hugepage_size[0]", out ulong min) & ctx.Size(hp[1], path + ".hugepage_size[1]", out ulong max)))
+                {
+                    return null;
+                }
+
+                if (min > max)
+                {
+                    ctx.Error(path + ".hugepage_size", $"min {min} is above max {max}");
+                    return null;
+                }
+
                 return filter with { Min = min, Max = max };
             default:
                 return filter;
@@ -679,12 +926,17 @@ internal static class DamoKdamondsImporter
     {
         private readonly List<DamoImportMessage> warnings = [];
         private readonly List<DamoImportMessage> errors = [];
+        private readonly List<DamoImportMessage> notes = [];
 
-        public DamoImportResult Result(IReadOnlyList<KdamondConfig> kdamonds) => new(kdamonds, warnings, errors);
+        public int ErrorCount => errors.Count;
+
+        public DamoImportResult Result(IReadOnlyList<KdamondConfig> kdamonds) => new(kdamonds, warnings, errors) { Notes = notes };
 
         public void Warn(string path, string message) => warnings.Add(new DamoImportMessage(path, message));
 
         public void Error(string path, string message) => errors.Add(new DamoImportMessage(path, message));
+
+        public void Note(string path, string message) => notes.Add(new DamoImportMessage(path, message));
 
         public void UnknownKeys(JsonElement obj, string path, string[] known)
         {

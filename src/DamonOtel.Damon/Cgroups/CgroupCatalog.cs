@@ -16,7 +16,11 @@ public sealed record SelectedCgroup(int Index, string RelativePath, KubepodsIden
 /// </summary>
 public sealed class CgroupCatalog
 {
+    // Bounds the memory of inodes seen and known to be unselected (cgroups come and go for ever).
+    private const int MaxKnownOther = 65_536;
+
     private readonly Dictionary<ulong, int> ownerByInode;
+    private readonly HashSet<ulong> knownOther = [];
 
     private CgroupCatalog(List<SelectedCgroup> groups, Dictionary<ulong, int> ownerByInode, int dropped, int visited)
     {
@@ -36,6 +40,34 @@ public sealed class CgroupCatalog
 
     /// <summary>Selected-group index for a page's cgroup inode; false for 0 (no memcg) and for unselected cgroups.</summary>
     public bool TryGetOwner(ulong inode, out int index) => ownerByInode.TryGetValue(inode, out index);
+
+    /// <summary>Whether <paramref name="inode"/> was seen before and is known not to belong to a selected group.</summary>
+    public bool IsKnownOther(ulong inode) => knownOther.Contains(inode);
+
+    /// <summary>Records inodes that are not selected (found after a discovery), so they no longer count as unknown.</summary>
+    public void MarkKnownOther(IReadOnlyCollection<ulong> inodes)
+    {
+        ArgumentNullException.ThrowIfNull(inodes);
+        if (knownOther.Count + inodes.Count > MaxKnownOther)
+        {
+            knownOther.Clear();
+        }
+
+        foreach (ulong inode in inodes)
+        {
+            if (!ownerByInode.ContainsKey(inode))
+            {
+                knownOther.Add(inode);
+            }
+        }
+    }
+
+    /// <summary>Carries the unselected inodes learnt by <paramref name="previous"/> over (those this catalog selects excepted).</summary>
+    public void InheritKnownOther(CgroupCatalog previous)
+    {
+        ArgumentNullException.ThrowIfNull(previous);
+        MarkKnownOther(previous.knownOther);
+    }
 
     public static CgroupCatalog Discover(IKernelFs fs, IKernelPageFs pageFs, string mount, CgroupSelection selection)
     {

@@ -11,6 +11,8 @@ public sealed class KpageAttribution
     private Contribution[] contributions = new Contribution[1024];
     private int contributionCount;
     private int[] ownerStart = [];
+    // Pre-sized: Clear keeps the buckets, so passes stay allocation-free.
+    private readonly HashSet<ulong> unknownInodes = new(MaxUnknownInodes);
 
     /// <param name="idleBoundsSeconds">Ascending upper bounds of the idle-time buckets (the <c>le</c> values); +Inf is added.</param>
     public KpageAttribution(IReadOnlyList<double> idleBoundsSeconds)
@@ -39,11 +41,6 @@ public sealed class KpageAttribution
     /// <summary>Variance of <see cref="Resident"/> from the sampling (binomial bound): √ is its standard error.</summary>
     public double[] ResidentVariance { get; private set; } = [];
 
-    public double[] Anon { get; private set; } = [];
-
-    /// <summary>Page cache on the LRU lists (tmpfs/shmem included).</summary>
-    public double[] File { get; private set; } = [];
-
     /// <summary>Bytes of the cgroup in regions with nr_accesses ≥ the WSS threshold.</summary>
     public double[] WorkingSet { get; private set; } = [];
 
@@ -64,7 +61,11 @@ public sealed class KpageAttribution
 
     public double TotalBytes { get; internal set; }
 
+    /// <summary>Estimated free bytes in the monitored range (needs kpageflags).</summary>
     public double FreeBytes { get; internal set; }
+
+    /// <summary>Variance of <see cref="FreeBytes"/> from the sampling.</summary>
+    public double FreeVariance { get; internal set; }
 
     /// <summary>Pages with no memory cgroup that are not free: kernel allocations (slab pages, page tables, ...).</summary>
     public double KernelBytes { get; internal set; }
@@ -77,13 +78,24 @@ public sealed class KpageAttribution
     /// <summary>Positional reads (syscalls) of the pass.</summary>
     public long Reads { get; internal set; }
 
+    /// <summary>Samples owned by some memory cgroup (selected or not).</summary>
+    public long OwnedSamples { get; internal set; }
+
+    /// <summary>
+    /// Samples owned by a cgroup the catalog neither selected nor knows as unselected: a cgroup
+    /// created (or a selected one removed, its pages reparented) since the catalog was built.
+    /// Their share of <see cref="OwnedSamples"/> is what triggers a rediscovery.
+    /// </summary>
+    public long UnknownInodeSamples { get; internal set; }
+
+    /// <summary>Distinct unknown inodes of the pass (at most <see cref="MaxUnknownInodes"/>), for the rediscovery to settle.</summary>
+    public IReadOnlyCollection<ulong> UnknownInodes => unknownInodes;
+
+    public const int MaxUnknownInodes = 4096;
+
     internal int[] Hits { get; private set; } = [];
 
     internal int[] Touched { get; private set; } = [];
-
-    internal int[] AnonSamples { get; private set; } = [];
-
-    internal int[] FileSamples { get; private set; } = [];
 
     /// <summary>Idle time (seconds) at <paramref name="percentile"/> (0-100) of the owner's bytes: damo's per-byte walk.</summary>
     public double IdlePercentile(int owner, double percentile)
@@ -118,23 +130,20 @@ public sealed class KpageAttribution
         OwnerCount = owners;
         Resident = Fit(Resident, owners);
         ResidentVariance = Fit(ResidentVariance, owners);
-        Anon = Fit(Anon, owners);
-        File = Fit(File, owners);
         WorkingSet = Fit(WorkingSet, owners);
         DominantBytes = Fit(DominantBytes, owners);
         IdleLe = Fit(IdleLe, owners * BucketCount);
         RegionFreeBytes = Fit(RegionFreeBytes, regions);
         Hits = Fit(Hits, owners);
         Touched = Fit(Touched, owners);
-        AnonSamples = Fit(AnonSamples, owners);
-        FileSamples = Fit(FileSamples, owners);
         if (ownerStart.Length < owners + 1)
         {
             ownerStart = new int[owners + 1];
         }
 
-        TotalBytes = FreeBytes = KernelBytes = OtherCgroupBytes = 0;
-        Samples = Reads = 0;
+        TotalBytes = FreeBytes = FreeVariance = KernelBytes = OtherCgroupBytes = 0;
+        Samples = Reads = OwnedSamples = UnknownInodeSamples = 0;
+        unknownInodes.Clear();
         contributionCount = 0;
     }
 
@@ -147,6 +156,14 @@ public sealed class KpageAttribution
         }
 
         return b;
+    }
+
+    internal void NoteUnknownInode(ulong inode)
+    {
+        if (unknownInodes.Count < MaxUnknownInodes)
+        {
+            unknownInodes.Add(inode);
+        }
     }
 
     internal void AddContribution(int owner, double bytes, double idleSeconds)

@@ -241,9 +241,8 @@ internal sealed partial class MonitorContext
                     trace.BeforeApply(this, now, si, ti, regions.Count, r, nrAcc);
                 }
 
-                (ulong anon, ulong other) = ByteClasses(t, r);
                 bool hasOps = c.Filters.Any(f => !f.CoreLayer);
-                ulong passed = hasOps ? OpsPassed(c, anon, other) : 0;
+                ulong passed = hasOps ? OpsPassed(c, t, r) : 0;
                 s.NrTried++;
                 s.SzTried += sz;
                 s.SzOpsFilterPassed += passed;
@@ -294,12 +293,32 @@ internal sealed partial class MonitorContext
     }
 
     // Ops filters evaluated per byte class: process memory is anonymous, the rest is unmapped.
-    private ulong OpsPassed(CommittedScheme c, ulong anonBytes, ulong otherBytes)
+    private ulong OpsPassed(CommittedScheme c, TargetState t, Region r)
     {
-        return (Passes(c, anon: true) ? anonBytes : 0) + (Passes(c, anon: false) ? otherBytes : 0);
+        if (Config.Ops == "paddr" && c.Filters.Any(f => !f.CoreLayer && f.Type == "memcg"))
+        {
+            // memcg filters judge each page by the memcg it is charged to (exactly that memcg, not
+            // its descendants; a removed cgroup's pages belong to its nearest live ancestor). Only
+            // pages on the LRU are walked: free and kernel pages never pass.
+            ulong unit = Math.Max(1, Config.AddrUnit);
+            ulong passedBytes = 0;
+            foreach (var o in processes.Owned(r.Start * unit, r.End * unit))
+            {
+                string memcg = o.Proc.ChargedTo?.Effective.Path ?? "/";
+                if (Passes(c, anon: true, memcg))
+                {
+                    passedBytes += o.PhysEnd - o.PhysStart;
+                }
+            }
+
+            return passedBytes;
+        }
+
+        (ulong anonBytes, ulong otherBytes) = ByteClasses(t, r);
+        return (Passes(c, anon: true, memcg: null) ? anonBytes : 0) + (Passes(c, anon: false, memcg: null) ? otherBytes : 0);
     }
 
-    private bool Passes(CommittedScheme c, bool anon)
+    private bool Passes(CommittedScheme c, bool anon, string? memcg)
     {
         CommittedFilter? last = null;
         foreach (CommittedFilter f in c.Filters)
@@ -314,6 +333,7 @@ internal sealed partial class MonitorContext
             {
                 "anon" => anon,
                 "unmapped" => !anon,
+                "memcg" => memcg is not null && string.Equals(memcg, f.MemcgPath, StringComparison.Ordinal),
                 _ => false,
             };
             if (has == f.Matching)

@@ -20,7 +20,7 @@ internal sealed record CommittedContext(
 
 internal sealed record CommittedTarget(int Pid, AddressRange[] Regions);
 
-internal sealed record CommittedFilter(string Type, bool Matching, bool Allow, bool CoreLayer, ulong AddrStart, ulong AddrEnd, int TargetIdx);
+internal sealed record CommittedFilter(string Type, bool Matching, bool Allow, bool CoreLayer, ulong AddrStart, ulong AddrEnd, int TargetIdx, string MemcgPath = "");
 
 internal sealed record CommittedGoal(string Metric, ulong TargetValue, ulong CurrentValue);
 

@@ -25,6 +25,9 @@ internal sealed class ProcessTable
 
     public IEnumerable<SimProcess> All => byPid.Values;
 
+    /// <summary>Physical memory below this address belongs to the "kernel" (never handed to processes).</summary>
+    public ulong FirstUserPhys => firstPhys;
+
     public int AllocatePid() => nextPid++;
 
     public SimProcess? Get(int pid) => byPid.TryGetValue(pid, out SimProcess? p) && p.Alive ? p : null;
@@ -45,6 +48,54 @@ internal sealed class ProcessTable
         }
 
         return p;
+    }
+
+    /// <summary>
+    /// Adds processes whose memory is physically interleaved: one block big enough for all of
+    /// them is carved out, then handed out <paramref name="chunkBytes"/> at a time to each process
+    /// in turn (what concurrent page faults on one CPU do), so DAMON regions mix their pages.
+    /// </summary>
+    public void AddInterleaved(IReadOnlyList<SimProcess> procs, ulong chunkBytes)
+    {
+        ulong total = 0;
+        var streams = new List<(SimProcess Proc, List<(ulong Virt, ulong Size)> Pieces)>();
+        foreach (SimProcess p in procs)
+        {
+            byPid[p.Pid] = p;
+            var pieces = new List<(ulong, ulong)>();
+            foreach (AddressRange m in p.Workload!.Mappings)
+            {
+                for (ulong v = m.Start; v < m.End; v += chunkBytes)
+                {
+                    pieces.Add((v, Math.Min(chunkBytes, m.End - v)));
+                }
+
+                total += m.Size;
+            }
+
+            streams.Add((p, pieces));
+        }
+
+        ulong at = FirstFit(total) ?? throw new InvalidOperationException("simulated RAM exhausted while starting interleaved processes (raise SimulatorOptions.MemoryBytes)");
+        var block = new List<(ulong Phys, ulong Size, SimProcess Proc, ulong Virt)>();
+        ulong cursor = at;
+        int pieceCount = streams.Sum(s => s.Pieces.Count);
+        for (int round = 0; block.Count < pieceCount; round++)
+        {
+            foreach (var (proc, pieces) in streams)
+            {
+                if (round < pieces.Count)
+                {
+                    var (virt, size) = pieces[round];
+                    proc.Extents.Add((virt, cursor, size));
+                    block.Add((cursor, size, proc, virt));
+                    cursor += size;
+                }
+            }
+        }
+
+        int idx = phys.FindIndex(e => e.Phys > at);
+        phys.InsertRange(idx < 0 ? phys.Count : idx, block);
     }
 
     // Frames of exited processes are reused, lowest address first.
@@ -96,6 +147,36 @@ internal sealed class ProcessTable
             virt = 0;
             return false;
         }
+    }
+
+    /// <summary>Owner process and virtual address of one physical address, by binary search (the page-frame files).</summary>
+    public bool TryResolve(ulong physAddr, out SimProcess proc, out ulong virt)
+    {
+        int lo = 0;
+        int hi = phys.Count - 1;
+        while (lo <= hi)
+        {
+            int mid = (lo + hi) >>> 1;
+            var e = phys[mid];
+            if (physAddr < e.Phys)
+            {
+                hi = mid - 1;
+            }
+            else if (physAddr >= e.Phys + e.Size)
+            {
+                lo = mid + 1;
+            }
+            else
+            {
+                proc = e.Proc;
+                virt = e.Virt + (physAddr - e.Phys);
+                return true;
+            }
+        }
+
+        proc = null!;
+        virt = 0;
+        return false;
     }
 
     /// <summary>Physical ranges within [start, end) owned by processes, with the owner and virtual start.</summary>

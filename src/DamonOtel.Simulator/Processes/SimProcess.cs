@@ -26,6 +26,12 @@ internal sealed class SimProcess
     /// <summary>Virtual ranges paged out by DAMOS pageout and not accessed since.</summary>
     public RangeSet PagedOut { get; } = new();
 
+    /// <summary>The cgroup the process is in now (null: not placed in a cgroup by the test, the root).</summary>
+    public SimCgroup? Cgroup { get; set; }
+
+    /// <summary>The cgroup its memory is charged to: where it was when it faulted its pages in.</summary>
+    public SimCgroup? ChargedTo { get; set; }
+
     /// <summary>Kernel CPU time (kdamond threads), nanoseconds.</summary>
     public ulong CpuNs { get; set; }
 

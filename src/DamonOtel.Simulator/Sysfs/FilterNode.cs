@@ -17,7 +17,7 @@ internal sealed class FilterNode
             Allow = d.Bool("allow");
         }
 
-        d.Text("memcg_path");
+        MemcgPath = d.Text("memcg_path");
         AddrStart = d.U64("addr_start");
         AddrEnd = d.U64("addr_end");
         TargetIdx = d.I32("damon_target_idx");
@@ -40,6 +40,8 @@ internal sealed class FilterNode
 
     public ValueFile TargetIdx { get; }
 
+    public ValueFile MemcgPath { get; }
+
     public CommittedFilter ToConfig() => new(
         Type.Text,
         Matching.B,
@@ -47,5 +49,6 @@ internal sealed class FilterNode
         Type.Text is "addr" or "target",
         AddrStart.U,
         AddrEnd.U,
-        TargetIdx.I);
+        TargetIdx.I,
+        MemcgPath.Text.Trim());
 }

@@ -21,6 +21,18 @@ public static class SimulatedWorkloads
     /// </summary>
     public static IReadOnlyList<string> Names { get; } = ["steady", "stairs", "zigzag", "idle"];
 
+    /// <summary>
+    /// A workload of <paramref name="allocationBytes"/> whose first <paramref name="hotBytes"/> are
+    /// accessed continuously and the rest never again after the start-up touch (the per-cgroup
+    /// tests' known hot and cold sets). Like every workload it also maps a program image,
+    /// libraries and a stack that are never accessed.
+    /// </summary>
+    public static IWorkload HotCold(string name, ulong allocationBytes, ulong hotBytes)
+    {
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(hotBytes, allocationBytes);
+        return new PhasedWorkload(name, allocationBytes, PhaseLength, [hotBytes == 0 ? [] : [new AddressRange(0, hotBytes)]]);
+    }
+
     public static IWorkload Create(string name)
     {
         const ulong alloc = 1024 * MiB;

@@ -57,6 +57,7 @@ public static class MetricCatalog
     private static readonly string[] KT = ["kdamond", "target"];
     private static readonly string[] KS = ["kdamond", "scheme", "action"];
     private static readonly string[] S = ["source"];
+    private static readonly string[] Cg = ["kdamond", "cgroup", "pod_uid", "container_id", "qos_class"];
 
     public static MetricDefinition KdamondUp { get; } = new("damon.kdamond.up", MetricKind.Gauge, "1",
         "1 when the kdamond (or DAMON module) is running, 0 when it is stopped.", K);
@@ -68,7 +69,7 @@ public static class MetricCatalog
         "Number of DAMON regions of the target in the latest snapshot (an artefact of adaptive region splitting, not a memory size).", KT);
 
     public static MetricDefinition MemoryMonitored { get; } = new("damon.memory.monitored", MetricKind.UpDownCounter, "By",
-        "Bytes of address space covered by the target's DAMON regions.", KT);
+        "Bytes of address space covered by the target's DAMON regions; paddr targets leave free pages out (they are in damon_memory_free_bytes) unless the kdamond sets page_sampling.free_pages: include.", KT);
 
     public static MetricDefinition WorkingSet { get; } = new("damon.memory.working_set", MetricKind.Gauge, "By",
         "Working set size: bytes of regions accessed at least once in the last aggregation interval (damo's wss).", KT);
@@ -99,6 +100,41 @@ public static class MetricCatalog
 
     public static MetricDefinition HeatmapAccessRate { get; } = new("damon.memory.heatmap.access_rate", MetricKind.Gauge, "%",
         "Size-weighted access rate of each equal address slice (column 0 = lowest addresses).", ["kdamond", "target", "column"], EnabledByDefault: false);
+
+    public static MetricDefinition MemoryFree { get; } = new("damon.memory.free", MetricKind.UpDownCounter, "By",
+        "paddr: free pages in the target's regions, estimated from sampled page frames (kpageflags: buddy pages and frames with no flag and no memory cgroup). "
+        + "They are left out of the target's monitored bytes, working set, idle bytes and percentiles, so those count only memory in use; `damon-otel snapshot` keeps DAMON's raw view.", KT);
+
+    public static MetricDefinition MemoryOwned { get; } = new("damon.memory.owned", MetricKind.UpDownCounter, "By",
+        "paddr with cgroups: the target's pages in use by owner, estimated from sampled page frames: owner=selected_cgroups (the sum of damon_cgroup_memory_resident_bytes), "
+        + "other_cgroups (charged to cgroups not selected), kernel (no memory cgroup and not free: slab, page tables, kernel stacks, reserved).", ["kdamond", "target", "owner"]);
+
+    public static MetricDefinition CgroupResident { get; } = new("damon.cgroup.memory.resident", MetricKind.UpDownCounter, "By",
+        "Bytes of the cgroup's pages (it and its descendants) in the paddr kdamond's regions, from sampled /proc/kpagecgroup: anon (swap cache included), page cache (file, tmpfs, shmem) "
+        + "and kernel pages charged whole to it (page tables, stacks); not slab objects, per-CPU or socket memory, nor swapped-out memory. Shared page cache counts for the cgroup that faulted it in. "
+        + "pod_uid, container_id and qos_class are present for kubepods cgroups only.", Cg);
+
+    public static MetricDefinition CgroupResidentError { get; } = new("damon.cgroup.memory.resident.standard_error", MetricKind.Gauge, "By",
+        "Standard error of damon_cgroup_memory_resident_bytes from the page sampling (binomial bound; contiguous memory is estimated far better).", Cg);
+
+    public static MetricDefinition CgroupWorkingSet { get; } = new("damon.cgroup.memory.working_set", MetricKind.Gauge, "By",
+        "The cgroup's bytes in regions accessed in the last aggregation interval (region-level: trust it where damon_cgroup_memory_purity is high).", Cg);
+
+    public static MetricDefinition CgroupIdle { get; } = new("damon.cgroup.memory.idle", MetricKind.UpDownCounter, "By",
+        "The cgroup's bytes idle for at most le seconds (cumulative, le=\"+Inf\" = resident bytes), region-level like the working set.", [.. Cg, "le"]);
+
+    public static MetricDefinition CgroupIdleTime { get; } = new("damon.cgroup.memory.idle_time", MetricKind.Gauge, "s",
+        "Per-byte idle time percentiles of the cgroup's pages (damo convention, region-level). Not aggregatable.", [.. Cg, "quantile"]);
+
+    public static MetricDefinition CgroupPurity { get; } = new("damon.cgroup.memory.purity", MetricKind.Gauge, "1",
+        "Share (0..1) of the cgroup's bytes lying in regions where it holds at least 90 % of the pages owned by cgroups. A region's access count covers all its pages, so the cgroup's "
+        + "working set and idle times are its own only there: physically interleaved cgroups read near 0 and their WSS is a blend of their neighbours'.", Cg);
+
+    public static MetricDefinition CgroupsSelected { get; } = new("damon.cgroups.selected", MetricKind.Gauge, "{cgroup}",
+        "cgroups the paddr kdamond's page sampling reports (at most cgroups.max).", K);
+
+    public static MetricDefinition CgroupsDropped { get; } = new("damon.cgroups.dropped", MetricKind.Gauge, "{cgroup}",
+        "cgroups matching the selection but not reported because cgroups.max was reached.", K);
 
     public static MetricDefinition SchemeTried { get; } = new("damos.scheme.tried", MetricKind.ObservableCounter, "{region}",
         "Regions the DAMOS scheme tried to apply its action to (kernel cumulative nr_tried).", KS);
@@ -146,6 +182,8 @@ public static class MetricCatalog
     [
         KdamondUp, MonitoringInterval, KdamondCpuTime, RegionCount, MemoryMonitored, WorkingSet, WorkingSetDistribution,
         MemoryIdle, IdleTime, IdleTimeSigned, Temperature, AccessBandwidth, AccessRatio, TargetRss, HeatmapAccessRate,
+        MemoryFree, MemoryOwned, CgroupResident, CgroupResidentError, CgroupWorkingSet, CgroupIdle, CgroupIdleTime, CgroupPurity,
+        CgroupsSelected, CgroupsDropped,
         SchemeTried, SchemeApplied, SchemeTriedSize, SchemeAppliedSize, SchemeFilterPassedSize, SchemeQuotaExceeds,
         SchemeQuotaEffective, CollectionDuration, CollectionErrors, SnapshotAge, SourceUp, ProcessCpuTime, ProcessMemoryUsage,
     ];

@@ -35,6 +35,7 @@ public sealed class DamonInstruments : IDisposable
         RegisterKdamondInstruments(selection);
         RegisterAccessInstruments(selection);
         RegisterSchemeInstruments(selection);
+        RegisterPageInstruments(selection);
         RegisterAgentInstruments(selection, processUsage);
         if (selection.IsEnabled(MetricCatalog.WorkingSetDistribution))
         {
@@ -186,6 +187,92 @@ public sealed class DamonInstruments : IDisposable
             }
         }));
     }
+
+    /// <summary>paddr page sampling: free pages, owners, and per selected cgroup its resident bytes, WSS, idle distribution, percentiles, purity.</summary>
+    private void RegisterPageInstruments(MetricSelection selection)
+    {
+        Observable<long>(selection, MetricCatalog.MemoryFree, (s, m) => ForPages(s, m, (t, f, list) =>
+            list.Add(new(ToLong(f.FreeBytes), new("kdamond", t.Kdamond), new("target", t.Target)))));
+        Observable<long>(selection, MetricCatalog.MemoryOwned, (s, m) => ForPages(s, m, (t, f, list) =>
+        {
+            if (f.HasCgroups)
+            {
+                list.Add(new(ToLong(f.SelectedCgroupBytes), new("kdamond", t.Kdamond), new("target", t.Target), new("owner", "selected_cgroups")));
+                list.Add(new(ToLong(f.OtherCgroupBytes), new("kdamond", t.Kdamond), new("target", t.Target), new("owner", "other_cgroups")));
+                list.Add(new(ToLong(f.KernelBytes), new("kdamond", t.Kdamond), new("target", t.Target), new("owner", "kernel")));
+            }
+        }));
+        Observable<long>(selection, MetricCatalog.CgroupsSelected, (s, m) => ForPages(s, m, (t, f, list) =>
+        {
+            if (f.HasCgroups)
+            {
+                list.Add(new(f.SelectedCount, new KeyValuePair<string, object?>("kdamond", t.Kdamond)));
+            }
+        }));
+        Observable<long>(selection, MetricCatalog.CgroupsDropped, (s, m) => ForPages(s, m, (t, f, list) =>
+        {
+            if (f.HasCgroups)
+            {
+                list.Add(new(f.DroppedCount, new KeyValuePair<string, object?>("kdamond", t.Kdamond)));
+            }
+        }));
+        Observable<long>(selection, MetricCatalog.CgroupResident, (s, m) => ForCgroups(s, m, (t, row, list) => list.Add(new(ToLong(row.ResidentBytes), row.Tags))));
+        Observable<double>(selection, MetricCatalog.CgroupResidentError, (s, m) => ForCgroups(s, m, (t, row, list) => list.Add(new(row.ResidentStandardErrorBytes, row.Tags))));
+        Observable<long>(selection, MetricCatalog.CgroupWorkingSet, (s, m) => ForCgroups(s, m, (t, row, list) => list.Add(new(ToLong(row.WorkingSetBytes), row.Tags))));
+        Observable<long>(selection, MetricCatalog.CgroupIdle, (s, m) => ForCgroups(s, m, (t, row, list) =>
+        {
+            for (var i = 0; i < row.IdleBytesAtMost.Length && i < t.LeLabels.Count; i++)
+            {
+                list.Add(new(ToLong(row.IdleBytesAtMost[i]), [.. row.Tags, new("le", t.LeLabels[i])]));
+            }
+        }));
+        Observable<double>(selection, MetricCatalog.CgroupIdleTime, (s, m) => ForCgroups(s, m, (t, row, list) =>
+        {
+            for (var i = 0; i < row.IdleTimePercentilesSeconds.Length && i < t.QuantileLabels.Count; i++)
+            {
+                if (double.IsFinite(row.IdleTimePercentilesSeconds[i]))
+                {
+                    list.Add(new(row.IdleTimePercentilesSeconds[i], [.. row.Tags, new("quantile", t.QuantileLabels[i])]));
+                }
+            }
+        }));
+        Observable<double>(selection, MetricCatalog.CgroupPurity, (s, m) => ForCgroups(s, m, (t, row, list) =>
+        {
+            if (double.IsFinite(row.Purity))
+            {
+                list.Add(new(row.Purity, row.Tags));
+            }
+        }));
+    }
+
+    private bool ForPages<T>(StoreSnapshot s, List<Measurement<T>> m, Action<PageOwnershipTable, PageOwnershipFrame, List<Measurement<T>>> each)
+        where T : struct =>
+        ForKdamonds(s, m, (k, list) =>
+        {
+            if (k.Pages is { } table)
+            {
+                table.Read(frame =>
+                {
+                    if (frame.Filled)
+                    {
+                        each(table, frame, list);
+                    }
+                });
+            }
+        });
+
+    private bool ForCgroups<T>(StoreSnapshot s, List<Measurement<T>> m, Action<PageOwnershipTable, CgroupRow, List<Measurement<T>>> each)
+        where T : struct =>
+        ForPages(s, m, (t, f, list) =>
+        {
+            foreach (var row in f.Rows)
+            {
+                each(t, row, list);
+            }
+        });
+
+    // Estimates are doubles; never wrap negative, round to whole bytes.
+    private static long ToLong(double v) => double.IsFinite(v) && v > 0 ? (long)Math.Min(Math.Round(v), long.MaxValue) : 0;
 
     /// <summary>The agent itself: snapshot age and up per source, its own CPU time and memory.</summary>
     private void RegisterAgentInstruments(MetricSelection selection, Func<ProcessUsage>? processUsage)

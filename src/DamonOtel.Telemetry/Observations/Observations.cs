@@ -24,7 +24,11 @@ public sealed record KdamondObservation(
     IReadOnlyList<TargetObservation> Targets,
     IReadOnlyList<SchemeObservation> Schemes,
     long ObservedAtTicks,
-    TimeSpan ExpectedInterval);
+    TimeSpan ExpectedInterval)
+{
+    /// <summary>paddr with page sampling: free pages and per-cgroup figures of its target; null otherwise or when stale.</summary>
+    public PageOwnershipTable? Pages { get; init; }
+}
 
 /// <summary>One monitoring target: its latest access summary and its process footprint.</summary>
 /// <param name="Target">The `target` attribute value.</param>

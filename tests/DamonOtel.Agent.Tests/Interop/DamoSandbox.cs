@@ -17,7 +17,10 @@ internal static class DamoSandbox
     public static string Script { get; } = RepoRoot.Of("scripts", "damo-sandbox.sh");
 
     /// <summary>Runs `damo ARGS` for <paramref name="version"/> in <paramref name="workDir"/>; fails the test when the sandbox cannot run.</summary>
-    public static Result Run(string version, string workDir, params string[] damoArgs)
+    public static Result Run(string version, string workDir, params string[] damoArgs) => RunWith(version, workDir, [], damoArgs);
+
+    /// <summary>Like <see cref="Run"/>, with sandbox options (--fake-root, --probe-features, --dump-after) before damo's arguments.</summary>
+    public static Result RunWith(string version, string workDir, string[] sandboxOptions, params string[] damoArgs)
     {
         // The sandbox needs root (a private mount namespace and tmpfs mounts); the test suite runs as
         // root (scripts/test.sh, CI). Without it this is a failure, never a skip.
@@ -29,7 +32,7 @@ internal static class DamoSandbox
             UseShellExecute = false,
             WorkingDirectory = workDir,
         };
-        foreach (string a in (string[])[Script, "--damo", version, "--cwd", workDir, "--", .. damoArgs])
+        foreach (string a in (string[])[Script, "--damo", version, "--cwd", workDir, .. sandboxOptions, "--", .. damoArgs])
         {
             psi.ArgumentList.Add(a);
         }

@@ -37,7 +37,7 @@ internal sealed class SimHarness : IAsyncDisposable
     public AgentConfig Config(string yaml) => ConfigLoader.Parse(yaml, "test.yaml") with { Roots = Roots, StateDir = StateDir };
 
     public AgentRunner Runner(AgentConfig config, IKernelFs? fs = null, ObservationStore? store = null) =>
-        new(config, KernelEnvironment.Wrap(fs ?? Kernel, Roots), store ?? new ObservationStore(), Loggers);
+        new(config, KernelEnvironment.Wrap(fs ?? Kernel, Roots, Kernel), store ?? new ObservationStore(), Loggers);
 
     public string Read(string relativeToKdamonds) => Kernel.ReadText(Path.Combine(Roots.Kdamonds, relativeToKdamonds)).Trim();
 

@@ -57,6 +57,44 @@ public static class Fixtures
         store.Now(),
         TimeSpan.FromSeconds(10));
 
+    /// <summary>
+    /// node: a paddr kdamond with page sampling: 1 GiB of free pages, a burstable pod (container
+    /// folded in) and a system service, idle buckets 0 / 60 s, percentiles 50 / 90.
+    /// </summary>
+    public static KdamondObservation Node(ObservationStore store)
+    {
+        var table = new PageOwnershipTable("node", "ram", [0, 60], [50, 90]);
+        PageOwnershipFrame f = table.Back;
+        f.Reset(1, [new CgroupIdentity("/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod7c0a5b0e_5d5b_4b9f_9d43_2f1a3c6e8b01.slice", "7c0a5b0e-5d5b-4b9f-9d43-2f1a3c6e8b01", null, "burstable"),
+                    new CgroupIdentity("/system.slice/postgresql.service", null, null, null)]);
+        f.Filled = true;
+        f.HasCgroups = true;
+        f.FreeBytes = 1_073_741_824;
+        f.KernelBytes = 134_217_728.4;
+        f.OtherCgroupBytes = 67_108_864;
+        f.SelectedCgroupBytes = 805_306_368;
+        f.DroppedCount = 3;
+        CgroupRow pod = f.Row(0);
+        pod.ResidentBytes = 268_435_456;
+        pod.ResidentStandardErrorBytes = 1_048_576.5;
+        pod.WorkingSetBytes = 67_108_864;
+        pod.Purity = 0.875;
+        double[] podIdle = [67_108_864, 201_326_592, 268_435_456];
+        podIdle.CopyTo(pod.IdleBytesAtMost, 0);
+        pod.IdleTimePercentilesSeconds[0] = 30;
+        pod.IdleTimePercentilesSeconds[1] = 120;
+        CgroupRow pg = f.Row(1);
+        pg.ResidentBytes = 536_870_912;
+        pg.WorkingSetBytes = 0;
+        pg.Purity = double.NaN;                     // no dominant regions known: not exported
+        double[] pgIdle = [0, 0, 536_870_912];
+        pgIdle.CopyTo(pg.IdleBytesAtMost, 0);
+        pg.IdleTimePercentilesSeconds[0] = double.NaN; // not exported either
+        pg.IdleTimePercentilesSeconds[1] = 3600;
+        table.Swap();
+        return new KdamondObservation("kdamond/node", "node", true, 1.5, new Intervals(20_000, 1_000_000, 60_000_000), [], [], store.Now(), TimeSpan.FromSeconds(10)) { Pages = table };
+    }
+
     public static KdamondObservation Stat(ObservationStore store) => new(
         "module/damon_stat", "damon_stat", false, null, null, [], [], store.Now(), TimeSpan.FromSeconds(5));
 

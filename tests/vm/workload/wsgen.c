@@ -12,8 +12,10 @@
  * phase changes are printed to stdout:
  *   phase=1 hot_bytes=134217728 hot_offset=0 total_bytes=1073741824 started_at=12.34
  *
- * Usage: wsgen [-t TOTAL] [-p SIZE[@OFFSET][:SECONDS]]... [-f STATUS_FILE] [-n]
+ * Usage: wsgen [-t TOTAL] [-p SIZE[@OFFSET][:SECONDS]]... [-f STATUS_FILE] [-n] [-N NAME] [-s MS]
  * -n: no TLB flush after each pass (see the comment at flush_area).
+ * -N: process name (default wsgen): more workloads run next to the one the vaddr targets find by name.
+ * -s: sleep MS milliseconds after each pass (side workloads leave the vCPUs to the rest).
  * Sizes accept K, M, G suffixes (powers of 1024).
  * Defaults: -t 1G -p 128M@0:60 -p 384M@512M -f /run/wsgen.status
  */
@@ -140,9 +142,11 @@ int main(int argc, char **argv)
 	int nphases = 0;
 	const char *status = "/run/wsgen.status";
 	int tlb_flush = 1;
+	const char *name = "wsgen";
+	long sleep_ms = 0;
 	int opt;
 
-	while ((opt = getopt(argc, argv, "t:p:f:n")) != -1) {
+	while ((opt = getopt(argc, argv, "t:p:f:nN:s:")) != -1) {
 		switch (opt) {
 		case 't':
 			if (parse_size(optarg, &total) != 0 || total < PAGE) {
@@ -163,8 +167,18 @@ int main(int argc, char **argv)
 		case 'n':
 			tlb_flush = 0;
 			break;
+		case 'N':
+			name = optarg;
+			break;
+		case 's':
+			sleep_ms = strtol(optarg, NULL, 10);
+			if (sleep_ms < 0 || sleep_ms > 10000) {
+				fprintf(stderr, "wsgen: bad -s '%s' (want 0-10000 ms)\n", optarg);
+				return 2;
+			}
+			break;
 		default:
-			fprintf(stderr, "usage: wsgen [-t TOTAL] [-p SIZE[@OFFSET][:SECONDS]]... [-f STATUS_FILE] [-n]\n");
+			fprintf(stderr, "usage: wsgen [-t TOTAL] [-p SIZE[@OFFSET][:SECONDS]]... [-f STATUS_FILE] [-n] [-N NAME] [-s MS]\n");
 			return 2;
 		}
 	}
@@ -185,7 +199,7 @@ int main(int argc, char **argv)
 	}
 
 	/* DAMON targets and tools find the process by this name. */
-	prctl(PR_SET_NAME, "wsgen", 0, 0, 0);
+	prctl(PR_SET_NAME, name, 0, 0, 0);
 
 	struct sigaction sa;
 	memset(&sa, 0, sizeof(sa));
@@ -245,6 +259,8 @@ int main(int argc, char **argv)
 				mprotect(flush_area, flush_len, PROT_READ);
 				mprotect(flush_area, flush_len, PROT_READ | PROT_WRITE);
 			}
+			if (sleep_ms > 0)
+				usleep((useconds_t)sleep_ms * 1000);
 			double t = now_mono();
 			if (t - window_start >= 2.0) {
 				write_status(status, cur + 1, p, total, started, (t - window_start) * 1000 / passes, 0);
