@@ -5,7 +5,7 @@ using DamonOtel.Damon.Model;
 namespace DamonOtel.Simulator;
 
 // The simulated /proc (iomem, uptime, meminfo, per-process comm, cmdline, stat, statm) and the
-// DAMON_RECLAIM module parameters.
+// DAMON_RECLAIM / DAMON_LRU_SORT module parameters.
 public sealed partial class SimulatedKernel
 {
     private static AddressRange[] BuildSystemRam(ulong mem)
@@ -88,10 +88,11 @@ public sealed partial class SimulatedKernel
         return sb.Append('\n').ToString();
     }
 
-    private static void BuildReclaim(VDir d)
+    private ExclusiveModule BuildReclaim(VDir d)
     {
-        // DAMON_RECLAIM is present (built in) but not simulated: inputs are staged, outputs stay idle.
-        d.Bool("enabled");
+        // DAMON_RECLAIM is present (built in); only its exclusive kdamond is simulated: inputs
+        // are staged, outputs stay idle.
+        var module = new ExclusiveModule(this, d, LargestRam, 5000, 100_000);
         d.Bool("commit_inputs");
         d.U64("min_age", 120_000_000);
         d.U64("quota_ms", 10);
@@ -105,10 +106,33 @@ public sealed partial class SimulatedKernel
         d.U64("aggr_interval", 100_000);
         d.U64("min_nr_regions", 10);
         d.U64("max_nr_regions", 1000);
-        d.Func("kdamond_pid", () => "-1\n");
         foreach (string s in new[] { "nr_reclaim_tried_regions", "bytes_reclaim_tried_regions", "nr_reclaimed_regions", "bytes_reclaimed_regions", "nr_quota_exceeds" })
         {
             d.Func(s, () => "0\n");
         }
+
+        return module;
+    }
+
+    private ExclusiveModule BuildLruSort(VDir d)
+    {
+        // DAMON_LRU_SORT (6.0): like DAMON_RECLAIM, only its exclusive kdamond is simulated.
+        var module = new ExclusiveModule(this, d, LargestRam, 5000, 100_000);
+        d.Bool("commit_inputs");
+        d.U64("hot_thres_access_freq", 500);
+        d.U64("cold_min_age", 120_000_000);
+        d.U64("quota_ms", 10);
+        d.U64("quota_reset_interval_ms", 1000);
+        d.U64("sample_interval", 5000);
+        d.U64("aggr_interval", 100_000);
+        foreach (string t in new[] { "hot", "cold" })
+        {
+            foreach (string s in new[] { $"nr_lru_sort_tried_{t}_regions", $"bytes_lru_sort_tried_{t}_regions", $"nr_lru_sorted_{t}_regions", $"bytes_lru_sorted_{t}_regions", $"nr_{t}_quota_exceeds" })
+            {
+                d.Func(s, () => "0\n");
+            }
+        }
+
+        return module;
     }
 }

@@ -19,6 +19,8 @@ public sealed partial class SimulatedKernel : IKernelFs
     private readonly FastRandom rng;
     private readonly AddressRange[] systemRam;
     private readonly DamonStatModule? damonStat;
+    private readonly ExclusiveModule reclaim;
+    private readonly ExclusiveModule lruSort;
     private long lastRefaultUs;
     private int realTimeLoops;
 
@@ -39,10 +41,13 @@ public sealed partial class SimulatedKernel : IKernelFs
         BuildProc(MakeDirs(options.Roots.Procfs));
         BuildPageFrameFiles(MakeDirs(options.Roots.Procfs));
         _ = CgroupRoot; // the cgroup2 mount exists from boot, like on any systemd machine
-        BuildReclaim(MakeDirs(options.Roots.ModuleParameters("damon_reclaim")));
+        reclaim = BuildReclaim(MakeDirs(options.Roots.ModuleParameters("damon_reclaim")));
+        lruSort = BuildLruSort(MakeDirs(options.Roots.ModuleParameters("damon_lru_sort")));
         if (options.Profile != KernelProfile.V6_12)
         {
-            damonStat = new DamonStatModule(this, MakeDirs(options.Roots.ModuleParameters("damon_stat")), LargestRam);
+            // 7.3 monitors from the first to the last System RAM byte; 6.17/6.18 the largest block.
+            AddressRange statRange = options.Profile == KernelProfile.V7_3 ? new AddressRange(systemRam.Min(r => r.Start), systemRam.Max(r => r.End)) : LargestRam;
+            damonStat = new DamonStatModule(this, MakeDirs(options.Roots.ModuleParameters("damon_stat")), statRange);
         }
 
         foreach (var (name, workload) in options.Processes)
@@ -83,7 +88,11 @@ public sealed partial class SimulatedKernel : IKernelFs
 
     internal ProcessTable Processes { get; }
 
-    internal bool ExclusiveModuleRunning => damonStat?.Running ?? false;
+    /// <summary>DAMON_STAT, DAMON_RECLAIM or DAMON_LRU_SORT runs (their contexts are exclusive).</summary>
+    internal bool ExclusiveModuleRunning => (damonStat?.Running ?? false) || reclaim.Running || lruSort.Running;
+
+    /// <summary>Whether an exclusive module may not start now: another one, or any sysfs kdamond, runs.</summary>
+    internal bool AnyExclusiveUserRunning() => ExclusiveModuleRunning || kdamondList.Exists(k => k.Run == KdamondRun.Running);
 
     internal AddressRange LargestRam => systemRam.MaxBy(r => r.Size);
 
@@ -241,7 +250,7 @@ public sealed partial class SimulatedKernel : IKernelFs
 
     internal SimProcess StartKernelThread()
     {
-        int running = kdamondList.Count(k => k.Run == KdamondRun.Running) + (damonStat?.Running == true ? 1 : 0);
+        int running = kdamondList.Count(k => k.Run == KdamondRun.Running) + (damonStat?.Running == true ? 1 : 0) + (reclaim.Running ? 1 : 0) + (lruSort.Running ? 1 : 0);
         var p = new SimProcess(Processes.AllocatePid(), "kdamond." + running.ToString(CultureInfo.InvariantCulture), null, NowUs);
         Processes.Add(p);
         AddProcDir(p);
@@ -310,19 +319,27 @@ public sealed partial class SimulatedKernel : IKernelFs
         return used >= Options.MemoryBytes ? 0 : (Options.MemoryBytes - used) * 1000 / Options.MemoryBytes;
     }
 
-    private IEnumerable<(MonitorContext Ctx, KdamondNode? Node)> RunningContexts()
+    private IEnumerable<(MonitorContext Ctx, Action? AfterStep)> RunningContexts()
     {
         foreach (KdamondNode k in kdamondList)
         {
             if (k.Run == KdamondRun.Running && k.Context is not null)
             {
-                yield return (k.Context, k);
+                yield return (k.Context, k.AfterStep);
             }
         }
 
         if (damonStat?.Context is { } sc)
         {
-            yield return (sc, null);
+            yield return (sc, damonStat.AfterStep);
+        }
+
+        foreach (ExclusiveModule m in new[] { reclaim, lruSort })
+        {
+            if (m.Context is { } mc)
+            {
+                yield return (mc, null);
+            }
         }
     }
 
@@ -342,13 +359,13 @@ public sealed partial class SimulatedKernel : IKernelFs
         while (true)
         {
             MonitorContext? sel = null;
-            KdamondNode? node = null;
-            foreach (var (ctx, k) in RunningContexts())
+            Action? after = null;
+            foreach (var (ctx, a) in RunningContexts())
             {
                 if (sel is null || ctx.NextSampleUs < sel.NextSampleUs)
                 {
                     sel = ctx;
-                    node = k;
+                    after = a;
                 }
             }
 
@@ -360,14 +377,7 @@ public sealed partial class SimulatedKernel : IKernelFs
             NowUs = Math.Max(NowUs, sel.NextSampleUs);
             Refault();
             sel.Step();
-            if (node is not null)
-            {
-                node.AfterStep();
-            }
-            else
-            {
-                damonStat!.AfterStep();
-            }
+            after?.Invoke();
         }
 
         NowUs = Math.Max(NowUs, endUs);

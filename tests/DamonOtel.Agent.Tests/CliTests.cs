@@ -105,6 +105,30 @@ public class CliTests
     }
 
     [Fact]
+    public async Task Features_lists_the_7_x_files_and_says_DAMON_STAT_holds_DAMON()
+    {
+        string running = CopyFixture("linux-7.3");
+        (int code, string stdout, string stderr) = await Run("features", "--sysfs-root", Path.Combine(running, "sys"));
+        Assert.True(code == 0, stderr);
+        foreach (string feature in new[] { "refresh_ms", "addr_unit", "pause", "intervals_goal", "probes", "obsolete_target", "core/ops filters", "dests", "goal_tuner", "fail_charge", "nr_snapshots", "max_nr_snapshots", "goal path" })
+        {
+            Assert.Matches($@"(?m)^{System.Text.RegularExpressions.Regex.Escape(feature)}\s+yes$", stdout);
+        }
+
+        Assert.Matches(@"(?m)^tracepoints\s+damon_aggregated damon_monitor_intervals_tune damon_region_aggregated damos_before_apply damos_esz damos_stat_after_apply_interval$", stdout);
+        Assert.Matches(@"(?m)^module damon_stat\s+yes, off$", stdout);
+
+        string shipped = CopyFixture("linux-7.3-damon-stat");
+        string before = TreeHash(shipped);
+        (code, stdout, stderr) = await Run("features", "--sysfs-root", Path.Combine(shipped, "sys"));
+        Assert.True(code == 0, stderr);
+        Assert.Matches(@"(?m)^module damon_stat\s+yes, running \(kdamond pid 67\): holds DAMON exclusively, sysfs kdamonds cannot start$", stdout);
+        Assert.Matches(@"(?m)^module damon_reclaim\s+yes, off$", stdout);
+        Assert.Matches(@"(?m)^pause\s+unknown", stdout);   // no kdamond dir to look into
+        Assert.Equal(before, TreeHash(shipped));
+    }
+
+    [Fact]
     public async Task Every_command_has_help()
     {
         foreach (string cmd in new[] { "run", "check-config", "snapshot", "features", "import-damo", "record", "status" })

@@ -365,7 +365,7 @@ public class SimulatorProtocolTests
         Assert.True(f.GoalTargetMetric);
         Assert.True(f.EffectiveBytes);
         Assert.True(f.Filters);
-        Assert.Equal(["damon_aggregated", "damos_before_apply"], f.Tracepoints);
+        Assert.Equal(v618 ? ["damon_aggregated", "damon_monitor_intervals_tune", "damos_before_apply"] : ["damon_aggregated", "damos_before_apply"], f.Tracepoints);
 
         // 6.18 only.
         Assert.Equal(v618, f.RefreshMs);

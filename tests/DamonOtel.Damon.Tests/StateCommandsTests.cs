@@ -156,6 +156,34 @@ public class StateCommandsTests
     }
 
     /// <summary>Only state writes matter here; the outcome of attempt n (1-based) is scripted.</summary>
+    [Fact]
+    public async Task EBUSY_on_a_command_stops_at_once_when_the_caller_says_waiting_cannot_help()
+    {
+        // An exclusive module holds DAMON: `on` answers EBUSY for as long as it runs.
+        var fs = new ScriptedStateFs(_ => Errno.EBUSY);
+        var asked = new List<(int, StateCommand)>();
+        var options = new StateCommandOptions
+        {
+            Backoff = _ => TimeSpan.Zero,
+            MaxAttempts = 1000,
+            RetryBusy = (k, c) =>
+            {
+                asked.Add((k, c));
+                return c != StateCommand.On;
+            },
+        };
+        StateCommandException e = await Assert.ThrowsAsync<StateCommandException>(
+            () => new StateCommands(fs, Roots, options).SendAsync(1, StateCommand.On));
+        Assert.Equal((1, Errno.EBUSY, false), (e.Attempts, e.Errno, e.TimedOut));
+        Assert.Single(fs.Writes);
+        Assert.Equal([(1, StateCommand.On)], asked);
+
+        // Other commands keep their retries.
+        var fs2 = new ScriptedStateFs(attempt => attempt <= 3 ? Errno.EBUSY : Errno.None);
+        CommandResult r = await new StateCommands(fs2, Roots, options).SendAsync(1, StateCommand.UpdateSchemesStats);
+        Assert.Equal(4, r.Attempts);
+    }
+
     private sealed class ScriptedStateFs(Func<int, Errno> outcome) : IKernelFs
     {
         private int attempts;

@@ -121,7 +121,8 @@ public class TraceLineParserTests
         Assert.Equal(2UL, stat.Stats.QtExceeds);
         Assert.Equal(55UL, stat.Stats.NrSnapshots);
 
-        Assert.Equal(TraceEventKind.Other, TraceFixtures.Parse(lines[4]).Kind);
+        Assert.Equal(TraceEventKind.DamonRegionAggregated, TraceFixtures.Parse(lines[4]).Kind);
+        Assert.Equal(TraceEventKind.Other, TraceFixtures.Parse("kdamond.0-300 [001] ..... 102.0: damon_future_event: x=1").Kind);
     }
 
     [Fact]

@@ -55,6 +55,27 @@ public sealed class StoreAndInstrumentTests
     }
 
     [Fact]
+    public void Damon_stats_published_figures_are_exported_as_the_kernel_gave_them()
+    {
+        var (store, _, instruments, rec) = Create();
+        using var _i = instruments;
+        using var _r = rec;
+        var published = new DamonStatPublished([0, 50, 100], [-6.236, 18.708, 27.023], 2338317241);
+        store.Publish(new KdamondObservation("module/damon_stat", "damon_stat", true, 1.5, null, [], [], store.Now(), TimeSpan.FromSeconds(5)) { DamonStat = published });
+        var seen = rec.Observe();
+
+        var idle = seen.Where(s => s.Name == "damon_stat.memory.idle_time").ToArray();
+        Assert.Equal([("0.0", -6.236), ("0.5", 18.708), ("1.0", 27.023)], idle.Select(s => (s.Tags["quantile"]!, s.Value)));
+        var bw = Assert.Single(seen, s => s.Name == "damon_stat.memory.bandwidth");
+        Assert.Equal(2338317241, bw.Value);
+        Assert.Empty(bw.Tags);
+
+        // Not published (DAMON_STAT off, or another kdamond): no series.
+        store.Publish(new KdamondObservation("module/damon_stat", "damon_stat", false, null, null, [], [], store.Now(), TimeSpan.FromSeconds(5)));
+        Assert.DoesNotContain(rec.Observe(), s => s.Name.StartsWith("damon_stat.", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void Observable_values_are_converted_and_labelled()
     {
         var (store, _, instruments, rec) = Create();

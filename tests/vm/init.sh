@@ -4,6 +4,9 @@
 #   VM-NET-READY, VM-WSS ..., VM-PADDR ..., VM-TRACE-BEGIN/END, VM-KDAMOND-CPU ...,
 #   VM-AGENT-READY, VM-CHECKPOINT phase=N, VM-SNAPSHOT-BEGIN/END, VM-AGENT-STAT ...,
 #   VM-KMOD name=<module> enabled=Y|N kdamond_pid=<pid>, VM-KMOD-OFF ..., VM-AGENT-KDAMONDS-FAILED <why>,
+#   VM-ZERO-CHECKPOINT ..., VM-FAILFAST ..., VM-READYZ-BEGIN/END, VM-AGENT-EXIT ..., VM-KDAMOND-END ...,
+#   VM-KMOD-END ... (agent mode with an exclusive DAMON module at boot: the zero-config and
+#   fail-fast phases; the agent's SIGTERM and what it leaves behind, every kernel),
 #   VM-FACT-BEGIN/END name=<file> (explore mode, explore.sh), VM-ERROR <why>, VM-DONE rc=<n>
 # Parameters come from the kernel command line as vm_<name>=<value> (see tests/vm/run).
 
@@ -31,6 +34,8 @@ vm_snapshot_delay_s=15    # agent mode: when `damon-otel snapshot` starts in eac
 vm_settle_s=20            # agent mode: monitoring before phase 1's warm-up (regions adapt)
 vm_agent_env=             # agent mode: K=V,K=V exported for the agent (debugging)
 vm_agent_ready_s=420      # agent mode: how long to wait for the agent's /metrics
+vm_zero_s=30              # agent mode, DAMON_STAT on at boot: zero-config phase length (scraped meanwhile)
+vm_failfast_s=60          # agent mode, DAMON_STAT on at boot: longest wait for the fail-fast message
 vm_max_s=540              # guest watchdog: power off after this many seconds
 vm_port=9464
 # Under TCG a pass over a 384 MiB hot set takes 100-300 ms (more on a busy host), so the kernel
@@ -87,6 +92,55 @@ kmod_report() { # $1 = line prefix
 	done
 }
 kmod_report VM-KMOD
+
+# ---- agent mode with an exclusive DAMON module at boot (7.x: DAMON_STAT) -----------------------
+# EXCL: the module running at boot (empty when none); EXCL_PID its kdamond_pid then.
+exclusive_at_boot() {
+	local m
+	EXCL="" EXCL_PID=""
+	for m in damon_stat damon_reclaim damon_lru_sort; do
+		if [ "$(cat /sys/module/$m/parameters/enabled 2>/dev/null)" = Y ]; then
+			EXCL=$m EXCL_PID=$(cat /sys/module/$m/parameters/kdamond_pid 2>/dev/null)
+			return
+		fi
+	done
+}
+# Every write to a sysfs (kernfs) file, by any task, from now on: a kprobe on
+# kernfs_fop_write_iter in a private tracefs instance with the tgid recorded. tracefs itself is
+# not kernfs, so the agent's own trace instance does not count. WT=1 when it works.
+watch_kernfs_writes() {
+	local T=/sys/kernel/tracing
+	WT=0
+	echo 'p:damonotel_vm/kernfs_write kernfs_fop_write_iter' >> $T/kprobe_events 2>/dev/null || return 0
+	mkdir $T/instances/vm_writes 2>/dev/null || return 0
+	echo 1 > $T/instances/vm_writes/options/record-tgid 2>/dev/null
+	echo 1 > $T/instances/vm_writes/events/damonotel_vm/kernfs_write/enable 2>/dev/null && WT=1
+}
+# Number of kernfs writes by process $1 since watch_kernfs_writes (-1 when not watched).
+kernfs_writes_by() {
+	[ "$WT" = 1 ] || { echo -1; return; }
+	awk -v p="$1" 'index($0, "kernfs_write:") && match($0, /\( *[0-9]+\)/) { s = substr($0, RSTART + 1, RLENGTH - 2); gsub(/ /, "", s); if (s == p) n++ } END { print n + 0 }' /sys/kernel/tracing/instances/vm_writes/trace
+}
+unwatch_kernfs_writes() {
+	local T=/sys/kernel/tracing
+	[ "$WT" = 1 ] || return 0
+	echo 0 > $T/instances/vm_writes/events/damonotel_vm/kernfs_write/enable
+	rmdir $T/instances/vm_writes
+	echo '-:damonotel_vm/kernfs_write' >> $T/kprobe_events
+	WT=0
+}
+# Replaces the agent's config file and asks it to reload (the file watcher sees the rename too).
+agent_reload() {
+	cp "$1" /run/agent.yaml.new && mv /run/agent.yaml.new /run/agent.yaml
+	kill -HUP $AGENT
+}
+# /readyz with its body whatever the status (busybox wget drops the body of a 503). stdin stays
+# open for a while: busybox nc half-closes at its EOF, which Kestrel takes for an aborted request.
+readyz() {
+	{ printf 'GET /readyz HTTP/1.0\r\nHost: localhost\r\n\r\n'; sleep 3; } | nc 127.0.0.1 "$vm_port" 2>/dev/null | tr -d '\r'
+}
+# The exclusive module's current aggregation interval in µs (tuned by the kernel), -1 when unknown.
+excl_aggr_us() { cat /sys/module/$EXCL/parameters/aggr_interval_us 2>/dev/null || echo -1; }
 
 # Networking: virtio_net and its dependencies, in the order the host resolved.
 for m in $(cat /lib/modules/load-order); do
@@ -163,7 +217,17 @@ if [ "$vm_mode" = agent ]; then
 	echo "VM-AGENT-STARTING uptime=$(uptime_s)"
 	# The agent logs to a file (its lines would interleave with the VM- lines the host parses);
 	# the log is printed between VM-AGENT-LOG-BEGIN/END at the end and when something fails.
-	/agent/damon-otel run --config /etc/damon-otel.yaml >/tmp/agent.log 2>&1 &
+	# With an exclusive DAMON module running as shipped (DAMON_STAT on 7.x) the agent starts
+	# zero-config (/run/agent.yaml, reloaded later with the configured kdamonds), else with the
+	# configured kdamonds at once.
+	exclusive_at_boot
+	if [ -n "$EXCL" ]; then
+		cp /etc/damon-otel-zero.yaml /run/agent.yaml
+		watch_kernfs_writes
+		/agent/damon-otel run --config /run/agent.yaml >/tmp/agent.log 2>&1 &
+	else
+		/agent/damon-otel run --config /etc/damon-otel.yaml >/tmp/agent.log 2>&1 &
+	fi
 	AGENT=$!
 fi
 i=0
@@ -216,6 +280,40 @@ if [ "$vm_mode" = agent ]; then
 		sleep 1
 	done
 	echo "VM-AGENT-SERVING uptime=$(uptime_s)"
+	if [ -n "$EXCL" ]; then
+		# Zero-config next to the module as shipped: the agent observes it read-only; Prometheus
+		# scrapes meanwhile and the host compares DAMON_STAT's exported percentiles with its own.
+		echo "VM-ZERO-START aggr_us=$(excl_aggr_us) uptime=$(uptime_s)"
+		sleep "$vm_zero_s"
+		kill -0 $AGENT 2>/dev/null || agent_die "agent died in the zero-config phase"
+		echo "VM-ZERO-CHECKPOINT module=$EXCL aggr_us=$(excl_aggr_us) enabled=$(cat /sys/module/$EXCL/parameters/enabled) kdamond_pid=$(cat /sys/module/$EXCL/parameters/kdamond_pid) boot_pid=$EXCL_PID nr_kdamonds=$(cat /sys/kernel/mm/damon/admin/kdamonds/nr_kdamonds) writes=$(kernfs_writes_by $AGENT) iomem_first=$(awk '/System RAM/ { split($1, a, "-"); print a[1]; exit }' /proc/iomem) iomem_last=$(awk '/System RAM/ { split($1, a, "-"); l = a[2] } END { print l }' /proc/iomem) uptime=$(uptime_s)"
+		sleep 5   # the host queries Prometheus at the checkpoint
+
+		# Configured kdamonds without the opt-in: one message within a second, no EBUSY loop.
+		before=$(grep -c 'Configured kdamonds not started' /tmp/agent.log)
+		t0=$(uptime_s)
+		agent_reload /etc/damon-otel-noopt.yaml
+		i=0
+		while [ "$(grep -c 'Configured kdamonds not started' /tmp/agent.log)" = "$before" ]; do
+			kill -0 $AGENT 2>/dev/null || agent_die "agent died after the fail-fast reload"
+			i=$((i + 1)); [ $i -gt $((vm_failfast_s * 10)) ] && break
+			sleep 0.1
+		done
+		t1=$(uptime_s)
+		sleep 6   # two collections: the sources report down, /readyz says why
+		echo "VM-FAILFAST seconds=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') messages=$(($(grep -c 'Configured kdamonds not started' /tmp/agent.log) - before)) on_attempts=$(grep -c "state command 'on'" /tmp/agent.log) source_failed_logs=$(grep -c 'Source kdamond/.* failed' /tmp/agent.log) enabled=$(cat /sys/module/$EXCL/parameters/enabled) kdamond_pid=$(cat /sys/module/$EXCL/parameters/kdamond_pid) nr_kdamonds=$(cat /sys/kernel/mm/damon/admin/kdamonds/nr_kdamonds) writes=$(kernfs_writes_by $AGENT) uptime=$(uptime_s)"
+		echo "VM-FAILFAST-RELOAD-LOG $(grep 'Config reload changes the set of kdamonds' /tmp/agent.log | tail -1)"
+		echo "VM-FAILFAST-LOG $(grep 'Configured kdamonds not started' /tmp/agent.log | tail -1)"
+		echo "VM-READYZ-BEGIN"
+		readyz
+		echo "VM-READYZ-END"
+		unwatch_kernfs_writes
+
+		# With the opt-in (the config of the main scenario): the agent takes the module over.
+		before=$(grep -c 'Configured kdamonds not started' /tmp/agent.log)
+		agent_reload /etc/damon-otel.yaml
+		echo "VM-TAKEOVER-RELOAD uptime=$(uptime_s)"
+	fi
 	# /metrics answers before the kdamonds run: wait for the ownership record the agent writes
 	# once it started them (the snapshot command reads it too).
 	# Not starting them is a result (the host fails a check and names the reason), not a setup
@@ -231,6 +329,9 @@ if [ "$vm_mode" = agent ]; then
 		kill -0 $AGENT 2>/dev/null || kdamonds_failed "agent exited before starting its kdamonds"
 		err=$(grep -m1 "state command 'on'" /tmp/agent.log)
 		[ -n "$err" ] && kdamonds_failed "agent log: $(echo "$err" | cut -c1-400)"
+		# Blocked by an exclusive module (the take-over did not happen, or no opt-in).
+		[ "$(grep -c 'Configured kdamonds not started' /tmp/agent.log)" -gt "${before:-0}" ] &&
+			kdamonds_failed "agent log: $(grep 'Configured kdamonds not started' /tmp/agent.log | tail -1 | cut -c1-600)"
 		i=$((i + 1)); [ $i -gt 120 ] && kdamonds_failed "no ownership record with 3 running kdamonds in /run/damon-otel after 120s"
 		sleep 1
 	done
@@ -281,6 +382,20 @@ if [ "$vm_mode" = agent ]; then
 		sleep "$vm_check_s"
 		agent_stat
 	done
+	# SIGTERM: the agent stops its kdamonds and switches a module it took over back on.
+	t0=$(uptime_s)
+	kill -TERM $AGENT
+	i=0
+	while kill -0 $AGENT 2>/dev/null; do
+		i=$((i + 1)); [ $i -gt 600 ] && break
+		sleep 0.1
+	done
+	rc=gone; kill -0 $AGENT 2>/dev/null && rc=running || { wait $AGENT; rc=$?; }
+	echo "VM-AGENT-EXIT rc=$rc seconds=$(awk -v a="$t0" -v b="$(uptime_s)" 'BEGIN { printf "%.1f", b - a }')"
+	for k in /sys/kernel/mm/damon/admin/kdamonds/[0-9]*; do
+		[ -d "$k" ] && echo "VM-KDAMOND-END kdamond=${k##*/} state=$(cat "$k/state" 2>/dev/null)"
+	done
+	kmod_report VM-KMOD-END
 	agent_log 60
 	finish 0
 fi

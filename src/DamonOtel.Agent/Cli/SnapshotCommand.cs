@@ -88,8 +88,9 @@ internal static class SnapshotCommand
                         : manager is not null ? manager.OwnedIndexes
                         : cfg.Attach.Refresh ? AllIndexes(env)
                         : OwnedIndexes(parse.GetValue(stateDir) ?? cfg.StateDir);
+                    // The agent's EBUSY handling: its command deadline and retries, its read retries.
                     StateCommands? commands = refresh ? new StateCommands(env.Fs, env.Roots, KdamondManager.CommandOptions(cfg)) : null;
-                    var taker = new SnapshotTaker(env, cfg.Metrics.Access, commands, writable);
+                    var taker = new SnapshotTaker(env, cfg.Metrics.Access, commands, writable, KdamondManager.NewReader(env, cfg));
                     for (int i = 0; i < n; i++)
                     {
                         IReadOnlyList<SnapshotReportTarget> targets = await taker.TakeAsync(cancellationToken).ConfigureAwait(false);

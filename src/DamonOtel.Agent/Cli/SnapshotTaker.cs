@@ -11,10 +11,14 @@ namespace DamonOtel.Agent.Cli;
 /// each running kdamond's monitoring scheme (a `stat` scheme whose access pattern matches
 /// everything, optionally limited to one target by a `target` filter). With refresh it first
 /// writes update_schemes_tried_regions to the kdamonds it may write to; without, it writes nothing.
+/// Another process (the agent) may be running state commands meanwhile: the kernel then answers
+/// EBUSY to reads of state and pid, and to commands, so both are retried like the agent's own
+/// (<paramref name="sysfsReader"/> from <see cref="Kdamonds.KdamondManager.NewReader"/>,
+/// <paramref name="commands"/> with <see cref="Kdamonds.KdamondManager.CommandOptions"/>).
 /// </summary>
-internal sealed class SnapshotTaker(KernelEnvironment env, AccessOptions options, StateCommands? commands, IReadOnlySet<int> writable)
+internal sealed class SnapshotTaker(KernelEnvironment env, AccessOptions options, StateCommands? commands, IReadOnlySet<int> writable, DamonSysfsReader? sysfsReader = null)
 {
-    private readonly DamonSysfsReader reader = new(env.Fs, env.Roots);
+    private readonly DamonSysfsReader reader = sysfsReader ?? new(env.Fs, env.Roots);
     private readonly AccessSummarizer summarizer = new(options);
 
     private const int MaxEmptyRetries = 3;

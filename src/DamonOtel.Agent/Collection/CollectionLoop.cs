@@ -131,7 +131,11 @@ internal sealed partial class CollectionLoop(ObservationStore store, ILogger<Col
         string? message = error?.Message;
         if (message != worker.LastError)
         {
-            if (error is not null)
+            if (error is SourceBlockedException)
+            {
+                // Already reported once, with its remedies, by whoever blocked it.
+            }
+            else if (error is not null)
             {
                 LogSourceFailed(worker.Source.Name, message!);
             }

@@ -38,9 +38,10 @@ internal sealed class KdamondSource : ICollectionSource
         bool triedRegions,
         bool mayWrite,
         ManagedKdamond? managed = null,
-        KdamondManager? manager = null)
+        KdamondManager? manager = null,
+        DamonSysfsReader? sysfsReader = null)
     {
-        reader = new DamonSysfsReader(env.Fs, env.Roots);
+        reader = sysfsReader ?? new DamonSysfsReader(env.Fs, env.Roots);
         proc = new ProcReader(env.Fs, env.Roots);
         summarizer = new AccessSummarizer(access);
         this.state = state;
@@ -63,6 +64,11 @@ internal sealed class KdamondSource : ICollectionSource
         if (managed is not null && manager is not null && !await manager.EnsureRunningAsync(managed, cancellationToken).ConfigureAwait(false))
         {
             state.MarkDown();
+            if (managed.State == ManagedState.Blocked)
+            {
+                throw new SourceBlockedException(managed.LastError ?? "blocked");
+            }
+
             if (managed.State == ManagedState.Failed)
             {
                 throw new InvalidOperationException(managed.LastError);
@@ -150,16 +156,7 @@ internal sealed class KdamondSource : ICollectionSource
                 continue;
             }
 
-            try
-            {
-                state.OfferSnapshot(t, tried.Regions, intervals, addrUnit, summarizer);
-            }
-            catch (ArgumentException e)
-            {
-                // Regions the summarizer refuses (end < start, overlaps) are bad kernel data of that directory.
-                string dir = reader.TriedRegionsDir(index, 0, monitor[t]);
-                throw new KernelFormatException($"{dir}: {e.Message}") { Path = dir };
-            }
+            state.OfferSnapshot(t, tried.Regions, intervals, addrUnit, summarizer, reader.TriedRegionsDir(index, 0, monitor[t]));
         }
     }
 

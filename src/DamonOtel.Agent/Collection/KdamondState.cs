@@ -19,6 +19,7 @@ internal sealed class KdamondState
     private double? cpuSeconds;
     private Intervals? intervals;
     private int pid = -1;
+    private DamonStatPublished? damonStat;
     private long lastStatusTicks;
     private TimeSpan cadence;
     private PageSamplingSlot? pageSampling;
@@ -97,6 +98,16 @@ internal sealed class KdamondState
         }
     }
 
+    /// <summary>DAMON_STAT's own published figures (null when it is off: its parameters then hold stale values).</summary>
+    public void UpdateDamonStat(DamonStatPublished? published)
+    {
+        lock (gate)
+        {
+            damonStat = published;
+            PublishLocked();
+        }
+    }
+
     /// <summary>A new snapshot of one target (one aggregation interval, or one tried_regions walk).</summary>
     public void UpdateAccess(int targetIndex, AccessSummary summary)
     {
@@ -129,8 +140,12 @@ internal sealed class KdamondState
         }
     }
 
-    /// <summary>A new snapshot of one target, as read: summarised and published here unless page sampling takes it over.</summary>
-    public void OfferSnapshot(int targetIndex, ReadOnlySpan<DamonRegion> regions, Intervals snapshotIntervals, ulong addrUnit, AccessSummarizer summarizer)
+    /// <summary>
+    /// A new snapshot of one target, as read: summarised and published here unless page sampling
+    /// takes it over. <paramref name="sourceDir"/> names the kernel directory the regions came
+    /// from in the error when they cannot be added up (malformed kernel values).
+    /// </summary>
+    public void OfferSnapshot(int targetIndex, ReadOnlySpan<DamonRegion> regions, Intervals snapshotIntervals, ulong addrUnit, AccessSummarizer summarizer, string? sourceDir = null)
     {
         ArgumentNullException.ThrowIfNull(summarizer);
         bool defer = false;
@@ -145,7 +160,9 @@ internal sealed class KdamondState
 
         if (!defer)
         {
-            UpdateAccess(targetIndex, summarizer.Summarize(regions, snapshotIntervals, addrUnit));
+            UpdateAccess(targetIndex, sourceDir is null
+                ? summarizer.Summarize(regions, snapshotIntervals, addrUnit)
+                : Cli.SnapshotTaker.Summarize(summarizer, regions, snapshotIntervals, addrUnit, sourceDir));
         }
     }
 
@@ -205,6 +222,7 @@ internal sealed class KdamondState
                 slot.Table = null;
             }
 
+            damonStat = null;
             foreach (TargetSlot t in targets)
             {
                 t.Access = null;
@@ -237,7 +255,7 @@ internal sealed class KdamondState
         PageOwnershipTable? pages = pageSampling is { Table: { } table } ps && store.TimeProvider.GetElapsedTime(ps.TableAtTicks) <= ObservationStore.StaleAfterIntervals * expected
             ? table
             : null;
-        store.Publish(new KdamondObservation(Source, Name, up, cpuSeconds, intervals, targetObservations, schemes, now, expected) { Pages = pages });
+        store.Publish(new KdamondObservation(Source, Name, up, cpuSeconds, intervals, targetObservations, schemes, now, expected) { Pages = pages, DamonStat = damonStat });
     }
 
     private sealed class PageSamplingSlot(bool deferSummary)

@@ -9,10 +9,14 @@ namespace DamonOtel.Agent.Collection;
 
 /// <summary>
 /// Observes one special-purpose DAMON module read-only from its parameters: DAMON_RECLAIM and
-/// DAMON_LRU_SORT as kdamonds with built-in schemes, DAMON_STAT as a kdamond whose one target
-/// ("system") is summarised from its 101 idle-time percentiles the way damo does it (lossy).
+/// DAMON_LRU_SORT as kdamonds with built-in schemes, DAMON_STAT as a kdamond with one target
+/// ("system"). DAMON_STAT's regions come from the damon_aggregated tracepoint when the agent
+/// reads it (<paramref name="regionsFromTracepoint"/>; this source then supplies the kdamond pid
+/// the events are routed by and the aggregation interval in force), else they are rebuilt from
+/// its 101 idle-time percentiles the way damo does it (lossy). Its published percentiles and
+/// bandwidth are exported as they are either way.
 /// </summary>
-internal sealed class ModuleSource(KernelEnvironment env, KdamondState state, string module, AccessOptions access, TimeSpan interval) : ICollectionSource
+internal sealed class ModuleSource(KernelEnvironment env, KdamondState state, string module, AccessOptions access, TimeSpan interval, bool regionsFromTracepoint = false) : ICollectionSource
 {
     public const string DamonStat = "damon_stat";
     public const string DamonReclaim = "damon_reclaim";
@@ -76,13 +80,37 @@ internal sealed class ModuleSource(KernelEnvironment env, KdamondState state, st
         return regions;
     }
 
+    /// <summary>DAMON_STAT's published percentiles at the configured integer percentiles, in seconds.</summary>
+    internal static DamonStatPublished Published(DamonStatParams p, IReadOnlyList<double> percentiles)
+    {
+        var ps = new List<double>();
+        var idle = new List<double>();
+        if (p.MemoryIdleMsPercentiles is { Length: 101 } values)
+        {
+            foreach (double x in percentiles)
+            {
+                if (x == Math.Floor(x) && x is >= 0 and <= 100)
+                {
+                    ps.Add(x);
+                    idle.Add(values[(int)x] / 1000.0);
+                }
+            }
+        }
+
+        return new DamonStatPublished(ps, idle, p.EstimatedMemoryBandwidth);
+    }
+
     private void CollectStat()
     {
         DamonStatParams? p = modules.ReadDamonStat() ?? throw new InvalidOperationException($"{module} is not built into this kernel");
         bool up = p.Enabled;
         ulong aggr = p.AggrIntervalUs ?? 100_000;
+
+        // DAMON_STAT keeps aggr = 20 x sample while it tunes them (docs/kernel-7x.md).
         var intervals = new Intervals(aggr / 20, aggr, 60_000_000);
-        if (up && p.MemoryIdleMsPercentiles is { Length: 101 } percentiles)
+        // Events are routed by kdamond_pid (7.2+); without it the percentiles are all there is.
+        bool traced = regionsFromTracepoint && p.KdamondPid is not null;
+        if (up && !traced && p.MemoryIdleMsPercentiles is { Length: 101 } percentiles)
         {
             ulong total = proc.ReadSystemRam().Select(r => r.Size).DefaultIfEmpty(0UL).Max();
             AccessSummary summary = summarizer.Summarize(RegionsFromPercentiles(percentiles, total, aggr), intervals);
@@ -95,6 +123,7 @@ internal sealed class ModuleSource(KernelEnvironment env, KdamondState state, st
         }
 
         int pid = p.KdamondPid ?? -1;
+        state.UpdateDamonStat(up ? Published(p, access.Percentiles) : null);
         state.UpdateStatus(up, pid, pid > 0 ? proc.ReadCpuSeconds(pid) : null, intervals, [], null);
     }
 

@@ -22,6 +22,7 @@ internal sealed class TracepointSource(KernelEnvironment env, Func<IReadOnlyList
 
     private readonly AccessSummarizer summarizer = new(access);
     private readonly Dictionary<int, KdamondState> byKey = [];
+    private readonly Dictionary<int, int> pidByKey = [];
     private TraceInstance? instance;
     private TraceReader? reader;
     private long parseErrorsSeen;
@@ -77,9 +78,19 @@ internal sealed class TracepointSource(KernelEnvironment env, Func<IReadOnlyList
         {
             int key = KeyOf(list[i], i);
             byKey[key] = list[i];
-            if (list[i].Pid > 0)
+            int pid = list[i].Pid;
+            if (pid > 0)
             {
-                map[list[i].Pid] = key;
+                map[pid] = key;
+
+                // A new thread (a module or kdamond restarted) starts from its configured
+                // intervals: the previous thread's tuned sampling interval no longer applies.
+                if (pidByKey.TryGetValue(key, out int before) && before != pid)
+                {
+                    reader!.Assembler.ResetTunedSampleUs(key);
+                }
+
+                pidByKey[key] = pid;
             }
         }
 

@@ -62,6 +62,8 @@ internal sealed record AgentConfig
 
     public DefaultMonitoring DefaultMonitoring { get; init; } = DefaultMonitoring.Auto;
 
+    public KernelModulesConfig KernelModules { get; init; } = new();
+
     /// <summary>Stop the kdamonds this agent started when it exits (SIGTERM).</summary>
     public bool StopOnExit { get; init; } = true;
 

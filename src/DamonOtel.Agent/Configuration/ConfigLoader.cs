@@ -135,6 +135,7 @@ internal static partial class ConfigLoader
         attach.RejectUnknownKeys();
 
         string defaultMonitoring = r.Keyword("default_monitoring", "auto", "auto", "on", "off");
+        KernelModulesConfig kernelModules = ReadKernelModules(r.Mapping("kernel_modules"));
 
         var kdamonds = new List<KdamondConfig>();
         var names = new HashSet<string>(StringComparer.Ordinal);
@@ -160,6 +161,7 @@ internal static partial class ConfigLoader
             Otlp = otlp,
             Attach = attachConfig,
             DefaultMonitoring = defaultMonitoring switch { "on" => DefaultMonitoring.On, "off" => DefaultMonitoring.Off, _ => DefaultMonitoring.Auto },
+            KernelModules = kernelModules,
             StopOnExit = r.Bool("stop_on_exit", true),
             Kdamonds = kdamonds,
         };

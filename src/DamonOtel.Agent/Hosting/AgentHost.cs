@@ -140,7 +140,7 @@ internal sealed partial class AgentHost(AgentConfig config, KernelEnvironment en
                     }
                     else
                     {
-                        await runner.DiscoverAsync().ConfigureAwait(false);
+                        await runner.DiscoverAsync(stopToken).ConfigureAwait(false);
                     }
                 }
                 catch (OperationCanceledException) when (stopToken.IsCancellationRequested)
@@ -176,7 +176,13 @@ internal sealed partial class AgentHost(AgentConfig config, KernelEnvironment en
         stop.Cancel();
     }
 
-    private static IResult Readiness(AgentRunner runner, ObservationStore store)
+    private static IResult Readiness(AgentRunner runner, ObservationStore store) =>
+        NotReadyBecause(runner, store) is string problems
+            ? Results.Text(problems, statusCode: StatusCodes.Status503ServiceUnavailable)
+            : Results.Text("ready\n");
+
+    /// <summary>The /readyz body when not ready (one line per source and why), or null when ready.</summary>
+    internal static string? NotReadyBecause(AgentRunner runner, ObservationStore store)
     {
         // Ready when every source has succeeded within 3 of its intervals (and at least once).
         StoreSnapshot snap = store.Current;
@@ -185,7 +191,14 @@ internal sealed partial class AgentHost(AgentConfig config, KernelEnvironment en
         {
             if (!snap.Sources.TryGetValue(source, out SourceState? s) || s.LastSuccessTicks is null)
             {
-                problems.Append(source).Append(": no successful collection yet\n");
+                // Say why when the source failed: e.g. kdamonds blocked by DAMON_STAT, with the remedies.
+                problems.Append(source).Append(": no successful collection yet");
+                if (s?.LastError is not null)
+                {
+                    problems.Append(" (").Append(s.LastError.Message).Append(')');
+                }
+
+                problems.Append('\n');
             }
             else if (store.SnapshotAgeSeconds(s) is double age && age > 3 * Math.Max(runner.Config.Collection.Interval.TotalSeconds, 1))
             {
@@ -199,9 +212,7 @@ internal sealed partial class AgentHost(AgentConfig config, KernelEnvironment en
             }
         }
 
-        return problems.Length == 0
-            ? Results.Text("ready\n")
-            : Results.Text(problems.ToString(), statusCode: StatusCodes.Status503ServiceUnavailable);
+        return problems.Length == 0 ? null : problems.ToString();
     }
 
     private FileSystemWatcher? WatchConfig()

@@ -4,6 +4,7 @@ using DamonOtel.Agent.Configuration;
 using DamonOtel.Agent.Kdamonds;
 using DamonOtel.Damon.IO;
 using DamonOtel.Damon.Model;
+using DamonOtel.Damon.Modules;
 using DamonOtel.Damon.Sysfs;
 using DamonOtel.Telemetry.Observations;
 using Microsoft.Extensions.Logging;
@@ -28,7 +29,7 @@ internal sealed partial class AgentRunner : IAsyncDisposable
         this.env = env;
         Store = store;
         logger = loggers.CreateLogger<AgentRunner>();
-        reader = new DamonSysfsReader(env.Fs, env.Roots);
+        reader = KdamondManager.NewReader(env, config);
         Manager = new KdamondManager(env, config, loggers.CreateLogger<KdamondManager>());
         Loop = new CollectionLoop(store, loggers.CreateLogger<CollectionLoop>(), env.Time);
     }
@@ -66,9 +67,20 @@ internal sealed partial class AgentRunner : IAsyncDisposable
         await RebuildSourcesAsync().ConfigureAwait(false);
     }
 
-    /// <summary>Checks whether kdamonds of others appeared or vanished; re-plans if so.</summary>
-    public async Task DiscoverAsync()
+    /// <summary>
+    /// Checks whether kdamonds of others appeared or vanished; re-plans if so. Kdamonds blocked
+    /// by an exclusive DAMON module are started once no such module runs any more.
+    /// </summary>
+    public async Task DiscoverAsync(CancellationToken cancellationToken = default)
     {
+        if (Manager.Blocker is not null && Manager.RunningExclusiveModules().Count == 0)
+        {
+            LogUnblocked();
+            await Manager.StartAsync(cancellationToken).ConfigureAwait(false);
+            await RebuildSourcesAsync().ConfigureAwait(false);
+            return;
+        }
+
         if (!Config.Attach.Enabled)
         {
             return;
@@ -99,7 +111,7 @@ internal sealed partial class AgentRunner : IAsyncDisposable
     // Runs every collection interval: one `enabled` file per module, not all its parameters.
     private IEnumerable<string> RunningModules()
     {
-        foreach (string module in new[] { ModuleSource.DamonStat, ModuleSource.DamonReclaim, ModuleSource.DamonLruSort })
+        foreach (string module in ExclusiveModules.Names)
         {
             string enabled = Path.Combine(env.Roots.ModuleParameters(module), "enabled");
             string value;
@@ -189,7 +201,7 @@ internal sealed partial class AgentRunner : IAsyncDisposable
                 tracepointStates.Add(state);
             }
 
-            sources.Add(new KdamondSource(env, state, access, interval, Manager.Features, () => Manager.Commands, tried, mayWrite: true, m, Manager));
+            sources.Add(new KdamondSource(env, state, access, interval, Manager.Features, () => Manager.Commands, tried, mayWrite: true, m, Manager, reader));
             if (m.Config.SamplesPages)
             {
                 state.EnablePageSampling(deferSummary: m.Config.PageSampling.ExcludeFree);
@@ -210,13 +222,13 @@ internal sealed partial class AgentRunner : IAsyncDisposable
                 tracepointStates.Add(state);
             }
 
-            sources.Add(new KdamondSource(env, state, access, interval, Manager.Features, () => Manager.Commands, !attachByTracepoint, mayWrite: Config.Attach.Refresh));
+            sources.Add(new KdamondSource(env, state, access, interval, Manager.Features, () => Manager.Commands, !attachByTracepoint, mayWrite: Config.Attach.Refresh, sysfsReader: reader));
         }
 
         if (Config.Attach.Enabled)
         {
             HashSet<string> running = [.. RunningModules()];
-            foreach (string module in new[] { ModuleSource.DamonStat, ModuleSource.DamonReclaim, ModuleSource.DamonLruSort })
+            foreach (string module in ExclusiveModules.Names)
             {
                 if (!env.Fs.DirectoryExists(env.Roots.ModuleParameters(module)))
                 {
@@ -224,13 +236,17 @@ internal sealed partial class AgentRunner : IAsyncDisposable
                 }
 
                 var state = new KdamondState(Store, "module/" + module, module, -1, module == ModuleSource.DamonStat ? ["system"] : ["memory"], interval);
-                    // Module kdamonds are not in the admin tree: their regions only come from the tracepoint.
-                if (module != ModuleSource.DamonStat && attachByTracepoint && running.Contains(module))
+
+                // Module kdamonds are not in the admin tree: their regions only come from the
+                // tracepoint, routed by the module's kdamond_pid (DAMON_STAT's complete per-region
+                // distribution, not just its 101 published percentiles).
+                bool traced = attachByTracepoint && running.Contains(module);
+                if (traced)
                 {
                     tracepointStates.Add(state);
                 }
 
-                sources.Add(new ModuleSource(env, state, module, access, interval));
+                sources.Add(new ModuleSource(env, state, module, access, interval, regionsFromTracepoint: traced));
             }
         }
 
@@ -263,4 +279,7 @@ internal sealed partial class AgentRunner : IAsyncDisposable
 
     [LoggerMessage(EventId = 301, Level = LogLevel.Information, Message = "Collecting from {Count} source(s): {Sources}")]
     private partial void LogPlanned(int count, string sources);
+
+    [LoggerMessage(EventId = 302, Level = LogLevel.Information, Message = "No exclusive DAMON module runs any more: starting the configured kdamonds")]
+    private partial void LogUnblocked();
 }

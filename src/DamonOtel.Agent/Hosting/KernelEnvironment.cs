@@ -12,12 +12,13 @@ internal sealed class KernelEnvironment : IAsyncDisposable
     private readonly CancellationTokenSource? simulatorStop;
     private readonly Task? simulatorTask;
 
-    private KernelEnvironment(IKernelFs fs, KernelRoots roots, SimulatedKernel? simulator, IKernelPageFs? pageFs = null)
+    private KernelEnvironment(IKernelFs fs, KernelRoots roots, SimulatedKernel? simulator, IKernelPageFs? pageFs = null, TimeProvider? time = null)
     {
         Fs = fs;
         PageFs = pageFs ?? fs as IKernelPageFs ?? UnavailablePageFs.Instance;
         Roots = roots;
         Simulator = simulator;
+        Time = time ?? TimeProvider.System;
         if (simulator is not null)
         {
             simulatorStop = new CancellationTokenSource();
@@ -32,7 +33,8 @@ internal sealed class KernelEnvironment : IAsyncDisposable
 
     public KernelRoots Roots { get; }
 
-    public TimeProvider Time { get; } = TimeProvider.System;
+    /// <summary>The agent's clock for waits and deadlines (tests pass a manual one).</summary>
+    public TimeProvider Time { get; }
 
     public SimulatedKernel? Simulator { get; }
 
@@ -50,11 +52,11 @@ internal sealed class KernelEnvironment : IAsyncDisposable
     }
 
     /// <summary>
-    /// Wraps an existing simulator (tests drive its clock themselves). Page-frame files come from
-    /// <paramref name="pageFs"/>, else from <paramref name="fs"/> when it serves them, else nowhere:
-    /// a test never falls back to this machine's /proc/kpage*.
+    /// Wraps an existing simulator (tests drive its clock themselves), optionally with the agent's
+    /// clock. Page-frame files come from <paramref name="pageFs"/>, else from <paramref name="fs"/>
+    /// when it serves them, else nowhere: a test never falls back to this machine's /proc/kpage*.
     /// </summary>
-    public static KernelEnvironment Wrap(IKernelFs fs, KernelRoots roots, IKernelPageFs? pageFs = null) => new(fs, roots, null, pageFs);
+    public static KernelEnvironment Wrap(IKernelFs fs, KernelRoots roots, IKernelPageFs? pageFs = null, TimeProvider? time = null) => new(fs, roots, null, pageFs, time);
 
     /// <summary>For file interfaces without page-frame files: every use fails (ENOENT).</summary>
     private sealed class UnavailablePageFs : IKernelPageFs

@@ -2,7 +2,7 @@ using Microsoft.Extensions.Logging;
 
 namespace DamonOtel.Agent.Kdamonds;
 
-// The manager's log messages (event ids 200-213).
+// The manager's log messages (event ids 200-219).
 internal sealed partial class KdamondManager
 {
     [LoggerMessage(EventId = 200, Level = LogLevel.Information, Message = "Started kdamond {Name} as kdamonds/{Index} (regions from {Source}, thread pid {Pid})")]
@@ -44,6 +44,24 @@ internal sealed partial class KdamondManager
     [LoggerMessage(EventId = 212, Level = LogLevel.Warning, Message = "Could not record owned kdamonds in {File}: {Reason}")]
     private partial void LogOwnershipNotSaved(string file, string reason);
 
-    [LoggerMessage(EventId = 213, Level = LogLevel.Warning, Message = "Ignoring the ownership record: {Reason}; kdamonds it may list are treated as not ours")]
+    [LoggerMessage(EventId = 213, Level = LogLevel.Error, Message = "Configured kdamonds not started: {Reason}")]
+    private partial void LogBlocked(string reason);
+
+    [LoggerMessage(EventId = 214, Level = LogLevel.Warning, Message = "Switched {Module} off to run the configured kdamonds (kernel_modules.take_over: {Name}) in {Ms:F0} ms; it is switched back on when the agent stops")]
+    private partial void LogTookOver(string module, string name, double ms);
+
+    [LoggerMessage(EventId = 215, Level = LogLevel.Information, Message = "Switched {Module} back on ({Ms:F0} ms after our kdamonds were stopped)")]
+    private partial void LogRestored(string module, double ms);
+
+    [LoggerMessage(EventId = 216, Level = LogLevel.Error, Message = "Could not switch {Module} back on: {Reason}; it stays off (recorded, retried at the next clean stop)")]
+    private partial void LogRestoreFailed(string module, string reason);
+
+    [LoggerMessage(EventId = 217, Level = LogLevel.Warning, Message = "{Module} was switched off by this agent but is no longer in this kernel; forgetting it")]
+    private partial void LogModuleGone(string module);
+
+    [LoggerMessage(EventId = 218, Level = LogLevel.Warning, Message = "Exiting without stopping our kdamonds (stop_on_exit: false): {Modules} stay(s) off while they run")]
+    private partial void LogModulesStayOff(string modules);
+
+    [LoggerMessage(EventId = 219, Level = LogLevel.Warning, Message = "Ignoring the ownership record: {Reason}; kdamonds it may list are treated as not ours")]
     private partial void LogOwnershipUnreadable(string reason);
 }

@@ -13,6 +13,12 @@ internal enum ManagedState
 
     /// <summary>The kernel refused it; the reason is in LastError. Retried on reload.</summary>
     Failed,
+
+    /// <summary>
+    /// Not started because an exclusive DAMON module (DAMON_STAT, ...) holds DAMON; LastError
+    /// has the one message with its remedies. Retried on reload or once the module stops.
+    /// </summary>
+    Blocked,
 }
 
 /// <summary>One kdamond the agent owns: its config, its slot under kdamonds/, and how it is doing.</summary>

@@ -12,9 +12,13 @@ internal sealed record OwnedKdamond(
     [property: JsonPropertyName("spec_hash")] string SpecHash);
 
 /// <summary>The file under the state dir; the agent's pid says which agent wrote it.</summary>
+/// <param name="ModulesSwitchedOff">Exclusive DAMON modules (damon_stat, ...) this agent switched
+/// off to run its kdamonds (kernel_modules.take_over): switched back on at the next clean stop,
+/// also by an agent restarted after a crash.</param>
 internal sealed record OwnershipRecord(
     [property: JsonPropertyName("agent_pid")] int AgentPid,
-    [property: JsonPropertyName("kdamonds")] IReadOnlyList<OwnedKdamond> Kdamonds);
+    [property: JsonPropertyName("kdamonds")] IReadOnlyList<OwnedKdamond> Kdamonds,
+    [property: JsonPropertyName("modules_switched_off")] IReadOnlyList<string>? ModulesSwitchedOff = null);
 
 [JsonSerializable(typeof(OwnershipRecord))]
 [JsonSourceGenerationOptions(WriteIndented = true)]

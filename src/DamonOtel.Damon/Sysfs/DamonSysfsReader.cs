@@ -23,6 +23,7 @@ public sealed class DamonSysfsReader
     private readonly KernelRoots roots;
     private readonly int pidReadAttempts;
     private readonly TimeSpan pidRetryDelay;
+    private readonly TimeSpan? busyBudget;
 
     // Region file paths by (tried_regions dir, region name): the walk's names repeat from
     // one update to the next, so the hot path stops concatenating strings after the first read.
@@ -36,7 +37,12 @@ public sealed class DamonSysfsReader
     /// <param name="pidRetryDelay">Sleep between them. The defaults (100 x 20 ms) outlast a
     /// tried_regions update of another writer, which holds the DAMON sysfs mutex for a few
     /// sampling intervals (hundreds of ms under qemu TCG on a busy host).</param>
-    public DamonSysfsReader(IKernelFs fs, KernelRoots roots, int pidReadAttempts = 100, TimeSpan? pidRetryDelay = null)
+    /// <param name="busyBudget">When set, EBUSY on pid and state is retried for this long
+    /// instead of <paramref name="pidReadAttempts"/> times: another process's commands can
+    /// keep the mutex held back to back for seconds (7.3 under TCG: every read of 10 s EBUSY
+    /// while one writer looped update_schemes_tried_regions, 1.3-2.6 s each), so a caller
+    /// that must outlast them waits as long as a state command may take.</param>
+    public DamonSysfsReader(IKernelFs fs, KernelRoots roots, int pidReadAttempts = 100, TimeSpan? pidRetryDelay = null, TimeSpan? busyBudget = null)
     {
         ArgumentNullException.ThrowIfNull(fs);
         ArgumentNullException.ThrowIfNull(roots);
@@ -45,6 +51,7 @@ public sealed class DamonSysfsReader
         this.roots = roots;
         this.pidReadAttempts = pidReadAttempts;
         this.pidRetryDelay = pidRetryDelay ?? TimeSpan.FromMilliseconds(20);
+        this.busyBudget = busyBudget;
     }
 
     /// <summary>
@@ -137,18 +144,22 @@ public sealed class DamonSysfsReader
 
     private string ReadRetryingBusy(string path)
     {
+        long started = System.Diagnostics.Stopwatch.GetTimestamp();
         for (int attempt = 1; ; attempt++)
         {
             try
             {
                 return fs.ReadText(path);
             }
-            catch (KernelIoException e) when (e.Errno == Errno.EBUSY && attempt < pidReadAttempts)
+            catch (KernelIoException e) when (e.Errno == Errno.EBUSY && MayRetryBusy(attempt, started))
             {
                 Thread.Sleep(pidRetryDelay);
             }
         }
     }
+
+    private bool MayRetryBusy(int attempt, long started) =>
+        busyBudget is { } budget ? System.Diagnostics.Stopwatch.GetElapsedTime(started) < budget : attempt < pidReadAttempts;
 
     /// <summary>schemes/&lt;s&gt;/stats only (the per-scrape read when refresh_ms keeps them fresh).</summary>
     public DamosStats ReadSchemeStats(int kdamond, int context, int scheme) =>

@@ -38,6 +38,13 @@ public sealed record StateCommandOptions
     /// </summary>
     public Func<int, TimeSpan> Backoff { get; init; } = DefaultBackoff;
 
+    /// <summary>
+    /// Asked after each EBUSY answer (kdamond index, command): false makes that EBUSY final at
+    /// once. EBUSY on `on` means either another writer's command (wait) or an exclusive DAMON
+    /// module running (waiting cannot help): the caller tells them apart.
+    /// </summary>
+    public Func<int, StateCommand, bool>? RetryBusy { get; init; }
+
     public static TimeSpan DefaultBackoff(int retry)
     {
         double step = Math.Min(320.0, 10.0 * Math.Pow(2, Math.Max(0, retry - 1)));
@@ -192,7 +199,7 @@ public sealed class StateCommands
             {
                 throw Timeout(kdamond, command, keyword, path, attempt, lastErrno);
             }
-            catch (KernelIoException e) when (e.Errno == Errno.EBUSY && attempt < options.MaxAttempts)
+            catch (KernelIoException e) when (e.Errno == Errno.EBUSY && attempt < options.MaxAttempts && (options.RetryBusy?.Invoke(kdamond, command) ?? true))
             {
                 lastErrno = e.Errno;
             }

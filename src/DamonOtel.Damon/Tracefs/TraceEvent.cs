@@ -22,7 +22,13 @@ public enum TraceEventKind : byte
     /// <summary>damos_stat_after_apply_interval (7.0): cumulative scheme stats after an apply interval.</summary>
     DamosStatAfterApplyInterval,
 
-    /// <summary>A well-formed line of some other event (e.g. damon_region_aggregated): ignored, not an error.</summary>
+    /// <summary>
+    /// damon_region_aggregated (7.2): damon_aggregated's region plus its data-attribute probe
+    /// hits, emitted in addition to damon_aggregated by a kdamond with probes (never instead).
+    /// </summary>
+    DamonRegionAggregated,
+
+    /// <summary>A well-formed line of some other event: ignored, not an error.</summary>
     Other,
 }
 
@@ -100,6 +106,12 @@ public struct TraceEvent
 
     /// <summary>damos_esz esz, bytes.</summary>
     public ulong EffectiveSizeBytes;
+
+    /// <summary>damon_region_aggregated: number of probe_hits bytes (one per probe).</summary>
+    public int ProbeCount;
+
+    /// <summary>damon_region_aggregated: the first 8 probe hit counts, probe 0 in the lowest byte.</summary>
+    public ulong ProbeHits;
 
     public DamosStatValues Stats;
 }

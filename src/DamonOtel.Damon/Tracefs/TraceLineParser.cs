@@ -146,6 +146,11 @@ public static class TraceLineParser
             return ParseAggregated(body, ref ev);
         }
 
+        if (name.SequenceEqual("damon_region_aggregated"u8))
+        {
+            return ParseRegionAggregated(body, ref ev);
+        }
+
         if (name.SequenceEqual("damos_before_apply"u8))
         {
             return ParseBeforeApply(body, swappedIndices, ref ev);
@@ -222,6 +227,60 @@ public static class TraceLineParser
         ev.Kind = TraceEventKind.DamonAggregated;
         return TraceParseError.None;
     }
+
+    // target_id=%lu nr_regions=%u %lu-%lu: %u %u probe_hits=%s, the hits printed by
+    // __print_hex: two hex digits per probe, separated by spaces (nothing when no probe).
+    private static TraceParseError ParseRegionAggregated(ReadOnlySpan<byte> s, ref TraceEvent ev)
+    {
+        int p = 0;
+        if (!Key(s, ref p, "target_id="u8) || !ULong(s, ref p, out ev.TargetId)
+            || !Lit(s, ref p, " nr_regions="u8) || !UInt(s, ref p, out ev.NrRegions)
+            || !Lit(s, ref p, (byte)' ') || !ULong(s, ref p, out ev.Start)
+            || !Lit(s, ref p, (byte)'-') || !ULong(s, ref p, out ev.End)
+            || !Lit(s, ref p, ": "u8) || !UInt(s, ref p, out ev.NrAccesses)
+            || !Lit(s, ref p, (byte)' ') || !UInt(s, ref p, out ev.Age)
+            || !Lit(s, ref p, " probe_hits="u8))
+        {
+            return TraceParseError.BadBody;
+        }
+
+        ev.ProbeCount = 0;
+        ev.ProbeHits = 0;
+        while (p < s.Length)
+        {
+            if (ev.ProbeCount > 0 && !Lit(s, ref p, (byte)' '))
+            {
+                return TraceParseError.BadBody;
+            }
+
+            int hi = p + 1 < s.Length ? HexDigit(s[p]) : -1;
+            int lo = hi >= 0 ? HexDigit(s[p + 1]) : -1;
+            if (lo < 0)
+            {
+                return TraceParseError.BadBody;
+            }
+
+            if (ev.ProbeCount < 8)
+            {
+                ev.ProbeHits |= (ulong)((hi << 4) | lo) << (8 * ev.ProbeCount);
+            }
+
+            ev.ProbeCount++;
+            p += 2;
+        }
+
+        ev.HasAge = true;
+        ev.Kind = TraceEventKind.DamonRegionAggregated;
+        return TraceParseError.None;
+    }
+
+    private static int HexDigit(byte c) => c switch
+    {
+        >= (byte)'0' and <= (byte)'9' => c - '0',
+        >= (byte)'a' and <= (byte)'f' => c - 'a' + 10,
+        >= (byte)'A' and <= (byte)'F' => c - 'A' + 10,
+        _ => -1,
+    };
 
     // ctx_idx=%u scheme_idx=%u target_idx=%lu nr_regions=%u %lu-%lu: %u %u
     private static TraceParseError ParseBeforeApply(ReadOnlySpan<byte> s, bool swapped, ref TraceEvent ev)

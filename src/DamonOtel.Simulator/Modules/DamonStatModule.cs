@@ -5,9 +5,11 @@ using DamonOtel.Damon.Model;
 namespace DamonOtel.Simulator;
 
 /// <summary>
-/// DAMON_STAT (6.17+): a paddr kdamond over the largest System RAM block with auto-tuned
-/// intervals (4 % access goal, 3 aggregations, 5 ms..10 s), publishing its two metrics at most
-/// every 5 s. Exclusive with sysfs kdamonds.
+/// DAMON_STAT (6.17+): a paddr kdamond over the largest System RAM block (7.3: from the first to
+/// the last System RAM byte, holes included) with auto-tuned intervals (4 % access goal, 3
+/// aggregations, 5 ms..10 s, aggregation = 20 x sampling), publishing its two metrics at most
+/// every 5 s (kept, stale, after it is switched off). Exclusive with sysfs kdamonds and the
+/// other modules; 7.3 has kdamond_pid.
 /// </summary>
 internal sealed class DamonStatModule
 {
@@ -37,6 +39,10 @@ internal sealed class DamonStatModule
         d.Func("estimated_memory_bandwidth", () => bandwidth.ToString(CultureInfo.InvariantCulture) + "\n");
         d.Func("memory_idle_ms_percentiles", () => string.Join(',', percentiles.Select(p => p.ToString(CultureInfo.InvariantCulture))) + "\n");
         d.Func("aggr_interval_us", () => aggrUs.ToString(CultureInfo.InvariantCulture) + "\n");
+        if (kernel.Profile == KernelProfile.V7_3)
+        {
+            d.Func("kdamond_pid", () => (thread?.Pid ?? -1).ToString(CultureInfo.InvariantCulture) + "\n");
+        }
     }
 
     public bool Running => Context is not null;
@@ -52,7 +58,7 @@ internal sealed class DamonStatModule
             return;
         }
 
-        if (kernel.ListDirectory(kernel.Options.Roots.Kdamonds).Count > 0 && AnySysfsRunning())
+        if (kernel.AnyExclusiveUserRunning())
         {
             throw new KernelIoException(Errno.EBUSY, kernel.Options.Roots.ModuleParameters("damon_stat") + "/enabled", "write");
         }
@@ -111,19 +117,5 @@ internal sealed class DamonStatModule
         }
 
         percentiles = result;
-    }
-
-    private bool AnySysfsRunning()
-    {
-        string kd = kernel.Options.Roots.Kdamonds;
-        foreach (string name in kernel.ListDirectory(kd))
-        {
-            if (name != "nr_kdamonds" && kernel.ReadText(kd + "/" + name + "/state") == "on\n")
-            {
-                return true;
-            }
-        }
-
-        return false;
     }
 }

@@ -5,7 +5,7 @@ namespace DamonOtel.Simulator;
 // intervals_goal auto-tuning (6.15+) and the kernel's feedback loop it shares with quota goals.
 internal sealed partial class MonitorContext
 {
-    private void TuneIntervals()
+    private void TuneIntervals(long nowUs)
     {
         IntervalsGoal g = Config.Goal;
         if (!g.Enabled || profile == KernelProfile.V6_12)
@@ -45,6 +45,7 @@ internal sealed partial class MonitorContext
         SampleUs = (long)sample;
         AggrUs = (long)(sample * ratio);
         RescaleAges(oldAggr);
+        trace.IntervalsTune(this, nowUs, sample);
     }
 
     // damon_feed_loop_next_input(): proportional feedback towards score 10000.

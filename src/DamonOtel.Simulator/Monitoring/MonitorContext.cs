@@ -222,7 +222,7 @@ internal sealed partial class MonitorContext
             NextAggrUs = now + AggrUs;
             AggregationCount++;
             Thread.CpuNs += (ulong)TotalRegions * AggregateCostNs;
-            TuneIntervals();
+            TuneIntervals(now);
         }
 
         if (now >= NextUpdateUs)

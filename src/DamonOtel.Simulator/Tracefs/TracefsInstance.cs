@@ -19,14 +19,22 @@ internal sealed class TracefsInstance
             TracingOn = KernelParse.ULong(t, ulong.MaxValue, root.FullPath + "/tracing_on") != 0);
         root.Add(new PipeFile(this));
         VDir damon = root.Dir("events").Dir("damon");
-        damon.Func("enable", () => Aggregated.Enabled && BeforeApply.Enabled ? "1\n" : Aggregated.Enabled || BeforeApply.Enabled ? "X\n" : "0\n", t =>
+        IntervalsTune = tracing.HasIntervalsTune ? new TracefsEvent() : null;
+        TracefsEvent[] all = IntervalsTune is null ? [Aggregated, BeforeApply] : [Aggregated, BeforeApply, IntervalsTune];
+        damon.Func("enable", () => all.All(e => e.Enabled) ? "1\n" : all.Any(e => e.Enabled) ? "X\n" : "0\n", t =>
         {
             bool on = ParseEnable(t, damon.FullPath + "/enable");
-            Aggregated.Enabled = on;
-            BeforeApply.Enabled = on;
+            foreach (TracefsEvent e in all)
+            {
+                e.Enabled = on;
+            }
         });
         AddEvent(damon, "damon_aggregated", Aggregated, tracing.AggregatedId, Tracing.AggregatedFormat, Tracing.AggregatedFields);
         AddEvent(damon, "damos_before_apply", BeforeApply, tracing.BeforeApplyId, Tracing.BeforeApplyFormat, Tracing.BeforeApplyFields);
+        if (IntervalsTune is not null)
+        {
+            AddEvent(damon, "damon_monitor_intervals_tune", IntervalsTune, tracing.IntervalsTuneId, Tracing.IntervalsTuneFormat, Tracing.IntervalsTuneFields);
+        }
     }
 
     public VDir Root { get; }
@@ -36,6 +44,9 @@ internal sealed class TracefsInstance
     public TracefsEvent Aggregated { get; } = new();
 
     public TracefsEvent BeforeApply { get; } = new();
+
+    /// <summary>damon_monitor_intervals_tune; null on kernels without it (6.12).</summary>
+    public TracefsEvent? IntervalsTune { get; }
 
     public int OpenPipes { get; set; }
 

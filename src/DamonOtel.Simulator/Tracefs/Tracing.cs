@@ -38,6 +38,13 @@ internal sealed class Tracing : ITraceSink
         "\tfield:unsigned int nr_regions;\toffset:48;\tsize:4;\tsigned:0;\n\n" +
         "print fmt: \"ctx_idx=%u scheme_idx=%u target_idx=%lu nr_regions=%u %lu-%lu: %u %u\", REC->context_idx, REC->scheme_idx, REC->target_idx, REC->nr_regions, REC->start, REC->end, REC->nr_accesses, REC->age\n";
 
+    public static readonly string[] IntervalsTuneFields = ["sample_us"];
+
+    public static readonly string IntervalsTuneFormat =
+        "name: damon_monitor_intervals_tune\nID: {0}\nformat:\n" + Common +
+        "\tfield:unsigned long sample_us;\toffset:8;\tsize:8;\tsigned:0;\n\n" +
+        "print fmt: \"sample_us=%lu\", REC->sample_us\n";
+
     private readonly SimulatedKernel kernel;
     private readonly List<TracefsInstance> instances = [];
 
@@ -45,7 +52,9 @@ internal sealed class Tracing : ITraceSink
     {
         this.kernel = kernel;
         instances.Add(new TracefsInstance(root, this));
-        root.Func("available_events", () => "damon:damon_aggregated\ndamon:damos_before_apply\n");
+        root.Func("available_events", () => HasIntervalsTune
+            ? "damon:damon_aggregated\ndamon:damos_before_apply\ndamon:damon_monitor_intervals_tune\n"
+            : "damon:damon_aggregated\ndamon:damos_before_apply\n");
         VDir inst = root.Dir("instances");
         inst.OnMkdir = name =>
         {
@@ -71,6 +80,11 @@ internal sealed class Tracing : ITraceSink
     public int AggregatedId { get; } = 1543;
 
     public int BeforeApplyId { get; } = 1542;
+
+    public int IntervalsTuneId { get; } = 1544;
+
+    /// <summary>damon_monitor_intervals_tune exists since 6.17.</summary>
+    public bool HasIntervalsTune => kernel.Profile != KernelProfile.V6_12;
 
     public bool AggregatedEnabled => instances.Exists(i => i.TracingOn && i.Aggregated.Enabled);
 
@@ -137,6 +151,19 @@ internal sealed class Tracing : ITraceSink
                 CultureInfo.InvariantCulture,
                 $"ctx_idx=0 scheme_idx={shownScheme} target_idx={shownTarget} nr_regions={nrRegions} {r.Start}-{r.End}: {nrAccesses} {r.Age}\n");
             i.Append(line);
+        }
+    }
+
+    public void IntervalsTune(MonitorContext ctx, long nowUs, ulong sampleUs)
+    {
+        string? line = null;
+        foreach (TracefsInstance i in instances)
+        {
+            if (i.TracingOn && i.IntervalsTune is { Enabled: true } ev && ev.Pass(_ => sampleUs))
+            {
+                line ??= Header(ctx, nowUs, "damon_monitor_intervals_tune") + string.Create(CultureInfo.InvariantCulture, $"sample_us={sampleUs}\n");
+                i.Append(line);
+            }
         }
     }
 

@@ -157,6 +157,12 @@ public static class MetricCatalog
     public static MetricDefinition SchemeQuotaEffective { get; } = new("damos.scheme.quota.effective", MetricKind.Gauge, "By",
         "Effective size quota of the scheme after goal tuning (quotas/effective_bytes, 6.9+).", KS);
 
+    public static MetricDefinition DamonStatIdleTime { get; } = new("damon_stat.memory.idle_time", MetricKind.Gauge, "s",
+        "DAMON_STAT's own memory_idle_ms_percentiles as the kernel publishes them (signed: accessed memory negative; refreshed every 5 s), at the configured integer percentiles.", ["quantile"]);
+
+    public static MetricDefinition DamonStatBandwidth { get; } = new("damon_stat.memory.bandwidth", MetricKind.Gauge, "By/s",
+        "DAMON_STAT's own estimated_memory_bandwidth as the kernel publishes it (computed mid-aggregation, so below damon_memory_access_bandwidth of its regions).", []);
+
     public static MetricDefinition KdamondCpuTime { get; } = new("damon.kdamond.cpu.time", MetricKind.ObservableCounter, "s",
         "CPU time used by the kdamond thread (user + system).", K);
 
@@ -185,7 +191,7 @@ public static class MetricCatalog
         MemoryFree, MemoryOwned, CgroupResident, CgroupResidentError, CgroupWorkingSet, CgroupIdle, CgroupIdleTime, CgroupPurity,
         CgroupsSelected, CgroupsDropped,
         SchemeTried, SchemeApplied, SchemeTriedSize, SchemeAppliedSize, SchemeFilterPassedSize, SchemeQuotaExceeds,
-        SchemeQuotaEffective, CollectionDuration, CollectionErrors, SnapshotAge, SourceUp, ProcessCpuTime, ProcessMemoryUsage,
+        SchemeQuotaEffective, DamonStatIdleTime, DamonStatBandwidth, CollectionDuration, CollectionErrors, SnapshotAge, SourceUp, ProcessCpuTime, ProcessMemoryUsage,
     ];
 
     /// <summary>Bucket bounds of damon.memory.working_set.distribution: powers of two, 1 MiB .. 1 TiB.</summary>

@@ -15,6 +15,7 @@ namespace DamonOtel.Telemetry.Instruments;
 public sealed class DamonInstruments : IDisposable
 {
     private static readonly ConditionalWeakTable<AccessOptions, AttributeValues> AttributeCache = [];
+    private static readonly ConditionalWeakTable<IReadOnlyList<double>, string[]> PublishedQuantiles = [];
 
     private readonly ObservationStore store;
     private readonly Sink sink;
@@ -36,6 +37,7 @@ public sealed class DamonInstruments : IDisposable
         RegisterAccessInstruments(selection);
         RegisterSchemeInstruments(selection);
         RegisterPageInstruments(selection);
+        RegisterDamonStatInstruments(selection);
         RegisterAgentInstruments(selection, processUsage);
         if (selection.IsEnabled(MetricCatalog.WorkingSetDistribution))
         {
@@ -241,6 +243,29 @@ public sealed class DamonInstruments : IDisposable
             if (double.IsFinite(row.Purity))
             {
                 list.Add(new(row.Purity, row.Tags));
+            }
+        }));
+    }
+
+    /// <summary>DAMON_STAT's own published figures, as the kernel computed them.</summary>
+    private void RegisterDamonStatInstruments(MetricSelection selection)
+    {
+        Observable<double>(selection, MetricCatalog.DamonStatIdleTime, (s, m) => ForKdamonds(s, m, (k, list) =>
+        {
+            if (k.DamonStat is { } p)
+            {
+                var labels = PublishedQuantiles.GetValue(p.Percentiles, ps => [.. ps.Select(x => PrometheusNumbers.Canonical(x / 100))]);
+                for (var i = 0; i < p.IdleSeconds.Count && i < labels.Length; i++)
+                {
+                    list.Add(new(p.IdleSeconds[i], new KeyValuePair<string, object?>("quantile", labels[i])));
+                }
+            }
+        }));
+        Observable<double>(selection, MetricCatalog.DamonStatBandwidth, (s, m) => ForKdamonds(s, m, (k, list) =>
+        {
+            if (k.DamonStat?.BandwidthBytesPerSecond is { } bw)
+            {
+                list.Add(new(bw));
             }
         }));
     }

@@ -28,7 +28,20 @@ public sealed record KdamondObservation(
 {
     /// <summary>paddr with page sampling: free pages and per-cgroup figures of its target; null otherwise or when stale.</summary>
     public PageOwnershipTable? Pages { get; init; }
+
+    /// <summary>DAMON_STAT's own published figures (only on the damon_stat module's observation).</summary>
+    public DamonStatPublished? DamonStat { get; init; }
 }
+
+/// <summary>
+/// What DAMON_STAT publishes itself in its module parameters, exported as it is next to the
+/// agent's own summary of DAMON_STAT's regions: the kernel refreshes both figures every 5 s.
+/// </summary>
+/// <param name="Percentiles">The percentiles exported (the configured integer ones, 0..100).</param>
+/// <param name="IdleSeconds">memory_idle_ms_percentiles at those percentiles, in seconds (signed:
+/// accessed memory negative).</param>
+/// <param name="BandwidthBytesPerSecond">estimated_memory_bandwidth, when the kernel has it.</param>
+public sealed record DamonStatPublished(IReadOnlyList<double> Percentiles, IReadOnlyList<double> IdleSeconds, double? BandwidthBytesPerSecond);
 
 /// <summary>One monitoring target: its latest access summary and its process footprint.</summary>
 /// <param name="Target">The `target` attribute value.</param>

@@ -18,8 +18,14 @@ internal sealed class SimHarness : IAsyncDisposable
     private readonly Task clock;
 
     public SimHarness(params (string Name, string Workload)[] processes)
+        : this(KernelProfile.V6_18, damonStat: false, processes)
     {
-        Kernel = new SimulatedKernel(new SimulatorOptions { Roots = KernelRoots.Under("/sim"), Seed = 7, Processes = processes });
+    }
+
+    /// <summary>A kernel of <paramref name="profile"/>, with DAMON_STAT enabled at boot when <paramref name="damonStat"/>.</summary>
+    public SimHarness(KernelProfile profile, bool damonStat, params (string Name, string Workload)[] processes)
+    {
+        Kernel = new SimulatedKernel(new SimulatorOptions { Roots = KernelRoots.Under("/sim"), Seed = 7, Profile = profile, Processes = processes, DamonStatEnabled = damonStat });
         Roots = Kernel.Options.Roots;
         StateDir = Directory.CreateTempSubdirectory("damon-otel-test-").FullName;
         clock = Kernel.RunRealTime(stop.Token);
@@ -40,6 +46,9 @@ internal sealed class SimHarness : IAsyncDisposable
         new(config, KernelEnvironment.Wrap(fs ?? Kernel, Roots, Kernel), store ?? new ObservationStore(), Loggers);
 
     public string Read(string relativeToKdamonds) => Kernel.ReadText(Path.Combine(Roots.Kdamonds, relativeToKdamonds)).Trim();
+
+    /// <summary>A module parameter, e.g. Module("damon_stat", "enabled").</summary>
+    public string Module(string module, string parameter) => Kernel.ReadText(Path.Combine(Roots.ModuleParameters(module), parameter)).Trim();
 
     public static async Task<T> WaitFor<T>(Func<T?> probe, string what, double seconds = 30)
         where T : class

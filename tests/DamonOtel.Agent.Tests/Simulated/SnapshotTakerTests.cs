@@ -7,7 +7,7 @@ using DamonOtel.Damon.Sysfs;
 
 namespace DamonOtel.Agent.Tests.Simulated;
 
-/// <summary>`damon-otel snapshot` when another writer tears tried_regions down under it.</summary>
+/// <summary>`damon-otel snapshot` when another writer (the agent) tears tried_regions down or holds DAMON busy.</summary>
 public class SnapshotTakerTests
 {
     [Fact]
@@ -34,6 +34,32 @@ public class SnapshotTakerTests
         var readOnly = new SnapshotTaker(env, AccessOptions.Default, commands: null, new HashSet<int>());
         sim.Kernel.Faults.VanishTriedRegionsAfterNextListing();
         Assert.Empty(await readOnly.TakeAsync(CancellationToken.None));
+        await commands.SendAsync(0, StateCommand.Off);
+    }
+
+    [Fact]
+    public async Task EBUSY_on_state_reads_and_commands_is_waited_out_like_the_agent_does()
+    {
+        // 7.3 under TCG: while the agent's collectors ran their tried_regions updates, every
+        // read of kdamonds/<K>/state answered EBUSY for seconds; snapshot failed on the first.
+        await using var sim = new SimHarness(("app", "steady"));
+        var writer = new DamonSysfsWriter(sim.Kernel, sim.Roots);
+        writer.EnsureKdamondCount(1);
+        writer.WriteKdamond(0, new KdamondSpec([new ContextSpec(
+            "vaddr", new Intervals(5_000, 100_000, 1_000_000), [new TargetSpec(sim.Kernel.FindProcess("app"))],
+            [new SchemeSpec("stat", AccessPattern.Everything, ApplyIntervalUs: 5_000)])]));
+        await new StateCommands(sim.Kernel, sim.Roots).SendAsync(0, StateCommand.On);
+        await Task.Delay(1000);
+        await using KernelEnvironment env = KernelEnvironment.Wrap(sim.Kernel, sim.Roots);
+        var config = new Configuration.AgentConfig();
+        var commands = new StateCommands(env.Fs, env.Roots, Kdamonds.KdamondManager.CommandOptions(config));
+        var taker = new SnapshotTaker(env, AccessOptions.Default, commands, new HashSet<int> { 0 }, Kdamonds.KdamondManager.NewReader(env, config));
+
+        string state = Path.Combine(sim.Roots.Kdamonds, "0", "state");
+        sim.Kernel.Faults.FailNextReads(state, Damon.IO.Errno.EBUSY, count: 300);   // beyond 100 read attempts
+        sim.Kernel.Faults.FailNextStateWrites(20);                                 // beyond damo's 5 command attempts
+        SnapshotReportTarget t = Assert.Single(await taker.TakeAsync(CancellationToken.None));
+        Assert.InRange((double)t.Summary.WorkingSetBytes, (128UL << 20) * 0.9, (128UL << 20) * 1.1);
         await commands.SendAsync(0, StateCommand.Off);
     }
 }
