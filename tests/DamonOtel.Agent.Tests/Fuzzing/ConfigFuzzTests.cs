@@ -70,6 +70,52 @@ public class ConfigFuzzTests
         }).Check(Config.QuickThrowOnFailure.WithMaxTest(1000));
     }
 
+    /// <summary>
+    /// Random edits mostly break the YAML before a value is validated; this walks every value of
+    /// the shipped configs instead: each replaced by each hostile value, one at a time, so a
+    /// value that passes validation but throws later (a duration past TimeSpan's range) is found.
+    /// </summary>
+    [Fact]
+    public void Every_shipped_config_value_replaced_by_a_hostile_one_is_accepted_or_a_config_error()
+    {
+        int parsed = 0;
+        foreach (string text in ShippedConfigs())
+        {
+            string[] lines = text.Split('\n');
+            for (int n = 0; n < lines.Length; n++)
+            {
+                int colon = lines[n].IndexOf(": ", StringComparison.Ordinal);
+                if (colon < 0 || lines[n].TrimStart().StartsWith('#'))
+                {
+                    continue;
+                }
+
+                foreach (string value in Values)
+                {
+                    string[] edited = (string[])lines.Clone();
+                    edited[n] = lines[n][..(colon + 2)] + value;
+                    string yaml = string.Join('\n', edited);
+                    try
+                    {
+                        _ = ConfigLoader.Parse(yaml, FileName);
+                    }
+                    catch (ConfigException e)
+                    {
+                        Assert.True(e.Errors.Count > 0 && e.Errors.All(err => OneLineNaming(err, FileName)), $"line {n + 1} = '{edited[n]}': {e.Message}");
+                    }
+                    catch (Exception e)
+                    {
+                        Assert.Fail($"line {n + 1} = '{edited[n]}' escaped as {e.GetType().Name}: {e.Message}");
+                    }
+
+                    parsed++;
+                }
+            }
+        }
+
+        Assert.True(parsed > 5000, $"only {parsed} edited configs: the shipped configs were not found");
+    }
+
     [Fact]
     public void The_web_config_loader_only_reports_errors_naming_the_file()
     {
