@@ -83,11 +83,17 @@ while read -r line; do
 		failc "cgroup $cg resident $(mib "$res") within $TOL% of its $(mib "$total") ($(pct "$res" "$total"))"
 	within "$wss" "$hot" "$TOL" && pass "cgroup $cg WSS median $(mib "$wss") within $TOL% of its hot set $(mib "$hot") ($(pct "$wss" "$hot"); purity ${pur:-absent})" ||
 		failc "cgroup $cg WSS median $(mib "$wss") within $TOL% of its hot set $(mib "$hot") ($(pct "$wss" "$hot"); min $(mib "$wlo"), max $(mib "$whi"); purity ${pur:-absent})"
-	if ((cold_age >= COLD_AFTER + 15)); then
+	# paddr regions start out mixing a cgroup's hot and cold pages (the buddy allocator
+	# interleaves them) and need several splits to separate them: measured 6.12 and 7.3, idle
+	# > 30 s read -55..-100 % after 51 s of cold, +0.7..+1.4 % after 93 s. So the check waits for
+	# 2.5x the threshold; phase 1 only reports, phase 2 must check.
+	if ((cold_age >= COLD_AFTER * 5 / 2)); then
 		within "$idle" "$cold" "$TOL" && pass "cgroup $cg bytes idle > ${COLD_AFTER}s $(mib "$idle") within $TOL% of its never-touched $(mib "$cold") ($(pct "$idle" "$cold"), cold for ${cold_age}s)" ||
 			failc "cgroup $cg bytes idle > ${COLD_AFTER}s $(mib "$idle") within $TOL% of its never-touched $(mib "$cold") ($(pct "$idle" "$cold"), cold for ${cold_age}s)"
+	elif [[ $PHASE == 1 ]]; then
+		echo "    $cg idle > ${COLD_AFTER}s not checked yet: cold for ${cold_age}s < $((COLD_AFTER * 5 / 2))s (paddr regions still converging)" >>"$REPORT"
 	else
-		failc "cgroup $cg idle check: its cold bytes were monitored for ${cold_age}s only, want >= $((COLD_AFTER + 15))s (the guest's schedule is too short)"
+		failc "cgroup $cg idle check: its cold bytes were monitored for ${cold_age}s only, want >= $((COLD_AFTER * 5 / 2))s (the guest's schedule is too short)"
 	fi
 done <"$WORKLOADS"
 ((n > 0)) || failc "per-cgroup workloads: no VM-CGROUP line from the guest"
