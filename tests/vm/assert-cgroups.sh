@@ -61,7 +61,7 @@ within() { awk -v m="$1" -v t="$2" -v p="$3" 'BEGIN { d = m - t; if (d < 0) d = 
 pct() { awk -v m="$1" -v t="$2" 'BEGIN { if (m != "" && t > 0) printf "%+.1f%%", (m - t) * 100 / t; else print "n/a" }'; }
 
 echo "  per-cgroup (kdamond $KDAMOND, page sampling), phase $PHASE:" >>"$REPORT"
-n=0
+n=0 idle_checked=0
 while read -r line; do
 	[[ -n $line ]] || continue
 	n=$((n + 1))
@@ -87,9 +87,16 @@ while read -r line; do
 	# interleaves them) and need several splits to separate them: measured 6.12 and 7.3, idle
 	# > 30 s read -55..-100 % after 51 s of cold, +0.7..+1.4 % after 93 s. So the check waits for
 	# 2.5x the threshold; phase 1 only reports, phase 2 must check.
-	if ((cold_age >= COLD_AFTER * 5 / 2)); then
-		within "$idle" "$cold" "$TOL" && pass "cgroup $cg bytes idle > ${COLD_AFTER}s $(mib "$idle") within $TOL% of its never-touched $(mib "$cold") ($(pct "$idle" "$cold"), cold for ${cold_age}s)" ||
-			failc "cgroup $cg bytes idle > ${COLD_AFTER}s $(mib "$idle") within $TOL% of its never-touched $(mib "$cold") ($(pct "$idle" "$cold"), cold for ${cold_age}s)"
+	if ((cold_age >= COLD_AFTER * 5 / 2)) && ! awk -v p="${pur:-0}" 'BEGIN { exit !(p >= 0.9) }'; then
+		# A region's age covers all its pages: where this cgroup's cold pages share regions with
+		# other cgroups' hot ones (low purity) paddr cannot age them apart. The metric's own
+		# docs say so; measured on 7.3: 0.0 of 64 MiB at purity 0.50.
+		echo "  NOTE  ${KTAG:+[$KTAG] }cgroup $cg bytes idle > ${COLD_AFTER}s $(mib "$idle") of never-touched $(mib "$cold") not checked: purity ${pur:-absent} < 0.9 (interleaved with other cgroups' pages)"
+		echo "    $cg idle > ${COLD_AFTER}s not checked: purity ${pur:-absent} < 0.9" >>"$REPORT"
+	elif ((cold_age >= COLD_AFTER * 5 / 2)); then
+		idle_checked=$((idle_checked + 1))
+		within "$idle" "$cold" "$TOL" && pass "cgroup $cg bytes idle > ${COLD_AFTER}s $(mib "$idle") within $TOL% of its never-touched $(mib "$cold") ($(pct "$idle" "$cold"), cold for ${cold_age}s; purity $pur)" ||
+			failc "cgroup $cg bytes idle > ${COLD_AFTER}s $(mib "$idle") within $TOL% of its never-touched $(mib "$cold") ($(pct "$idle" "$cold"), cold for ${cold_age}s; purity $pur)"
 	elif [[ $PHASE == 1 ]]; then
 		echo "    $cg idle > ${COLD_AFTER}s not checked yet: cold for ${cold_age}s < $((COLD_AFTER * 5 / 2))s (paddr regions still converging)" >>"$REPORT"
 	else
@@ -97,6 +104,7 @@ while read -r line; do
 	fi
 done <"$WORKLOADS"
 ((n > 0)) || failc "per-cgroup workloads: no VM-CGROUP line from the guest"
+[[ $PHASE == 1 ]] || ((idle_checked > 0)) || failc "per-cgroup idle: no cgroup with purity >= 0.9 to check it on (phase $PHASE)"
 
 sel=$(q1 "$(last "damon_cgroups_selected{kdamond=\"$KDAMOND\"}")")
 [[ $sel == "$n" ]] && pass "damon_cgroups_selected = $n" || failc "damon_cgroups_selected = ${sel:-absent}, want $n"
