@@ -10,7 +10,7 @@ public sealed class SimulatorFaults
     private readonly Dictionary<string, (Errno Errno, int Count)> readFailures = new(StringComparer.Ordinal);
     private int stateFailures;
     private Errno stateErrno = Errno.EBUSY;
-    private bool vanishTriedRegions;
+    private int vanishTriedRegions;
     private volatile Hang? hang;
 
     internal SimulatorFaults(SimulatedKernel kernel) => this.kernel = kernel;
@@ -51,14 +51,15 @@ public sealed class SimulatorFaults
     }
 
     /// <summary>
-    /// The next listing of a tried_regions directory returns its entries, then every region
-    /// directory in it disappears (as if another tool cleared them) before the caller reads them.
+    /// The next <paramref name="times"/> listings of a tried_regions directory return its entries,
+    /// then every region directory in it disappears (as if another tool cleared them) before the
+    /// caller reads them. 0 ends it.
     /// </summary>
-    public void VanishTriedRegionsAfterNextListing()
+    public void VanishTriedRegionsAfterNextListing(int times = 1)
     {
         lock (kernel.Gate)
         {
-            vanishTriedRegions = true;
+            vanishTriedRegions = times;
         }
     }
 
@@ -121,9 +122,9 @@ public sealed class SimulatorFaults
 
     internal void AfterList(VDir dir)
     {
-        if (vanishTriedRegions && dir.Name == "tried_regions")
+        if (vanishTriedRegions > 0 && dir.Name == "tried_regions")
         {
-            vanishTriedRegions = false;
+            vanishTriedRegions--;
             foreach (string name in dir.Children.Keys.Where(n => n != "total_bytes").ToList())
             {
                 dir.Remove(name);

@@ -1,3 +1,4 @@
+using System.Globalization;
 using DamonOtel.Damon.Features;
 using DamonOtel.Damon.IO;
 using DamonOtel.Damon.Model;
@@ -214,6 +215,7 @@ public class SysfsReaderFixtureTests
                 ],
                 tr.Regions);
             Assert.Equal([134217728UL, 0UL, 4096UL, 0UL], tr.SzFilterPassed!);
+            Assert.True(tr.Torn);
         }
         finally
         {
@@ -240,6 +242,7 @@ public class SysfsReaderFixtureTests
         };
         TriedRegions tr = new DamonSysfsReader(fs, roots).ReadTriedRegions(0, 0, 1)!;
         Assert.Equal([4294967296UL, 4563402752UL, 5100273664UL, 6442450944UL], tr.Regions.Select(r => r.Start));
+        Assert.True(tr.Torn);
     }
 
     [Fact]
@@ -261,6 +264,72 @@ public class SysfsReaderFixtureTests
             TriedRegions tr = new DamonSysfsReader(fs, roots).ReadTriedRegions(0, 0, 1)!;
             Assert.Equal([4294967296UL, 4563402752UL, 5100273664UL, 6442450944UL], tr.Regions.Select(r => r.Start));
             Assert.Equal([134217728UL, 0UL, 1073741824UL, 0UL], tr.SzFilterPassed!);
+            Assert.True(tr.Torn);
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
+    [Theory]
+    [InlineData("linux-6.12", 0, 0, 0)]
+    [InlineData("linux-6.18", 0, 0, 1)]
+    [InlineData("linux-7.3", 0, 0, 0)]
+    [InlineData("linux-7.3", 1, 0, 0)]
+    [InlineData("linux-7.3", 1, 0, 1)]
+    public void Tried_regions_captured_from_kernels_are_whole(string fixture, int kdamond, int context, int scheme)
+    {
+        // Captured from running kernels: the regions add up to total_bytes.
+        TriedRegions tr = new DamonSysfsReader(LinuxKernelFs.Instance, Fixtures.Roots(fixture)).ReadTriedRegions(kdamond, context, scheme)!;
+        Assert.NotEmpty(tr.Regions);
+        Assert.False(tr.Torn);
+    }
+
+    [Fact]
+    public void Regions_that_do_not_add_up_to_total_bytes_are_torn()
+    {
+        // Read mid-refill: another writer's update cleared the directory and the kdamond put back
+        // only some regions, with total_bytes of a whole aggregation read before.
+        string root = Fixtures.CopyToTemp("linux-7.3");
+        try
+        {
+            var roots = KernelRoots.Under(root);
+            string tried = Path.Combine(roots.Kdamonds, "1", "contexts", "0", "schemes", "0", "tried_regions");
+            int before = Directory.GetDirectories(tried).Length;
+            Directory.Delete(Directory.GetDirectories(tried).OrderBy(d => int.Parse(Path.GetFileName(d), CultureInfo.InvariantCulture)).Last(), recursive: true);
+            TriedRegions tr = new DamonSysfsReader(LinuxKernelFs.Instance, roots).ReadTriedRegions(1, 0, 0)!;
+            Assert.Equal(before - 1, tr.Regions.Length);
+            Assert.True(tr.Torn);
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void Total_bytes_changing_during_the_read_is_torn()
+    {
+        // The regions read add up to the first total_bytes, but an update replaced them all
+        // while we read (the second read of total_bytes differs).
+        string root = Fixtures.CopyToTemp("linux-7.3");
+        try
+        {
+            var roots = KernelRoots.Under(root);
+            string tried = Path.Combine(roots.Kdamonds, "1", "contexts", "0", "schemes", "0", "tried_regions");
+            var fs = new RecordingKernelFs(LinuxKernelFs.Instance);
+            fs.AfterRead = p =>
+            {
+                if (p == Path.Combine(tried, "0", "age"))
+                {
+                    File.WriteAllText(Path.Combine(tried, "total_bytes"), "4096\n");
+                }
+            };
+            TriedRegions tr = new DamonSysfsReader(fs, roots).ReadTriedRegions(1, 0, 0)!;
+            Assert.Equal(2146304000UL, tr.TotalBytes);
+            Assert.Equal(2146304000UL, tr.Regions.Aggregate(0UL, (a, r) => a + r.Size));
+            Assert.True(tr.Torn);
         }
         finally
         {

@@ -65,15 +65,21 @@ internal sealed class SnapshotTaker(KernelEnvironment env, AccessOptions options
                 TriedRegions? tried = reader.ReadTriedRegions(k.Index, ctx.Index, scheme);
 
                 // Another writer's update (the agent's own collector) can tear the regions down
-                // between our refresh and our read (seen on 6.12): refresh again rather than
-                // report an empty snapshot, which would read as "nothing accessed".
-                for (int attempt = 0; refresh && tried is { Regions.Length: 0 } && attempt < MaxEmptyRetries; attempt++)
+                // between our refresh and our read (seen on 6.12: empty, or 26 regions covering
+                // 375 MiB of 2 GiB): refresh again rather than report a part of the memory.
+                for (int attempt = 0; refresh && tried is { Regions.Length: 0 } or { Torn: true } && attempt < MaxEmptyRetries; attempt++)
                 {
                     await commands!.SendAsync(k.Index, StateCommand.UpdateSchemesTriedRegions, cancellationToken).ConfigureAwait(false);
                     tried = reader.ReadTriedRegions(k.Index, ctx.Index, scheme);
                 }
 
-                if (tried is null || tried.Regions.Length == 0)
+                if (refresh && tried is { Torn: true })
+                {
+                    throw new InvalidOperationException($"{reader.TriedRegionsDir(k.Index, ctx.Index, scheme)} changed while it was read, {MaxEmptyRetries + 1} times: another process is updating this kdamond's tried_regions; try again");
+                }
+
+                // Read-only, a torn read is left out like an empty one: a part is no snapshot.
+                if (tried is null || tried.Regions.Length == 0 || tried.Torn)
                 {
                     // No regions is no snapshot (a monitored target always has regions).
                     continue;

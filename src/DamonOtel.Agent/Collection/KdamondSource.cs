@@ -21,6 +21,9 @@ internal sealed class KdamondSource : ICollectionSource
     /// <summary>Collections between two whole reads of a kdamond's configuration (see ReadKdamond).</summary>
     public const int FullReadEvery = 12;
 
+    /// <summary>Update-and-read attempts before a collection whose tried_regions keep changing is skipped.</summary>
+    public const int MaxTornAttempts = 3;
+
     private readonly DamonSysfsReader reader;
     private readonly ProcReader proc;
     private readonly KdamondState state;
@@ -213,15 +216,43 @@ internal sealed class KdamondSource : ICollectionSource
             throw new InvalidOperationException($"kdamond {state.Name}: no stat scheme matching all regions to read tried_regions from; use the tracepoint source, or add one (attach.refresh)");
         }
 
-        if (mayWrite)
+        int targets = Math.Min(monitor.Count, layout.Targets.Count);
+        var read = new TriedRegions?[targets];
+        for (int attempt = 1; ; attempt++)
         {
-            await commands().SendAsync(index, StateCommand.UpdateSchemesTriedRegions, cancellationToken);
+            if (mayWrite)
+            {
+                await commands().SendAsync(index, StateCommand.UpdateSchemesTriedRegions, cancellationToken);
+            }
+
+            int torn = -1;
+            for (int t = 0; t < targets; t++)
+            {
+                read[t] = reader.ReadTriedRegions(index, 0, monitor[t]);
+                if (read[t] is { Torn: true })
+                {
+                    torn = t;
+                }
+            }
+
+            if (torn < 0)
+            {
+                break;
+            }
+
+            // Another process refreshed the same tried_regions between our update and our read.
+            // A part of an aggregation would publish as memory gone idle: update again, and
+            // after that give up this collection (the previous figures stay).
+            if (!mayWrite || attempt >= MaxTornAttempts)
+            {
+                throw new InvalidOperationException($"{reader.TriedRegionsDir(index, 0, monitor[torn])} changed while it was read, {attempt} time(s): another process (damo, `damon-otel snapshot`) is updating this kdamond's tried_regions; this collection is skipped");
+            }
         }
 
         ulong addrUnit = ctx.AddrUnit ?? 1;
-        for (int t = 0; t < monitor.Count && t < layout.Targets.Count; t++)
+        for (int t = 0; t < targets; t++)
         {
-            TriedRegions? tried = reader.ReadTriedRegions(index, 0, monitor[t]);
+            TriedRegions? tried = read[t];
             if (tried is null || tried.Regions.Length == 0)
             {
                 continue;

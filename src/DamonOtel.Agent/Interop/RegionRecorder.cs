@@ -184,7 +184,9 @@ internal sealed class RegionRecorder(KernelEnvironment env, StateCommands? comma
             foreach ((int target, int scheme) in schemeOfTarget.OrderBy(p => p.Key))
             {
                 TriedRegions? tried = reader.ReadTriedRegions(request.Index, ctx.Index, scheme);
-                if (tried is { Regions.Length: > 0 } && (request.MaxSnapshots <= 0 || snapshots.Count < request.MaxSnapshots))
+                // A torn read (another process refreshed the regions meanwhile) is a part of an
+                // aggregation: left out, the next update brings a whole one.
+                if (tried is { Regions.Length: > 0, Torn: false } && (request.MaxSnapshots <= 0 || snapshots.Count < request.MaxSnapshots))
                 {
                     var snapshot = new RegionSnapshot(request.Index, ctx.Index, target, ctx.Attrs.Intervals, tried.Regions, ctx.AddrUnit ?? 1, (long)now);
                     snapshots.Add(new DamoRecordSnapshot(snapshot, now));

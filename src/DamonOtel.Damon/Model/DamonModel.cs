@@ -121,8 +121,14 @@ public readonly record struct DamonRegion(ulong Start, ulong End, uint NrAccesse
     public ulong Size => End - Start;
 }
 
-/// <summary>schemes/&lt;S&gt;/tried_regions (6.2). SzFilterPassed (6.14) is parallel to Regions when present.</summary>
-public sealed record TriedRegions(ulong? TotalBytes, DamonRegion[] Regions, ulong[]? SzFilterPassed);
+/// <summary>
+/// schemes/&lt;S&gt;/tried_regions (6.2). SzFilterPassed (6.14) is parallel to Regions when present.
+/// Torn: the directory changed while it was read (a region vanished, or the regions do not add
+/// up to total_bytes, or total_bytes changed): another process's update_schemes_tried_regions
+/// (damo, a second agent, `damon-otel snapshot`) cleared and refilled it meanwhile, so Regions
+/// is a part of some aggregation, not a whole one.
+/// </summary>
+public sealed record TriedRegions(ulong? TotalBytes, DamonRegion[] Regions, ulong[]? SzFilterPassed, bool Torn = false);
 
 /// <summary>schemes/&lt;Index&gt;.</summary>
 public sealed record DamosScheme(

@@ -177,7 +177,9 @@ public sealed class DamonSysfsReader
     /// The hot path: schemes/&lt;s&gt;/tried_regions with one open/read/close per file into a
     /// stack buffer. Null when the directory does not exist (kernel &lt; 6.2 or no such scheme).
     /// Region directories are sorted by their numeric name (names are not contiguous); a
-    /// region that vanishes mid-read (a concurrent update/clear) is skipped.
+    /// region that vanishes mid-read (a concurrent update/clear) is skipped and the result
+    /// marked <see cref="TriedRegions.Torn"/>, as is one whose regions do not add up to
+    /// total_bytes read before and after them.
     /// </summary>
     public TriedRegions? ReadTriedRegions(int kdamond, int context, int scheme) =>
         ReadTriedRegionsDir(TriedRegionsDir(kdamond, context, scheme));
@@ -222,6 +224,7 @@ public sealed class DamonSysfsReader
             }
 
             var regions = new DamonRegion[count];
+            ulong sum = 0;
             ulong[]? passed = szFilterPassedKnown == 2 ? null : new ulong[count];
             int n = 0;
 
@@ -269,6 +272,16 @@ public sealed class DamonSysfsReader
                 }
 
                 regions[n++] = new DamonRegion(start, end, (uint)nrAccesses, (uint)age);
+                sum += end - start;
+            }
+
+            // Another writer's update clears the directory, then the kdamond refills it at its
+            // next apply: a read in between sees a part. total_bytes (6.6) is the sum of what the
+            // update put in, so a whole read adds up to it and it did not change meanwhile.
+            bool torn = n != count;
+            if (total is { } before)
+            {
+                torn |= sum != before || !TryReadU64(d, "total_bytes"u8, out ulong after) || after != before;
             }
 
             if (szFilterPassedKnown != 1)
@@ -285,7 +298,7 @@ public sealed class DamonSysfsReader
                 }
             }
 
-            return new TriedRegions(total, regions, passed);
+            return new TriedRegions(total, regions, passed, torn);
         }
     }
 

@@ -309,10 +309,19 @@ public class AgentOnSimulatorTests
         sim.Kernel.Faults.SetGarbage(statsFile, null);
         await SimHarness.WaitUntil(() => !Failed(store, "kdamond/system"), "recovers from garbage");
 
-        // 3. tried_regions directories vanish between listing and reading.
+        // 3. tried_regions directories vanish between listing and reading: once, the source
+        //    updates and reads again in the same collection; every time, it reports why.
         sim.Kernel.Faults.VanishTriedRegionsAfterNextListing();
         await AssertStillUpdating(store, "system", "ram");
+        Assert.False(Failed(store, "kdamond/system"));
+        ulong whole = SimHarness.Target(store, "system", "ram")!.Access!.MonitoredBytes;
+        sim.Kernel.Faults.VanishTriedRegionsAfterNextListing(int.MaxValue);
+        await SimHarness.WaitUntil(() => Failed(store, "kdamond/system"), "torn tried_regions reported");
+        Assert.Contains("changed while it was read, 3 time(s)", store.Current.Sources["kdamond/system"].LastError!.Message, StringComparison.Ordinal);
+        Assert.Equal(whole, SimHarness.Target(store, "system", "ram")!.Access!.MonitoredBytes); // no part published
         await AssertStillUpdating(store, "app", "app");
+        sim.Kernel.Faults.VanishTriedRegionsAfterNextListing(0);
+        await SimHarness.WaitUntil(() => !Failed(store, "kdamond/system"), "recovers once nobody else updates");
 
         // 4. A kdamond stops on its own: it is restarted (paddr targets are always there).
         sim.Kernel.Faults.StopKdamond(1);

@@ -30,7 +30,13 @@ public class SnapshotTakerTests
         SnapshotReportTarget t = Assert.Single(await taker.TakeAsync(CancellationToken.None));
         Assert.InRange((double)t.Summary.WorkingSetBytes, (128UL << 20) * 0.9, (128UL << 20) * 1.1);
 
-        // Without refresh (read-only): an empty read is no snapshot, never a zero one.
+        // Torn at every refresh (another writer keeps updating): an error saying so, not a part.
+        sim.Kernel.Faults.VanishTriedRegionsAfterNextListing(int.MaxValue);
+        InvalidOperationException e = await Assert.ThrowsAsync<InvalidOperationException>(() => taker.TakeAsync(CancellationToken.None));
+        Assert.Contains("tried_regions changed while it was read, 4 times", e.Message, StringComparison.Ordinal);
+        sim.Kernel.Faults.VanishTriedRegionsAfterNextListing(0);
+
+        // Without refresh (read-only): an empty or torn read is no snapshot, never a zero one.
         var readOnly = new SnapshotTaker(env, AccessOptions.Default, commands: null, new HashSet<int>());
         sim.Kernel.Faults.VanishTriedRegionsAfterNextListing();
         Assert.Empty(await readOnly.TakeAsync(CancellationToken.None));
