@@ -154,6 +154,46 @@ public class TracepointReaderTests
     }
 
     [Fact]
+    public async Task Trace_reader_text_reads_the_text_pipe_even_where_raw_would_work()
+    {
+        using var tree = NewTree(raw: true);
+        tree.Put("per_cpu/cpu0/trace_pipe_raw", Page(10_000_100_000, [.. Enumerable.Range(0, 4).Select(i => Region(B, i))]));
+        tree.Put("trace_pipe", TextLines(A));
+        using var logs = new CapturingLoggers();
+        var (source, store) = NewSource(tree, logs, TraceReaderChoice.Text);
+        await using TracepointSource _ = source;
+
+        await source.CollectAsync(CancellationToken.None);
+
+        Assert.Equal("trace_pipe", source.ReaderPath);
+        CapturingLoggers.Entry log = Assert.Single(logs.Entries);
+        Assert.Equal(111, log.EventId);
+        Assert.Contains("collection.trace_reader is text", log.Message, StringComparison.Ordinal);
+        Assert.Equal(20_480UL, Target(store).Access!.WorkingSetBytes);   // A, from the text
+    }
+
+    [Fact]
+    public async Task Trace_reader_raw_fails_where_raw_cannot_work_and_retries_the_open()
+    {
+        using var tree = NewTree(raw: true);
+        tree.Put("trace_pipe", TextLines(A));
+        var (source, store) = NewSource(tree, null, TraceReaderChoice.Raw);
+        await using TracepointSource _ = source;
+
+        var e = await Assert.ThrowsAsync<InvalidOperationException>(() => source.CollectAsync(CancellationToken.None));
+        Assert.Contains("collection.trace_reader is raw, but trace_pipe_raw cannot be used", e.Message, StringComparison.Ordinal);
+        Assert.Contains(Path.Combine(tree.InstancePath, "per_cpu"), e.Message, StringComparison.Ordinal);
+        Assert.Null(source.ReaderPath);
+        Assert.Null(Target(store).Access);   // the text pipe was not read instead
+
+        // The buffers appear (as after a CPU came online): the next collection opens them.
+        tree.Put("per_cpu/cpu0/trace_pipe_raw", Page(10_000_100_000, [.. Enumerable.Range(0, 4).Select(i => Region(B, i))]));
+        await source.CollectAsync(CancellationToken.None);
+        Assert.Equal("trace_pipe_raw", source.ReaderPath);
+        Assert.Equal(28_672UL, Target(store).Access!.WorkingSetBytes);   // B, from the raw page
+    }
+
+    [Fact]
     public async Task On_the_Simulator_the_agent_reads_the_text_pipe()
     {
         // The Simulator's tracefs has no per_cpu buffers: it is the text path's user.
@@ -204,14 +244,14 @@ public class TracepointReaderTests
         return tree;
     }
 
-    private static (TracepointSource Source, ObservationStore Store) NewSource(TracefsInstanceTree tree, CapturingLoggers? logs)
+    private static (TracepointSource Source, ObservationStore Store) NewSource(TracefsInstanceTree tree, CapturingLoggers? logs, TraceReaderChoice choice = TraceReaderChoice.Auto)
     {
         var store = new ObservationStore();
         var state = new KdamondState(store, "kdamond/app", "app", 0, ["app"], TimeSpan.FromSeconds(5));
         state.UpdateStatus(true, Pid, null, Configured, [], null);
         ILogger logger = logs is null ? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance : logs.Factory.CreateLogger<TracepointSource>();
         var env = KernelEnvironment.Wrap(LinuxKernelFs.Instance, tree.Roots);
-        return (new TracepointSource(env, () => [state], AccessOptions.Default, logger), store);
+        return (new TracepointSource(env, () => [state], AccessOptions.Default, logger, choice), store);
     }
 
     private static TargetObservation Target(ObservationStore store) =>

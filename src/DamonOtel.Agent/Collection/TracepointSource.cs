@@ -1,3 +1,4 @@
+using DamonOtel.Agent.Configuration;
 using DamonOtel.Agent.Hosting;
 using DamonOtel.Analysis;
 using DamonOtel.Damon.IO;
@@ -14,9 +15,9 @@ namespace DamonOtel.Agent.Collection;
 /// including DAMON modules' kdamonds. Passive: it writes nothing to any kdamond.
 /// The binary per-CPU trace_pipe_raw is read where it can be (bench/README.md: many times
 /// cheaper per event than text, mostly in the kernel); the text trace_pipe otherwise, decided
-/// once when the instance is created and logged with the reason.
+/// once when the instance is created and logged with the reason. collection.trace_reader forces either.
 /// </summary>
-internal sealed partial class TracepointSource(KernelEnvironment env, Func<IReadOnlyList<KdamondState>> states, AccessOptions access, ILogger logger) : ICollectionSource
+internal sealed partial class TracepointSource(KernelEnvironment env, Func<IReadOnlyList<KdamondState>> states, AccessOptions access, ILogger logger, TraceReaderChoice choice = TraceReaderChoice.Auto) : ICollectionSource
 {
     /// <summary>Fixed, so a restart after a crash finds and reuses (then removes) its instance.</summary>
     public const string InstanceName = "damon_otel";
@@ -47,7 +48,8 @@ internal sealed partial class TracepointSource(KernelEnvironment env, Func<IRead
     {
         if (reader is null)
         {
-            instance = TraceInstance.Create(env.Fs, env.Roots, InstanceName);
+            // Kept when opening a pipe fails, so the next collection retries the open, not the mkdir.
+            instance ??= TraceInstance.Create(env.Fs, env.Roots, InstanceName);
 
             // Snapshots carry the trace clock time (ns) of their last event, as both readers have it.
             var assembler = new AggregationAssembler(IntervalsOf, AddrUnitOf, static timestampNs => (long)timestampNs);
@@ -88,6 +90,12 @@ internal sealed partial class TracepointSource(KernelEnvironment env, Func<IRead
     // files the decoder understands; the Simulator, for one, has none of them.
     private TraceStreamReader OpenReader(TraceInstance traceInstance, AggregationAssembler assembler)
     {
+        if (choice == TraceReaderChoice.Text)
+        {
+            LogTextPath(logger, traceInstance.TracePipePath, "collection.trace_reader is text");
+            return new TraceReader(traceInstance.OpenTracePipe(), assembler);
+        }
+
         try
         {
             RawTraceReader raw = RawTraceReader.Open(env.Fs, traceInstance, assembler);
@@ -96,7 +104,12 @@ internal sealed partial class TracepointSource(KernelEnvironment env, Func<IRead
         }
         catch (Exception e) when (e is KernelIoException or FormatException)
         {
-            LogTextPath(logger, traceInstance.TracePipePath, e.Message);
+            if (choice == TraceReaderChoice.Raw)
+            {
+                throw new InvalidOperationException("collection.trace_reader is raw, but trace_pipe_raw cannot be used: " + e.Message, e);
+            }
+
+            LogTextPath(logger, traceInstance.TracePipePath, "trace_pipe_raw cannot be used: " + e.Message);
         }
 
         return new TraceReader(traceInstance.OpenTracePipe(), assembler);
@@ -154,6 +167,6 @@ internal sealed partial class TracepointSource(KernelEnvironment env, Func<IRead
     [LoggerMessage(EventId = 110, Level = LogLevel.Information, Message = "Tracepoint: reading the binary per_cpu/cpuN/trace_pipe_raw of {Cpus} CPU(s) under {Instance}")]
     private static partial void LogRawPath(ILogger logger, int cpus, string instance);
 
-    [LoggerMessage(EventId = 111, Level = LogLevel.Information, Message = "Tracepoint: reading the text {TracePipe}; trace_pipe_raw is not usable: {Reason}")]
+    [LoggerMessage(EventId = 111, Level = LogLevel.Information, Message = "Tracepoint: reading the text {TracePipe}: {Reason}")]
     private static partial void LogTextPath(ILogger logger, string tracePipe, string reason);
 }

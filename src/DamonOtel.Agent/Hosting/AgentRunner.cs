@@ -270,7 +270,7 @@ internal sealed partial class AgentRunner : IAsyncDisposable
         if (tracepointStates.Count > 0 && Manager.Features.HasTracepoint("damon_aggregated"))
         {
             KdamondState[] snapshot = [.. tracepointStates];
-            sources.Add(new TracepointSource(env, () => snapshot, access, loggers.CreateLogger<TracepointSource>()));
+            sources.Add(new TracepointSource(env, () => snapshot, access, loggers.CreateLogger<TracepointSource>(), Config.Collection.TraceReader));
         }
 
         return sources;
