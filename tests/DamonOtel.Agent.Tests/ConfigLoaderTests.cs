@@ -14,6 +14,26 @@ public class ConfigLoaderTests
         Assert.Empty(c.Kdamonds);
         Assert.Equal(DefaultMonitoring.Auto, c.DefaultMonitoring);
         Assert.False(c.Attach.Refresh);
+        Assert.Equal(TraceReaderChoice.Auto, c.Collection.TraceReader);
+    }
+
+    [Theory]
+    [InlineData("auto", nameof(TraceReaderChoice.Auto))]
+    [InlineData("raw", nameof(TraceReaderChoice.Raw))]
+    [InlineData("text", nameof(TraceReaderChoice.Text))]
+    public void Trace_reader_takes_its_three_values(string value, string expected)
+    {
+        AgentConfig c = ConfigLoader.Parse($"collection: {{trace_reader: {value}}}\n", "t.yaml");
+        Assert.Equal(expected, c.Collection.TraceReader.ToString());
+    }
+
+    [Fact]
+    public void Trace_reader_rejects_other_values_naming_the_key()
+    {
+        var e = Assert.Throws<ConfigException>(() => ConfigLoader.Parse("collection:\n  trace_reader: binary\n", "t.yaml"));
+        _ = Assert.Single(e.Errors);
+        Assert.Contains("t.yaml:2:", e.Message, StringComparison.Ordinal);
+        Assert.Contains("collection.trace_reader: 'binary' is not one of: auto, raw, text", e.Message, StringComparison.Ordinal);
     }
 
     [Theory]

@@ -34,7 +34,7 @@ public class DamonStatRegionsTests
         var access = new AccessOptions { Percentiles = [.. Enumerable.Range(0, 101).Select(p => (double)p)] };
         var state = new KdamondState(store, "module/damon_stat", "damon_stat", -1, ["system"], TimeSpan.FromSeconds(2));
         var module = new ModuleSource(env, state, "damon_stat", access, TimeSpan.FromSeconds(2), regionsFromTracepoint: true);
-        await using var tracepoint = new TracepointSource(env, () => [state], access);
+        await using var tracepoint = new TracepointSource(env, () => [state], access, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
 
         await module.CollectAsync(CancellationToken.None);       // its pid and aggregation interval
         await tracepoint.CollectAsync(CancellationToken.None);   // the private instance, empty yet

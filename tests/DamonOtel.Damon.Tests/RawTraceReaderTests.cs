@@ -35,7 +35,7 @@ public class RawTraceReaderTests
     {
         public bool IsTune => SampleUs != 0;
 
-        public byte[] Record() => IsTune ? Tune(Pid, SampleUs) : TraceRawTests.Record618(AggregatedId, Pid, Target, Nr, Start, End, Acc, Age);
+        public byte[] Record() => IsTune ? DamonRawRecords.IntervalsTune618(TuneId, Pid, SampleUs) : DamonRawRecords.Aggregated618(AggregatedId, Pid, Target, Nr, Start, End, Acc, Age);
 
         public string Line()
         {
@@ -44,15 +44,6 @@ public class RawTraceReaderTests
                 ? string.Create(CultureInfo.InvariantCulture, $"damon_monitor_intervals_tune: sample_us={SampleUs}")
                 : string.Create(CultureInfo.InvariantCulture, $"damon_aggregated: target_id={Target} nr_regions={Nr} {Start}-{End}: {Acc} {Age}"));
         }
-    }
-
-    private static byte[] Tune(int pid, ulong sampleUs)
-    {
-        byte[] r = new byte[16];
-        BinaryPrimitives.WriteUInt16LittleEndian(r, TuneId);
-        BinaryPrimitives.WriteInt32LittleEndian(r.AsSpan(4), pid);
-        BinaryPrimitives.WriteUInt64LittleEndian(r.AsSpan(8), sampleUs);
-        return r;
     }
 
     /// <summary>One page of one CPU: the page timestamp is its first event's, deltas in ns.</summary>
@@ -149,6 +140,7 @@ public class RawTraceReaderTests
         Assert.Equal(2, reader.Pages);
         Assert.Equal(2 * 4096, reader.BytesRead);
         Assert.Equal(10, reader.Records);
+        Assert.Equal(10, reader.WellFormed);
         Assert.Equal(9, reader.AggregatedEvents);
         Assert.Equal((0L, 0L, 0L, 0L, 0L), (reader.ParseErrors, reader.OtherEvents, reader.DroppedSnapshots, reader.UnknownPidEvents, reader.MissedEventsPages));
         Assert.Null(reader.LastParseError);
@@ -290,6 +282,7 @@ public class RawTraceReaderTests
         using var reader = new RawTraceReader([(2, cpu2)], Layout(), Decoder(), NewAssembler());
         Assert.Equal(0, reader.Poll(_ => { }));
         Assert.Equal((2L, 1L, 2L, 2L, 1L), (reader.Pages, reader.CorruptPages, reader.ParseErrors, reader.Records, reader.OtherEvents));
+        Assert.Equal(1, reader.WellFormed); // the other event's record; the short one is an error
         Assert.Equal("per_cpu/cpu2/trace_pipe_raw page 2: a DAMON record is shorter than its format file says", reader.LastParseError);
 
         var cpu5 = new PagePipe();
@@ -313,7 +306,7 @@ public class RawTraceReaderTests
             for (int i = 0; i < PerPage; i++)
             {
                 ulong r = (ulong)((p * PerPage) + i);
-                _ = b.Event(i == 0 ? 0u : 1000u, TraceRawTests.Record618(AggregatedId, 157, 0, Regions, r * 4096, (r + 1) * 4096, 1, 2));
+                _ = b.Event(i == 0 ? 0u : 1000u, DamonRawRecords.Aggregated618(AggregatedId, 157, 0, Regions, r * 4096, (r + 1) * 4096, 1, 2));
             }
 
             pageList.Add(b.Build());
@@ -355,47 +348,26 @@ public class RawTraceReaderTests
     [Fact]
     public void Open_reads_every_cpu_of_an_instance_through_the_kernel_fs()
     {
-        // A tracefs tree on disk, read with the real LinuxKernelFs (regular files stand in for
-        // the pipes: read returns the pages, then 0). cpu10 sorts after cpu2 numerically.
-        string root = Path.Combine(Path.GetTempPath(), "damonotel-raw-" + Guid.NewGuid().ToString("N"));
-        try
-        {
-            var roots = KernelRoots.Under(root);
-            string inst = TraceInstance.InstanceDirectory(roots, "t");
-            string Put(string rel, byte[] content)
-            {
-                string p = Path.Combine(inst, rel);
-                Directory.CreateDirectory(Path.GetDirectoryName(p)!);
-                File.WriteAllBytes(p, content);
-                return p;
-            }
+        // A tracefs tree on disk, read with the real LinuxKernelFs. cpu10 sorts after cpu2 numerically.
+        using var tree = new TracefsInstanceTree("t");
+        tree.AddRingBufferHeaders();
+        tree.AddEvent(TraceInstance.Aggregated, TraceFixtures.Text("format/damon_aggregated-6.18.format"));
+        tree.AddEvent(TraceInstance.IntervalsTune, TraceFixtures.Text("format/damon_monitor_intervals_tune-6.18.format"));
+        tree.Put("per_cpu/cpu0/trace_pipe_raw", Page(Migration.Where(e => e.Cpu == 0)));
+        tree.Put("per_cpu/cpu2/trace_pipe_raw", Page([]));
+        tree.Put("per_cpu/cpu10/trace_pipe_raw", Page(Migration.Where(e => e.Cpu == 1).Select(e => e with { Cpu = 10 })));
+        Directory.CreateDirectory(Path.Combine(tree.InstancePath, "per_cpu", "not-a-cpu"));
 
-            Put("events/header_page", Encoding.UTF8.GetBytes(TraceFixtures.Text("format/header_page")));
-            Put("events/header_event", Encoding.UTF8.GetBytes(TraceFixtures.Text("format/header_event")));
-            Put("events/damon/damon_aggregated/format", TraceFixtures.Bytes("format/damon_aggregated-6.18.format"));
-            Put("events/damon/damon_aggregated/enable", "0"u8.ToArray());
-            Put("events/damon/damon_monitor_intervals_tune/format", TraceFixtures.Bytes("format/damon_monitor_intervals_tune-6.18.format"));
-            Put("events/damon/damon_monitor_intervals_tune/enable", "0"u8.ToArray());
-            Put("per_cpu/cpu0/trace_pipe_raw", Page(Migration.Where(e => e.Cpu == 0)));
-            Put("per_cpu/cpu2/trace_pipe_raw", Page([]));
-            Put("per_cpu/cpu10/trace_pipe_raw", Page(Migration.Where(e => e.Cpu == 1).Select(e => e with { Cpu = 10 })));
-            Directory.CreateDirectory(Path.Combine(inst, "per_cpu", "not-a-cpu"));
-
-            var fs = LinuxKernelFs.Instance;
-            using TraceInstance instance = TraceInstance.Create(fs, roots, "t");
-            using var reader = RawTraceReader.Open(fs, instance, NewAssembler());
-            Assert.Equal([0, 2, 10], reader.Cpus);
-            var snaps = new List<RegionSnapshot>();
-            var tuneCpus = new List<int>();
-            Assert.Equal(3, reader.Poll(snaps.Add, (in TraceEvent e) => tuneCpus.Add(e.Cpu)));
-            AssertSameSnapshots(ViaText(Migration, out _), snaps);
-            Assert.Equal([10], tuneCpus);
-            Assert.Equal(3, reader.Pages);
-        }
-        finally
-        {
-            Directory.Delete(root, recursive: true);
-        }
+        var fs = LinuxKernelFs.Instance;
+        using TraceInstance instance = TraceInstance.Create(fs, tree.Roots, "t");
+        using var reader = RawTraceReader.Open(fs, instance, NewAssembler());
+        Assert.Equal([0, 2, 10], reader.Cpus);
+        var snaps = new List<RegionSnapshot>();
+        var tuneCpus = new List<int>();
+        Assert.Equal(3, reader.Poll(snaps.Add, (in TraceEvent e) => tuneCpus.Add(e.Cpu)));
+        AssertSameSnapshots(ViaText(Migration, out _), snaps);
+        Assert.Equal([10], tuneCpus);
+        Assert.Equal(3, reader.Pages);
     }
 
     [Fact]

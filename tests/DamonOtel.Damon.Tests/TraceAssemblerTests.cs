@@ -189,6 +189,7 @@ public class TraceAssemblerTests
         Assert.Empty(ReadAll(reader));
         Assert.Equal(5, reader.Lines);
         Assert.Equal(5, reader.ParseErrors);
+        Assert.Equal(0, reader.WellFormed);
         Assert.StartsWith("trace_pipe line 5: event body does not match", reader.LastParseError, StringComparison.Ordinal);
         Assert.Contains("0-4096: 1 10 extra'", reader.LastParseError, StringComparison.Ordinal);
     }

@@ -93,7 +93,7 @@ public class TracePropertyTests
             ulong pageTs = v[3] >> 2;
             byte[] rec = shifted
                 ? TraceRawTests.RecordShifted(42, pid, v[4], (uint)v[5], v[6], v[7], (uint)v[8], (uint)v[9])
-                : TraceRawTests.Record618(1487, pid, v[4], (uint)v[5], v[6], v[7], (uint)v[8], (uint)v[9]);
+                : DamonRawRecords.Aggregated618(1487, pid, v[4], (uint)v[5], v[6], v[7], (uint)v[8], (uint)v[9]);
             var builder = new RawPageBuilder(pageTs);
             byte[] page = (longForm ? builder.LongEvent(delta, rec) : builder.Event(delta, rec)).Build();
             var sink = new TraceRawTests.CollectingSink(shifted ? lShift : l618);

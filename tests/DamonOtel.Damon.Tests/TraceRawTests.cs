@@ -12,23 +12,6 @@ public class TraceRawTests
 
     private static TraceEventFormat Format(string name) => TraceEventFormat.Parse(TraceFixtures.Text("format/" + name), name);
 
-    // damon_aggregated as the 6.18 kernel lays it out (its events/damon/damon_aggregated/format), offsets typed by hand:
-    // common_type u16@0, common_pid s32@4, target_id u64@8, nr_regions u32@16, start u64@24,
-    // end u64@32, nr_accesses u32@40, age u32@44; 48 bytes.
-    internal static byte[] Record618(ushort id, int pid, ulong target, uint nr, ulong start, ulong end, uint acc, uint age)
-    {
-        byte[] r = new byte[48];
-        BinaryPrimitives.WriteUInt16LittleEndian(r, id);
-        BinaryPrimitives.WriteInt32LittleEndian(r.AsSpan(4), pid);
-        BinaryPrimitives.WriteUInt64LittleEndian(r.AsSpan(8), target);
-        BinaryPrimitives.WriteUInt32LittleEndian(r.AsSpan(16), nr);
-        BinaryPrimitives.WriteUInt64LittleEndian(r.AsSpan(24), start);
-        BinaryPrimitives.WriteUInt64LittleEndian(r.AsSpan(32), end);
-        BinaryPrimitives.WriteUInt32LittleEndian(r.AsSpan(40), acc);
-        BinaryPrimitives.WriteUInt32LittleEndian(r.AsSpan(44), age);
-        return r;
-    }
-
     // The "shifted" fixture: common_pid@8, nr_regions@12, target_id@16, end@24, start@32, age@40, nr_accesses@44.
     internal static byte[] RecordShifted(ushort id, int pid, ulong target, uint nr, ulong start, ulong end, uint acc, uint age)
     {
@@ -55,15 +38,6 @@ public class TraceRawTests
         BinaryPrimitives.WriteUInt32LittleEndian(r.AsSpan(16), start);
         BinaryPrimitives.WriteUInt32LittleEndian(r.AsSpan(20), end);
         BinaryPrimitives.WriteUInt32LittleEndian(r.AsSpan(24), acc);
-        return r;
-    }
-
-    private static byte[] Tune618(ushort id, int pid, ulong sampleUs)
-    {
-        byte[] r = new byte[16];
-        BinaryPrimitives.WriteUInt16LittleEndian(r, id);
-        BinaryPrimitives.WriteInt32LittleEndian(r.AsSpan(4), pid);
-        BinaryPrimitives.WriteUInt64LittleEndian(r.AsSpan(8), sampleUs);
         return r;
     }
 
@@ -105,12 +79,12 @@ public class TraceRawTests
     {
         var decoder = new DamonRawDecoder(Format("damon_aggregated-6.18.format"), Format("damon_monitor_intervals_tune-6.18.format"));
         byte[] page = new RawPageBuilder(5_000_000_000)
-            .Event(100, Record618(1487, 157, 0, 2, 4096, 8192, 3, 4))   // 48 bytes: type_len 12
+            .Event(100, DamonRawRecords.Aggregated618(1487, 157, 0, 2, 4096, 8192, 3, 4))   // 48 bytes: type_len 12
             .Discarded(8)                                                // padding, not time
             .TimeExtend(5, 1)                                            // + (1 << 27 | 5) = 134217733
-            .LongEvent(67, Record618(1487, 157, 0, 2, 8192, 12288, 0, 9)) // type_len 0 form
-            .Event(0, Tune618(1488, 157, 2500))
-            .Event(3, Record618(999, 1, 0, 0, 0, 0, 0, 0))               // some other event id
+            .LongEvent(67, DamonRawRecords.Aggregated618(1487, 157, 0, 2, 8192, 12288, 0, 9)) // type_len 0 form
+            .Event(0, DamonRawRecords.IntervalsTune618(1488, 157, 2500))
+            .Event(3, DamonRawRecords.Aggregated618(999, 1, 0, 0, 0, 0, 0, 0))               // some other event id
             .Build();
 
         var sink = new CollectingSink(decoder);
@@ -172,13 +146,13 @@ public class TraceRawTests
         var decoder = new DamonRawDecoder(Format("damon_aggregated-6.18.format"));
         RingBufferLayout l = Layout();
 
-        byte[] bigCommit = new RawPageBuilder(0).Event(1, Record618(1487, 1, 0, 1, 0, 1, 0, 0)).Build();
+        byte[] bigCommit = new RawPageBuilder(0).Event(1, DamonRawRecords.Aggregated618(1487, 1, 0, 1, 0, 1, 0, 0)).Build();
         BinaryPrimitives.WriteUInt64LittleEndian(bigCommit.AsSpan(8), 4081); // > 4080 bytes of data
         var s1 = new CollectingSink(decoder);
         Assert.True(l.ParsePage(bigCommit, ref s1).Corrupt);
 
         // Second event claims type_len 28 (112 bytes) but the commit ends after 16 of them.
-        byte[] page = new RawPageBuilder(0).Event(1, Record618(1487, 1, 0, 2, 0, 1, 0, 0)).Event(1, new byte[112]).Build();
+        byte[] page = new RawPageBuilder(0).Event(1, DamonRawRecords.Aggregated618(1487, 1, 0, 2, 0, 1, 0, 0)).Event(1, new byte[112]).Build();
         BinaryPrimitives.WriteUInt64LittleEndian(page.AsSpan(8), 52 + 20);
         var s2 = new CollectingSink(decoder);
         RawPageResult r = l.ParsePage(page, ref s2);
@@ -194,11 +168,11 @@ public class TraceRawTests
         assembler.SetPidMap([KeyValuePair.Create(157, 0)]);
         var snaps = new List<RegionSnapshot>();
 
-        byte[] first = new RawPageBuilder(100).Event(0, Record618(1487, 157, 0, 3, 0, 4096, 1, 1)).Build();
+        byte[] first = new RawPageBuilder(100).Event(0, DamonRawRecords.Aggregated618(1487, 157, 0, 3, 0, 4096, 1, 1)).Build();
         var lost = new RawPageBuilder(200) { MissedEvents = true };
         byte[] second = lost
-            .Event(0, Record618(1487, 157, 0, 3, 4096, 8192, 2, 2))
-            .Event(5, Record618(1487, 157, 0, 3, 8192, 12288, 3, 3))
+            .Event(0, DamonRawRecords.Aggregated618(1487, 157, 0, 3, 4096, 8192, 2, 2))
+            .Event(5, DamonRawRecords.Aggregated618(1487, 157, 0, 3, 8192, 12288, 3, 3))
             .Build();
 
         Assert.False(decoder.ProcessPage(first, Layout(), assembler, snaps.Add).MissedEvents);
@@ -208,15 +182,15 @@ public class TraceRawTests
         Assert.Equal(1, assembler.DroppedSnapshots); // the 1 region of 3 from the first page
 
         // The rest of that aggregation is skipped: its start may have been among the lost events.
-        byte[] third = new RawPageBuilder(300).Event(0, Record618(1487, 157, 0, 3, 12288, 16384, 4, 4)).Build();
+        byte[] third = new RawPageBuilder(300).Event(0, DamonRawRecords.Aggregated618(1487, 157, 0, 3, 12288, 16384, 4, 4)).Build();
         _ = decoder.ProcessPage(third, Layout(), assembler, snaps.Add);
         Assert.Empty(snaps);
 
         // The next aggregation starts again at the lowest address and is assembled.
         byte[] fourth = new RawPageBuilder(400)
-            .Event(0, Record618(1487, 157, 0, 3, 0, 4096, 5, 5))
-            .Event(1, Record618(1487, 157, 0, 3, 4096, 8192, 6, 6))
-            .Event(1, Record618(1487, 157, 0, 3, 8192, 16384, 7, 7))
+            .Event(0, DamonRawRecords.Aggregated618(1487, 157, 0, 3, 0, 4096, 5, 5))
+            .Event(1, DamonRawRecords.Aggregated618(1487, 157, 0, 3, 4096, 8192, 6, 6))
+            .Event(1, DamonRawRecords.Aggregated618(1487, 157, 0, 3, 8192, 16384, 7, 7))
             .Build();
         _ = decoder.ProcessPage(fourth, Layout(), assembler, snaps.Add);
         RegionSnapshot s = Assert.Single(snaps);

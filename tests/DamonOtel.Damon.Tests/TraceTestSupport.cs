@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using System.Globalization;
 using System.Text;
 using DamonOtel.Damon.IO;
@@ -29,75 +28,6 @@ internal static class TraceFixtures
     {
         var ev = default(TraceEvent);
         return TraceLineParser.Parse(Encoding.UTF8.GetBytes(line), false, ref ev);
-    }
-}
-
-/// <summary>
-/// Writes ring-buffer pages the way the kernel does (x86_64 header_page: u64 timestamp @0,
-/// u64 commit @8, data @16; 32-bit event headers type_len:5 | time_delta:27), little-endian.
-/// Written independently of the parser under test.
-/// </summary>
-internal sealed class RawPageBuilder(ulong pageTimestamp, int pageSize = 4096)
-{
-    private readonly byte[] page = new byte[pageSize];
-    private int used;
-
-    public bool MissedEvents { get; set; }
-
-    /// <summary>A data event with a typed length (payload padded to 4 bytes, at most 112).</summary>
-    public RawPageBuilder Event(uint delta, byte[] payload)
-    {
-        int words = (payload.Length + 3) / 4;
-        Assert.InRange(words, 1, 28);
-        Header((uint)words, delta);
-        payload.CopyTo(page, 16 + used);
-        used += words * 4;
-        return this;
-    }
-
-    /// <summary>A data event in the long form: type_len 0, array[0] = payload length + 4.</summary>
-    public RawPageBuilder LongEvent(uint delta, byte[] payload)
-    {
-        int padded = (payload.Length + 3) & ~3;
-        Header(0, delta);
-        BinaryPrimitives.WriteUInt32LittleEndian(page.AsSpan(16 + used), (uint)(payload.Length + 4));
-        used += 4;
-        payload.CopyTo(page, 16 + used);
-        used += padded;
-        return this;
-    }
-
-    /// <summary>type_len 30: adds (array[0] &lt;&lt; 27 | delta) to the running time.</summary>
-    public RawPageBuilder TimeExtend(uint delta, uint upper)
-    {
-        Header(30, delta);
-        BinaryPrimitives.WriteUInt32LittleEndian(page.AsSpan(16 + used), upper);
-        used += 4;
-        return this;
-    }
-
-    /// <summary>type_len 29 with a non-zero delta: a discarded event of <paramref name="length"/> bytes after its array word.</summary>
-    public RawPageBuilder Discarded(uint length)
-    {
-        // Like rb_event_discard: array[0] = event length - 4-byte header, so it counts itself.
-        Header(29, 1);
-        BinaryPrimitives.WriteUInt32LittleEndian(page.AsSpan(16 + used), length + 4);
-        used += 4 + (int)length;
-        return this;
-    }
-
-    public byte[] Build()
-    {
-        BinaryPrimitives.WriteUInt64LittleEndian(page, pageTimestamp);
-        ulong commit = (ulong)(uint)used | (MissedEvents ? 1UL << 31 : 0UL);
-        BinaryPrimitives.WriteUInt64LittleEndian(page.AsSpan(8), commit);
-        return page;
-    }
-
-    private void Header(uint typeLen, uint delta)
-    {
-        BinaryPrimitives.WriteUInt32LittleEndian(page.AsSpan(16 + used), typeLen | (delta << 5));
-        used += 4;
     }
 }
 

@@ -1,7 +1,10 @@
+using DamonOtel.Agent.Configuration;
 using DamonOtel.Agent.Hosting;
 using DamonOtel.Analysis;
+using DamonOtel.Damon.IO;
 using DamonOtel.Damon.Model;
 using DamonOtel.Damon.Tracefs;
+using Microsoft.Extensions.Logging;
 
 namespace DamonOtel.Agent.Collection;
 
@@ -10,13 +13,16 @@ namespace DamonOtel.Agent.Collection;
 /// completed aggregation into a summary of its target. One reader serves every kdamond whose
 /// regions come from the tracepoint (events are told apart by the emitting kdamond's pid),
 /// including DAMON modules' kdamonds. Passive: it writes nothing to any kdamond.
+/// The binary per-CPU trace_pipe_raw is read where it can be (bench/README.md: many times
+/// cheaper per event than text, mostly in the kernel); the text trace_pipe otherwise, decided
+/// once when the instance is created and logged with the reason. collection.trace_reader forces either.
 /// </summary>
-internal sealed class TracepointSource(KernelEnvironment env, Func<IReadOnlyList<KdamondState>> states, AccessOptions access) : ICollectionSource
+internal sealed partial class TracepointSource(KernelEnvironment env, Func<IReadOnlyList<KdamondState>> states, AccessOptions access, ILogger logger, TraceReaderChoice choice = TraceReaderChoice.Auto) : ICollectionSource
 {
     /// <summary>Fixed, so a restart after a crash finds and reuses (then removes) its instance.</summary>
     public const string InstanceName = "damon_otel";
 
-    /// <summary>How often trace_pipe is read, whatever the aggregation intervals: each read takes
+    /// <summary>How often the pipes are read, whatever the aggregation intervals: each read takes
     /// what the kernel buffered since the previous one.</summary>
     public static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(250);
 
@@ -24,22 +30,30 @@ internal sealed class TracepointSource(KernelEnvironment env, Func<IReadOnlyList
     private readonly Dictionary<int, KdamondState> byKey = [];
     private readonly Dictionary<int, int> pidByKey = [];
     private TraceInstance? instance;
-    private TraceReader? reader;
-    private long parseErrorsSeen;
+    private TraceStreamReader? reader;
 
     public string Name => "tracepoint";
 
     public TimeSpan Interval { get; } = PollInterval;
 
-    public long Lines => reader?.Lines ?? 0;
+    /// <summary>What is read: "trace_pipe_raw" (binary, per CPU) or "trace_pipe" (text); null before the first collection.</summary>
+    public string? ReaderPath => reader switch
+    {
+        RawTraceReader => "trace_pipe_raw",
+        TraceReader => "trace_pipe",
+        _ => null,
+    };
 
     public Task CollectAsync(CancellationToken cancellationToken)
     {
         if (reader is null)
         {
-            instance = TraceInstance.Create(env.Fs, env.Roots, InstanceName);
-            var assembler = new AggregationAssembler(IntervalsOf, AddrUnitOf);
-            reader = new TraceReader(instance.OpenTracePipe(), assembler);
+            // Kept when opening a pipe fails, so the next collection retries the open, not the mkdir.
+            instance ??= TraceInstance.Create(env.Fs, env.Roots, InstanceName);
+
+            // Snapshots carry the trace clock time (ns) of their last event, as both readers have it.
+            var assembler = new AggregationAssembler(IntervalsOf, AddrUnitOf, static timestampNs => (long)timestampNs);
+            reader = OpenReader(instance, assembler);
         }
 
         RefreshPidMap();
@@ -49,14 +63,12 @@ internal sealed class TracepointSource(KernelEnvironment env, Func<IReadOnlyList
         }
 
         long errorsBefore = reader.ParseErrors;
-        long linesBefore = reader.Lines;
+        long goodBefore = reader.WellFormed;
         reader.Poll(OnSnapshot);
         long newErrors = reader.ParseErrors - errorsBefore;
-        long newLines = reader.Lines - linesBefore;
-        parseErrorsSeen += newErrors;
-        if (newErrors > 0 && newErrors == newLines)
+        if (newErrors > 0 && reader.WellFormed == goodBefore)
         {
-            throw new InvalidOperationException($"every trace line of this poll failed to parse ({newErrors}); last: {reader.LastParseError}");
+            throw new InvalidOperationException($"all trace input of this poll failed to decode ({newErrors} errors); last: {reader.LastParseError}");
         }
 
         return Task.CompletedTask;
@@ -73,6 +85,35 @@ internal sealed class TracepointSource(KernelEnvironment env, Func<IReadOnlyList
 
     // Kdamonds keep their sysfs index; modules (index -1) get keys past any real index.
     private static int KeyOf(KdamondState s, int position) => s.Index >= 0 ? s.Index : 1_000_000 + position;
+
+    // Raw needs per_cpu/cpuN/trace_pipe_raw, events/header_page and header_event, and format
+    // files the decoder understands; the Simulator, for one, has none of them.
+    private TraceStreamReader OpenReader(TraceInstance traceInstance, AggregationAssembler assembler)
+    {
+        if (choice == TraceReaderChoice.Text)
+        {
+            LogTextPath(logger, traceInstance.TracePipePath, "collection.trace_reader is text");
+            return new TraceReader(traceInstance.OpenTracePipe(), assembler);
+        }
+
+        try
+        {
+            RawTraceReader raw = RawTraceReader.Open(env.Fs, traceInstance, assembler);
+            LogRawPath(logger, raw.Cpus.Count, traceInstance.InstancePath);
+            return raw;
+        }
+        catch (Exception e) when (e is KernelIoException or FormatException)
+        {
+            if (choice == TraceReaderChoice.Raw)
+            {
+                throw new InvalidOperationException("collection.trace_reader is raw, but trace_pipe_raw cannot be used: " + e.Message, e);
+            }
+
+            LogTextPath(logger, traceInstance.TracePipePath, "trace_pipe_raw cannot be used: " + e.Message);
+        }
+
+        return new TraceReader(traceInstance.OpenTracePipe(), assembler);
+    }
 
     private void RefreshPidMap()
     {
@@ -122,4 +163,10 @@ internal sealed class TracepointSource(KernelEnvironment env, Func<IReadOnlyList
             state.OfferSnapshot(snapshot.TargetIndex, snapshot.Regions, snapshot.Intervals, snapshot.AddrUnit, summarizer);
         }
     }
+
+    [LoggerMessage(EventId = 110, Level = LogLevel.Information, Message = "Tracepoint: reading the binary per_cpu/cpuN/trace_pipe_raw of {Cpus} CPU(s) under {Instance}")]
+    private static partial void LogRawPath(ILogger logger, int cpus, string instance);
+
+    [LoggerMessage(EventId = 111, Level = LogLevel.Information, Message = "Tracepoint: reading the text {TracePipe}: {Reason}")]
+    private static partial void LogTextPath(ILogger logger, string tracePipe, string reason);
 }

@@ -8,6 +8,19 @@ namespace DamonOtel.Agent.Configuration;
 // The validated, typed configuration. Times are microseconds (DAMON's native unit) or
 // TimeSpan for agent-side durations; sizes are bytes. See docs/configuration.md.
 
+/// <summary>Which pipe of its tracefs instance the tracepoint source reads.</summary>
+internal enum TraceReaderChoice
+{
+    /// <summary>The binary per-CPU trace_pipe_raw where it can be used, else the text trace_pipe.</summary>
+    Auto,
+
+    /// <summary>trace_pipe_raw only: the source fails (and says why) where it cannot be used.</summary>
+    Raw,
+
+    /// <summary>The text trace_pipe.</summary>
+    Text,
+}
+
 /// <summary>How a kdamond's regions reach the agent.</summary>
 internal enum RegionSource
 {
@@ -86,6 +99,9 @@ internal sealed record CollectionConfig
 
     /// <summary>Deadline for one state command (EBUSY retries included).</summary>
     public TimeSpan CommandTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>What the tracepoint source reads (collection.trace_reader).</summary>
+    public TraceReaderChoice TraceReader { get; init; } = TraceReaderChoice.Auto;
 }
 
 internal sealed record MetricsConfig

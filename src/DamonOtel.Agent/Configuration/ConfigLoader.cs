@@ -78,6 +78,12 @@ internal static partial class ConfigLoader
         {
             Interval = PositiveDuration(collection, "interval") ?? defaults.Collection.Interval,
             CommandTimeout = PositiveDuration(collection, "command_timeout") ?? defaults.Collection.CommandTimeout,
+            TraceReader = collection.Keyword("trace_reader", "auto", "auto", "raw", "text") switch
+            {
+                "raw" => TraceReaderChoice.Raw,
+                "text" => TraceReaderChoice.Text,
+                _ => TraceReaderChoice.Auto,
+            },
         };
         collection.RejectUnknownKeys();
 

@@ -20,6 +20,7 @@ internal sealed partial class AgentRunner : IAsyncDisposable
 {
     private readonly KernelEnvironment env;
     private readonly ILogger logger;
+    private readonly ILoggerFactory loggers;
     private readonly DamonSysfsReader reader;
     private string attachedSignature = string.Empty;
 
@@ -29,6 +30,7 @@ internal sealed partial class AgentRunner : IAsyncDisposable
         this.env = env;
         Store = store;
         logger = loggers.CreateLogger<AgentRunner>();
+        this.loggers = loggers;
         reader = KdamondManager.NewReader(env, config);
         Manager = new KdamondManager(env, config, loggers.CreateLogger<KdamondManager>());
         Loop = new CollectionLoop(store, loggers.CreateLogger<CollectionLoop>(), env.Time);
@@ -268,7 +270,7 @@ internal sealed partial class AgentRunner : IAsyncDisposable
         if (tracepointStates.Count > 0 && Manager.Features.HasTracepoint("damon_aggregated"))
         {
             KdamondState[] snapshot = [.. tracepointStates];
-            sources.Add(new TracepointSource(env, () => snapshot, access));
+            sources.Add(new TracepointSource(env, () => snapshot, access, loggers.CreateLogger<TracepointSource>(), Config.Collection.TraceReader));
         }
 
         return sources;

@@ -27,7 +27,7 @@ public enum RawTraceError : byte
 /// Snapshots therefore equal those of <see cref="TraceReader"/> for the same events.
 /// No allocation per event: each CPU has one page buffer and one queue of decoded events.
 /// </summary>
-public sealed class RawTraceReader : TraceStreamReader, IDisposable
+public sealed class RawTraceReader : TraceStreamReader
 {
     private readonly CpuPipe[] cpus;
     private readonly RingBufferLayout layout;
@@ -85,8 +85,11 @@ public sealed class RawTraceReader : TraceStreamReader, IDisposable
 
     // ParseErrors: corrupt pages plus DAMON records too short for their format.
 
+    /// <summary>Records that were not too short for their format (other events' included).</summary>
+    public override long WellFormed => Records - (ParseErrors - CorruptPages);
+
     /// <summary>The most recent decode error as "per_cpu/cpuN/trace_pipe_raw page P: reason", or null; formatted on demand.</summary>
-    public string? LastParseError => lastError switch
+    public override string? LastParseError => lastError switch
     {
         RawTraceError.None => null,
         RawTraceError.CorruptPage => string.Create(CultureInfo.InvariantCulture, $"per_cpu/cpu{lastErrorCpu}/trace_pipe_raw page {lastErrorPage}: commit or an event length points past the page's data"),
@@ -152,7 +155,7 @@ public sealed class RawTraceReader : TraceStreamReader, IDisposable
     /// Events that might be preceded by still unread ones of another CPU (the byte limit was
     /// hit) are kept for the next call.
     /// </summary>
-    public int Poll(Action<RegionSnapshot> onSnapshot, TraceEventCallback? onOtherEvent = null)
+    public override int Poll(Action<RegionSnapshot> onSnapshot, TraceEventCallback? onOtherEvent = null)
     {
         ArgumentNullException.ThrowIfNull(onSnapshot);
         foreach (CpuPipe c in cpus)
@@ -214,7 +217,7 @@ public sealed class RawTraceReader : TraceStreamReader, IDisposable
         }
     }
 
-    public void Dispose()
+    public override void Dispose()
     {
         if (!ownsPipes)
         {

@@ -12,7 +12,7 @@ public delegate void TraceEventCallback(in TraceEvent ev);
 /// completed snapshots. A line cut by the end of a read is kept and completed by the next.
 /// No allocation per line; one snapshot and one region array per completed aggregation.
 /// </summary>
-public sealed class TraceReader : TraceStreamReader, IDisposable
+public sealed class TraceReader : TraceStreamReader
 {
     private const int MaxErrorSample = 256;
 
@@ -52,11 +52,13 @@ public sealed class TraceReader : TraceStreamReader, IDisposable
 
     // ParseErrors: lines that did not parse; OtherEvents: well-formed lines of other events.
 
+    public override long WellFormed => Lines - ParseErrors;
+
     /// <summary>
     /// The most recent parse error as "line N: reason: 'text'", or null. Formatted on demand
     /// so errors cost no allocation on the read path.
     /// </summary>
-    public string? LastParseError => lastError == TraceParseError.None
+    public override string? LastParseError => lastError == TraceParseError.None
         ? null
         : string.Create(
             System.Globalization.CultureInfo.InvariantCulture,
@@ -67,7 +69,7 @@ public sealed class TraceReader : TraceStreamReader, IDisposable
     /// calling <paramref name="onSnapshot"/> for each completed aggregation and
     /// <paramref name="onOtherEvent"/> for each other decoded DAMON event. Returns the number of snapshots.
     /// </summary>
-    public int Poll(Action<RegionSnapshot> onSnapshot, TraceEventCallback? onOtherEvent = null)
+    public override int Poll(Action<RegionSnapshot> onSnapshot, TraceEventCallback? onOtherEvent = null)
     {
         ArgumentNullException.ThrowIfNull(onSnapshot);
         int snapshots = 0;
@@ -108,7 +110,7 @@ public sealed class TraceReader : TraceStreamReader, IDisposable
         return snapshots;
     }
 
-    public void Dispose()
+    public override void Dispose()
     {
         if (ownsPipe)
         {
