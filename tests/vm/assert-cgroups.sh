@@ -101,11 +101,6 @@ while read -r line; do
 		# docs say so; measured on 7.3: 0.0 of 64 MiB at purity 0.50.
 		echo "  NOTE  ${KTAG:+[$KTAG] }cgroup $cg bytes idle > ${COLD_AFTER}s $(mib "$idle") of never-touched $(mib "$cold") not checked: purity ${pur:-absent} < 0.9 (interleaved with other cgroups' pages)"
 		echo "    $cg idle > ${COLD_AFTER}s not checked: purity ${pur:-absent} < 0.9" >>"$REPORT"
-	elif ((cold_age >= COLD_AFTER * 5 / 2)) && [[ $KTAG != 6.* ]]; then
-		# Not a check on 7.x yet: 7.3 read 0.0 of 48 MiB idle > 30 s for a group at purity 0.9996
-		# after 91 s of cold (the same check passes on 6.12: +0.7..+1.8 %). Unexplained; reported.
-		echo "  NOTE  ${KTAG:+[$KTAG] }cgroup $cg bytes idle > ${COLD_AFTER}s $(mib "$idle") of never-touched $(mib "$cold") ($(pct "$idle" "$cold"), purity $pur): measured, not checked on 7.x (known wrong there, docs/per-cgroup.md)"
-		echo "    $cg idle > ${COLD_AFTER}s on 7.x: measured only ($(pct "$idle" "$cold"))" >>"$REPORT"
 	elif ((cold_age >= COLD_AFTER * 5 / 2)); then
 		idle_checked=$((idle_checked + 1))
 		within "$idle" "$cold" "$TOL" && pass "cgroup $cg bytes idle > ${COLD_AFTER}s $(mib "$idle") within $TOL% of its never-touched $(mib "$cold") ($(pct "$idle" "$cold"), cold for ${cold_age}s; purity $pur)" ||
