@@ -5,6 +5,28 @@ namespace DamonOtel.Agent.Tests;
 public class ConfigLoaderTests
 {
     [Fact]
+    public void Log_settings_come_from_the_config_file()
+    {
+        AgentConfig c = ConfigLoader.Parse("log: {level: debug, format: json}\n", "t.yaml");
+        Assert.Equal(Microsoft.Extensions.Logging.LogLevel.Debug, c.Log.Level);
+        Assert.Equal("json", c.Log.Format);
+        AgentConfig d = ConfigLoader.Parse("state_dir: /run/x\n", "t.yaml");
+        Assert.Equal(Microsoft.Extensions.Logging.LogLevel.Information, d.Log.Level);
+        Assert.Equal("logfmt", d.Log.Format);
+    }
+
+    [Theory]
+    [InlineData("log: {level: verbose}\n", "log.level: 'verbose' is not one of: debug, info, warn, error")]
+    [InlineData("log: {format: text}\n", "log.format: 'text' is not one of: logfmt, json")]
+    [InlineData("log: {colour: true}\n", "log.colour")]
+    public void Bad_log_settings_name_the_key(string yaml, string expected)
+    {
+        var e = Assert.Throws<ConfigException>(() => ConfigLoader.Parse(yaml, "t.yaml"));
+        Assert.Contains("t.yaml", e.Message, StringComparison.Ordinal);
+        Assert.Contains(expected, e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Empty_file_gives_the_defaults()
     {
         AgentConfig c = ConfigLoader.Parse(string.Empty, "empty.yaml");

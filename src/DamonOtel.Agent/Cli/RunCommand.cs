@@ -20,8 +20,8 @@ internal static class RunCommand
         var listen = new Option<string?>("--web.listen-address", "--listen") { Description = "ADDRESS:PORT of /metrics, /healthz, /readyz (overrides exporters.prometheus.listen; default :9464)" };
         var webConfig = new Option<string?>("--web.config.file") { Description = "web_config file for TLS and basic auth (overrides exporters.prometheus.web_config; reloaded like the config)" };
         var healthListen = new Option<string?>("--web.health-listen-address") { Description = "ADDRESS:PORT of a plain-HTTP listener serving only /healthz and /readyz (overrides exporters.prometheus.health_listen)" };
-        var logLevel = new Option<string?>("--log.level") { Description = "Log level: debug, info (default), warn, error" };
-        var logFormat = new Option<string?>("--log.format") { Description = "Log format: logfmt (default) or json" };
+        var logLevel = new Option<string?>("--log.level") { Description = "Log level: debug, info (default), warn, error (overrides log.level)" };
+        var logFormat = new Option<string?>("--log.format") { Description = "Log format: logfmt (default) or json (overrides log.format)" };
         var stateDir = new Option<string?>("--state-dir") { Description = "Where owned kdamonds are recorded (default /run/damon-otel)" };
         var cmd = new Command("run", "Run the agent: start the configured kdamonds, observe the others, export metrics")
         {
@@ -41,7 +41,7 @@ internal static class RunCommand
                 return 2;
             }
 
-            var log = new LogSettings();
+            LogSettings log = cfg.Log;
             if (parse.GetValue(logLevel) is string level)
             {
                 if (!LogSettings.TryParseLevel(level, out LogLevel parsed))

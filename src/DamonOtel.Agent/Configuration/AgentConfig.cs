@@ -80,6 +80,9 @@ internal sealed record AgentConfig
 
     public ResourceConfig Resource { get; init; } = new();
 
+    /// <summary>log.level and log.format; --log.level / --log.format override. Read at start only.</summary>
+    public Hosting.LogSettings Log { get; init; } = new();
+
     public AttachConfig Attach { get; init; } = new();
 
     public DefaultMonitoring DefaultMonitoring { get; init; } = DefaultMonitoring.Auto;

@@ -132,6 +132,11 @@ internal static partial class ConfigLoader
         };
         attach.RejectUnknownKeys();
 
+        YamlNodeReader logNode = r.Mapping("log");
+        _ = Hosting.LogSettings.TryParseLevel(logNode.Keyword("level", "info", [.. Hosting.LogSettings.Levels]), out Microsoft.Extensions.Logging.LogLevel logLevel);
+        var log = new Hosting.LogSettings { Level = logLevel, Format = logNode.Keyword("format", "logfmt", [.. Hosting.LogSettings.Formats]) };
+        logNode.RejectUnknownKeys();
+
         string defaultMonitoring = r.Keyword("default_monitoring", "auto", "auto", "on", "off");
         KernelModulesConfig kernelModules = ReadKernelModules(r.Mapping("kernel_modules"));
 
@@ -158,6 +163,7 @@ internal static partial class ConfigLoader
             Prometheus = prometheus,
             Otlp = otlp,
             Resource = resource,
+            Log = log,
             Attach = attachConfig,
             DefaultMonitoring = defaultMonitoring switch { "on" => DefaultMonitoring.On, "off" => DefaultMonitoring.Off, _ => DefaultMonitoring.Auto },
             KernelModules = kernelModules,

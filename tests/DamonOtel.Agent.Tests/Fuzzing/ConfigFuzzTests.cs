@@ -16,7 +16,7 @@ public class ConfigFuzzTests
 
     private static readonly string[] Keys =
     [
-        "roots", "sysfs", "tracefs", "procfs", "state_dir", "collection", "interval", "command_timeout", "trace_reader", "metrics", "percentiles",
+        "roots", "sysfs", "tracefs", "procfs", "state_dir", "log", "level", "format", "collection", "interval", "command_timeout", "trace_reader", "metrics", "percentiles",
         "idle_buckets", "temperature_weights", "size", "access_rate", "age", "working_set_access_threshold", "heatmap_columns",
         "enable", "disable", "exporters", "prometheus", "enabled", "listen", "otlp", "endpoint", "protocol", "headers",
         "compression", "timeout", "temporality", "attach", "refresh", "region_source", "default_monitoring", "stop_on_exit",
