@@ -105,7 +105,7 @@ while read -r line; do
 		# Measured, not checked on 7.x: a region's age covers all its pages, and a cgroup's cold
 		# pages that share a region with its own hot ones read young whatever the purity (which
 		# counts other cgroups' pages only). With `system` at >= 100 regions 7.3 read +0.2 % and
-		# -17.3 % for /cga (purity 0.996, 0.984), +0.0 % for /cgb (0.962); with 10-1000 regions
+		# -17.3 %, -57.3 % for /cga (purity 0.996, 0.984, 0.996), +0.0 % for /cgb (0.962); with 10-1000 regions
 		# 0.0 of 48 MiB at purity 0.9996. 6.12 reads +0.7..+2.8 % (docs/per-cgroup.md).
 		echo "  NOTE  ${KTAG:+[$KTAG] }cgroup $cg bytes idle > ${COLD_AFTER}s $(mib "$idle") of never-touched $(mib "$cold") ($(pct "$idle" "$cold"), purity $pur): measured, not checked on 7.x (docs/per-cgroup.md)"
 		echo "    $cg idle > ${COLD_AFTER}s on 7.x: measured only ($(pct "$idle" "$cold"))" >>"$REPORT"
