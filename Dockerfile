@@ -26,7 +26,7 @@
 #   namespace, and pid/process-name targets are found in the host's /proc.
 # * /sys -> /host/sys, /sys/kernel/tracing -> /host/sys/kernel/tracing (tracefs is its own mount
 #   under /sys, so it is mounted explicitly), /proc -> /host/proc (read-only: RSS of targets,
-#   kdamond CPU time). The agent takes these roots from --sysfs-root/--tracefs-root/--procfs-root.
+#   kdamond CPU time). The agent takes these roots from --path.sysfs/--path.tracefs/--path.procfs.
 # * /etc/damon-otel/config.yaml: the agent config (the image holds deploy/config/container.yaml).
 # * /run/damon-otel: the state dir; keep it on the host so a restarted agent can find and stop
 #   the kdamonds it started before a crash.
@@ -78,4 +78,4 @@ COPY deploy/config/container.yaml /etc/damon-otel/config.yaml
 USER root
 EXPOSE 9464
 ENTRYPOINT ["/usr/local/bin/damon-otel"]
-CMD ["run", "--config", "/etc/damon-otel/config.yaml", "--sysfs-root", "/host/sys", "--tracefs-root", "/host/sys/kernel/tracing", "--procfs-root", "/host/proc"]
+CMD ["run", "--config", "/etc/damon-otel/config.yaml", "--path.sysfs", "/host/sys", "--path.tracefs", "/host/sys/kernel/tracing", "--path.procfs", "/host/proc"]

@@ -77,7 +77,7 @@ timed() { # $1 = label; rest = command. Appends "label wall user sys maxrss" to 
 i=0
 while [ $i -lt "$RUNS" ]; do
   timed c bench/c/read_tried_regions "$TREE" 1 0
-  timed ours "$AGENT" snapshot --no-refresh --sysfs-root "$ROOT/sys" --tracefs-root "$ROOT/tracing" --procfs-root "$ROOT/proc" --state-dir "$ROOT/state"
+  timed ours "$AGENT" snapshot --no-refresh --path.sysfs "$ROOT/sys" --path.tracefs "$ROOT/tracing" --path.procfs "$ROOT/proc" --state-dir "$ROOT/state"
   i=$((i + 1))
 done
 grep -q '^regions: 1000$' "$ROOT/out.ours" || { echo "our snapshot did not see 1000 regions:"; head "$ROOT/out.ours"; exit 1; }

@@ -29,8 +29,8 @@ trap cleanup EXIT INT TERM
 
 # Empty roots: the simulated agent never looks at this machine's DAMON or tracing.
 mkdir -p "$work"/{state,sys,tracing,proc,tsdb}
-"$agent" run --simulate "$workload" --listen "127.0.0.1:$agent_port" --state-dir "$work/state" \
-  --sysfs-root "$work/sys" --tracefs-root "$work/tracing" --procfs-root "$work/proc" &
+"$agent" run --simulate "$workload" --web.listen-address "127.0.0.1:$agent_port" --state-dir "$work/state" \
+  --path.sysfs "$work/sys" --path.tracefs "$work/tracing" --path.procfs "$work/proc" &
 pids+=($!)
 
 cat > "$work/prometheus.yml" <<YAML

@@ -10,7 +10,7 @@
 # MODE=replay (default): no Simulator in the process. bench/fixtures/make-tree.py builds a fake
 #   host on tmpfs (/dev/shm) with 4 running paddr kdamonds x 1,000 tried regions at 100 ms
 #   aggregation; the agent observes them (bench/agent/replay.yaml: attach, region_source
-#   tried_regions, collection every 5 s) with --sysfs-root/--procfs-root/--tracefs-root on it,
+#   tried_regions, collection every 5 s) with --path.sysfs/--path.procfs/--path.tracefs on it,
 #   so every CPU second measured is the agent's own (reading ~16,000 files per collection,
 #   summarising, serving scrapes).
 # MODE=simulate: `run --simulate steady --config bench/agent/simulate.yaml` (4 kdamonds x 1,000
@@ -73,10 +73,10 @@ for round in $(seq 1 "$ROUNDS"); do
     port="$(free_port)"
     state="$WORK/state-$round-$port"; mkdir -p "$state"
     if [[ $MODE == replay ]]; then
-      args=(run --config "$ROOT/bench/agent/${config:-replay.yaml}" --sysfs-root "$WORK/host/sys" --tracefs-root "$WORK/host/tracing"
-        --procfs-root "$WORK/host/proc" --state-dir "$state" --listen "127.0.0.1:$port")
+      args=(run --config "$ROOT/bench/agent/${config:-replay.yaml}" --path.sysfs "$WORK/host/sys" --path.tracefs "$WORK/host/tracing"
+        --path.procfs "$WORK/host/proc" --state-dir "$state" --web.listen-address "127.0.0.1:$port")
     else
-      args=(run --simulate steady --config "$ROOT/bench/agent/${config:-simulate.yaml}" --state-dir "$state" --listen "127.0.0.1:$port")
+      args=(run --simulate steady --config "$ROOT/bench/agent/${config:-simulate.yaml}" --state-dir "$state" --web.listen-address "127.0.0.1:$port")
     fi
     echo "== round $round: $variant ($MODE, ${DURATION} s after ${WARMUP} s warm-up, scrape every ${SCRAPE_EVERY} s)"
     python3 "$ROOT/bench/agent/measure.py" --label "$variant" --port "$port" --duration "$DURATION" --warmup "$WARMUP" \

@@ -14,8 +14,8 @@ public sealed partial class DockerfileTests
 
     internal static readonly string[] ExpectedCmd =
     [
-        "run", "--config", "/etc/damon-otel/config.yaml", "--sysfs-root", "/host/sys",
-        "--tracefs-root", "/host/sys/kernel/tracing", "--procfs-root", "/host/proc",
+        "run", "--config", "/etc/damon-otel/config.yaml", "--path.sysfs", "/host/sys",
+        "--path.tracefs", "/host/sys/kernel/tracing", "--path.procfs", "/host/proc",
     ];
 
     private static DockerfileModel Model() => new(Repo.Read("Dockerfile"));
