@@ -102,11 +102,11 @@ while read -r line; do
 		echo "  NOTE  ${KTAG:+[$KTAG] }cgroup $cg bytes idle > ${COLD_AFTER}s $(mib "$idle") of never-touched $(mib "$cold") not checked: purity ${pur:-absent} < 0.9 (interleaved with other cgroups' pages)"
 		echo "    $cg idle > ${COLD_AFTER}s not checked: purity ${pur:-absent} < 0.9" >>"$REPORT"
 	elif ((cold_age >= COLD_AFTER * 5 / 2)) && [[ $KTAG != 6.* ]]; then
-		# Measured, not checked on 7.x: a region's age covers all its pages, and a cgroup's cold
-		# pages that share a region with its own hot ones read young whatever the purity (which
-		# counts other cgroups' pages only). With `system` at >= 100 regions 7.3 read +0.2 % and
-		# -17.3 %, -57.3 % for /cga (purity 0.996, 0.984, 0.996), +0.0 % for /cgb (0.962); with 10-1000 regions
-		# 0.0 of 48 MiB at purity 0.9996. 6.12 reads +0.7..+2.8 % (docs/per-cgroup.md).
+		# Measured, not checked on 7.x: 7.3 reads cold pages too young. With 10-1000 regions,
+		# 0.0 of 48 MiB at purity 0.9996 (region size: a group's cold pages shared a region with
+		# its hot ones). With >= 100 regions, /cga read +0.2, -17.3, -57.3 and -41.6 % at purity
+		# 0.94-1, which region size alone does not explain. 6.12 reads +0.3..+2.8 %
+		# (docs/per-cgroup.md).
 		echo "  NOTE  ${KTAG:+[$KTAG] }cgroup $cg bytes idle > ${COLD_AFTER}s $(mib "$idle") of never-touched $(mib "$cold") ($(pct "$idle" "$cold"), purity $pur): measured, not checked on 7.x (docs/per-cgroup.md)"
 		echo "    $cg idle > ${COLD_AFTER}s on 7.x: measured only ($(pct "$idle" "$cold"))" >>"$REPORT"
 	elif ((cold_age >= COLD_AFTER * 5 / 2)); then
