@@ -27,6 +27,30 @@ public class ConfigLoaderTests
     }
 
     [Fact]
+    public void The_http_record_trigger_is_off_by_default_and_read_from_exporters_prometheus_record()
+    {
+        RecordEndpointConfig off = ConfigLoader.Parse(string.Empty, "t.yaml").Prometheus.Record;
+        Assert.False(off.Enabled);
+        Assert.Equal("/var/lib/damon-otel/records", off.Dir);
+        Assert.Equal(TimeSpan.FromMinutes(5), off.MaxDuration);
+        RecordEndpointConfig on = ConfigLoader.Parse("exporters: {prometheus: {record: {enabled: true, dir: /srv/rec, max_duration: 90s}}}\n", "t.yaml").Prometheus.Record;
+        Assert.Equal(new RecordEndpointConfig { Enabled = true, Dir = "/srv/rec", MaxDuration = TimeSpan.FromSeconds(90) }, on);
+    }
+
+    [Theory]
+    [InlineData("max_duration: 2h", "exporters.prometheus.record.max_duration: must be above 0 and at most 1h")]
+    [InlineData("max_duration: 0s", "exporters.prometheus.record.max_duration: must be above 0 and at most 1h")]
+    [InlineData("dir: records", "exporters.prometheus.record.dir: 'records' must be an absolute path")]
+    [InlineData("enabled: maybe", "exporters.prometheus.record.enabled")]
+    [InlineData("path: /x", "exporters.prometheus.record.path")]
+    public void Bad_record_settings_name_the_key(string setting, string expected)
+    {
+        var e = Assert.Throws<ConfigException>(() => ConfigLoader.Parse("exporters: {prometheus: {record: {" + setting + "}}}\n", "t.yaml"));
+        Assert.Contains("t.yaml", e.Message, StringComparison.Ordinal);
+        Assert.Contains(expected, e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Empty_file_gives_the_defaults()
     {
         AgentConfig c = ConfigLoader.Parse(string.Empty, "empty.yaml");

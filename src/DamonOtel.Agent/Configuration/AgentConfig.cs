@@ -133,6 +133,24 @@ internal sealed record PrometheusConfig
 
     /// <summary>Open connections allowed on the metrics listener.</summary>
     public int MaxConnections { get; init; } = 512;
+
+    /// <summary>POST /record on the metrics listener (exporters.prometheus.record); off by default.</summary>
+    public RecordEndpointConfig Record { get; init; } = new();
+}
+
+/// <summary>The HTTP record trigger: whether it answers, where its files go, and the longest capture it takes.</summary>
+internal sealed record RecordEndpointConfig
+{
+    /// <summary>The longest max_duration allowed: what `damon-otel record` takes at most too.</summary>
+    public static readonly TimeSpan MaxDurationLimit = TimeSpan.FromHours(1);
+
+    public bool Enabled { get; init; }
+
+    /// <summary>Where record files are written (created 0700 when missing).</summary>
+    public string Dir { get; init; } = "/var/lib/damon-otel/records";
+
+    /// <summary>The longest duration a request may ask for.</summary>
+    public TimeSpan MaxDuration { get; init; } = TimeSpan.FromMinutes(5);
 }
 
 internal sealed record OtlpConfig

@@ -36,9 +36,36 @@ internal static partial class ConfigLoader
             WebConfig = webConfigFile is null ? null : WebConfigLoader.Load(webConfigFile, prom, "web_config"),
             HealthListen = Listen(prom, "health_listen"),
             MaxConnections = (int)(prom.Integer("max_connections", 1, MaxConnectionsLimit) ?? defaults.MaxConnections),
+            Record = ReadRecordEndpoint(prom.Mapping("record")),
         };
         prom.RejectUnknownKeys();
         return prometheus;
+    }
+
+    private static RecordEndpointConfig ReadRecordEndpoint(YamlNodeReader r)
+    {
+        var defaults = new RecordEndpointConfig();
+        string dir = r.String("dir", defaults.Dir)!;
+        if (!Path.IsPathFullyQualified(dir))
+        {
+            r.Error(r.Raw("dir"), "dir", $"'{dir}' must be an absolute path");
+        }
+
+        TimeSpan? max = r.Duration("max_duration");
+        if (max is { } m && (m <= TimeSpan.Zero || m > RecordEndpointConfig.MaxDurationLimit))
+        {
+            r.Error(r.Raw("max_duration"), "max_duration", $"must be above 0 and at most {RecordEndpointConfig.MaxDurationLimit.TotalHours:0}h");
+            max = null;
+        }
+
+        var record = new RecordEndpointConfig
+        {
+            Enabled = r.Bool("enabled", false),
+            Dir = dir,
+            MaxDuration = max ?? defaults.MaxDuration,
+        };
+        r.RejectUnknownKeys();
+        return record;
     }
 
     private static ResourceConfig ReadResource(YamlNodeReader r)

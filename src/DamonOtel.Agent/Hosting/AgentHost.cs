@@ -167,6 +167,7 @@ internal sealed partial class AgentHost(AgentConfig config, KernelEnvironment en
         await using WebApplication app = builder.Build();
         ILogger logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger<AgentHost>();
         Runner = app.Services.GetRequiredService<AgentRunner>();
+        RecordEndpoint? record = null;
         if (config.Prometheus.Enabled)
         {
             AgentRunner runner = Runner;
@@ -174,6 +175,10 @@ internal sealed partial class AgentHost(AgentConfig config, KernelEnvironment en
             // RequestDelegate handlers: the Delegate overloads bind parameters by reflection (not in NativeAOT).
             app.MapGet("/healthz", ctx => Results.Text("ok\n").ExecuteAsync(ctx));
             app.MapGet("/readyz", ctx => Readiness(runner, store).ExecuteAsync(ctx));
+            // Always mapped: it answers 404 itself while exporters.prometheus.record.enabled is
+            // false, so a reload can turn it on. Behind UseEndpoint's auth; never on the health listener.
+            record = new RecordEndpoint(runner, env, app.Services.GetRequiredService<ILoggerFactory>().CreateLogger<RecordEndpoint>(), app.Lifetime.ApplicationStopping);
+            app.Map(RecordEndpoint.Path, record.HandleAsync);
             app.MapGet("/", ctx => Results.Text("damon-otel: /metrics /healthz /readyz\n").ExecuteAsync(ctx));
         }
 
@@ -215,6 +220,19 @@ internal sealed partial class AgentHost(AgentConfig config, KernelEnvironment en
             ? app.Lifetime.ApplicationStopping.Register(() => _ = ExitIfStuckAsync(logger, StopBudget + grace))
             : default;
         await app.WaitForShutdownAsync(cancellationToken).ConfigureAwait(false);
+        if (record is not null)
+        {
+            // Cancelled by ApplicationStopping; wait for it to remove its tracefs instance.
+            try
+            {
+                await record.Current.WaitAsync(TimeSpan.FromSeconds(2), CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+                LogRecordStillRunning(logger);
+            }
+        }
+
         return 0;
     }
 
@@ -360,6 +378,9 @@ internal sealed partial class AgentHost(AgentConfig config, KernelEnvironment en
 
     [LoggerMessage(EventId = 7, Level = LogLevel.Critical, Message = "Cannot listen on {Listen}: {Reason}")]
     private static partial void LogCannotListen(ILogger logger, string listen, string reason);
+
+    [LoggerMessage(EventId = 11, Level = LogLevel.Warning, Message = "A record capture did not end within 2 s of stopping; exiting anyway")]
+    private static partial void LogRecordStillRunning(ILogger logger);
 
     [LoggerMessage(EventId = 2, Level = LogLevel.Information, Message = "Pushing OTLP to {Endpoint} ({Protocol})")]
     private static partial void LogOtlp(ILogger logger, string endpoint, string protocol);

@@ -25,7 +25,7 @@ public class ConfigFuzzTests
         "memory", "regions", "start", "end", "schemes", "action", "access_pattern", "quotas", "time", "reset_interval",
         "weights", "goals", "metric", "target", "current", "nid", "path", "watermarks", "high", "mid", "low", "filters",
         "type", "matching", "pass", "allow", "memcg_path", "target_index", "target_nid", "dests", "node", "weight",
-        "apply_interval", "command", "unknown_key",
+        "apply_interval", "command", "record", "dir", "max_duration", "unknown_key",
     ];
 
     private static readonly string[] Values =
