@@ -61,12 +61,7 @@ internal static class RecordCommand
                 return 2;
             }
 
-            RecordSource from = parse.GetValue(source) switch
-            {
-                "tracepoint" => RecordSource.Tracepoint,
-                "tried_regions" => RecordSource.TriedRegions,
-                _ => RecordSource.Auto,
-            };
+            RecordSource from = RecordSources.Parse(parse.GetValue(source) ?? "auto") ?? RecordSource.Auto;
             using ILoggerFactory loggers = CommandLine.CreateLoggers(LogLevel.Warning);
             SimulatedAgent? sim = null;
             try

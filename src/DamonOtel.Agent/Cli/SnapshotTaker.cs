@@ -29,7 +29,7 @@ internal sealed class SnapshotTaker(KernelEnvironment env, AccessOptions options
     private readonly List<AddressRange> mapped = [];
     private readonly List<DamonRegion> clipped = [];
 
-    private const int MaxEmptyRetries = 3;
+    private const int MaxRefreshRetries = 3;
 
     public async Task<IReadOnlyList<SnapshotReportTarget>> TakeAsync(CancellationToken cancellationToken)
     {
@@ -67,7 +67,7 @@ internal sealed class SnapshotTaker(KernelEnvironment env, AccessOptions options
                 // Another writer's update (the agent's own collector) can tear the regions down
                 // between our refresh and our read (seen on 6.12: empty, or 26 regions covering
                 // 375 MiB of 2 GiB): refresh again rather than report a part of the memory.
-                for (int attempt = 0; refresh && tried is { Regions.Length: 0 } or { Torn: true } && attempt < MaxEmptyRetries; attempt++)
+                for (int attempt = 0; refresh && tried is { Regions.Length: 0 } or { Torn: true } && attempt < MaxRefreshRetries; attempt++)
                 {
                     await commands!.SendAsync(k.Index, StateCommand.UpdateSchemesTriedRegions, cancellationToken).ConfigureAwait(false);
                     tried = reader.ReadTriedRegions(k.Index, ctx.Index, scheme);
@@ -75,7 +75,7 @@ internal sealed class SnapshotTaker(KernelEnvironment env, AccessOptions options
 
                 if (refresh && tried is { Torn: true })
                 {
-                    throw new InvalidOperationException($"{reader.TriedRegionsDir(k.Index, ctx.Index, scheme)} changed while it was read, {MaxEmptyRetries + 1} times: another process is updating this kdamond's tried_regions; try again");
+                    throw new InvalidOperationException($"{reader.TriedRegionsDir(k.Index, ctx.Index, scheme)} changed while it was read, {MaxRefreshRetries + 1} times: another process is updating this kdamond's tried_regions; try again");
                 }
 
                 // Read-only, a torn read is left out like an empty one: a part is no snapshot.

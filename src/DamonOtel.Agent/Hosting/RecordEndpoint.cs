@@ -145,16 +145,10 @@ internal sealed partial class RecordEndpoint(AgentRunner runner, KernelEnvironme
         }
 
         string sourceText = query["source"].FirstOrDefault() ?? "auto";
-        RecordSource? source = sourceText switch
-        {
-            "auto" => RecordSource.Auto,
-            "tracepoint" => RecordSource.Tracepoint,
-            "tried_regions" => RecordSource.TriedRegions,
-            _ => null,
-        };
+        RecordSource? source = RecordSources.Parse(sourceText);
         if (source is null)
         {
-            error = $"source '{sourceText}': expected auto, tracepoint or tried_regions";
+            error = $"source '{sourceText}': expected {RecordSources.Names}";
             return false;
         }
 

@@ -21,6 +21,20 @@ internal enum RecordSource
     TriedRegions,
 }
 
+/// <summary>The names `record --source` and POST /record?source= take.</summary>
+internal static class RecordSources
+{
+    public const string Names = "auto, tracepoint or tried_regions";
+
+    public static RecordSource? Parse(string name) => name switch
+    {
+        "auto" => RecordSource.Auto,
+        "tracepoint" => RecordSource.Tracepoint,
+        "tried_regions" => RecordSource.TriedRegions,
+        _ => null,
+    };
+}
+
 /// <summary>What to record: a kdamond by index, for how long, from which source, and how many snapshots at most (0 = no limit).</summary>
 internal sealed record RecordRequest(string Name, int Index, TimeSpan Duration, RecordSource Source, int MaxSnapshots = 0);
 
