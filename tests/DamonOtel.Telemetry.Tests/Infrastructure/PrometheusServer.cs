@@ -43,8 +43,17 @@ public sealed class PrometheusServer : IAsyncDisposable
     public static string ScrapeJob(string job, string target, string metricsPath = "/metrics", string scheme = "http", string extra = "") =>
         $"  - job_name: {job}\n    scheme: {scheme}\n    metrics_path: {metricsPath}\n    static_configs:\n      - targets: ['{target}']\n{extra}";
 
-    /// <summary>Starts `prometheus` (from PATH, or PROMETHEUS_BINARY) with the given scrape_configs entries.</summary>
-    public static async Task<PrometheusServer> StartAsync(string scrapeConfigs, TimeSpan? scrapeInterval = null, TimeSpan? readyTimeout = null)
+    /// <summary>
+    /// Starts `prometheus` (from PATH, or PROMETHEUS_BINARY) with the given scrape_configs entries
+    /// (empty: none), <paramref name="ruleFiles"/> as rule_files (absolute paths) and
+    /// <paramref name="extraArguments"/> after the usual flags (e.g. --web.enable-remote-write-receiver).
+    /// </summary>
+    public static async Task<PrometheusServer> StartAsync(
+        string scrapeConfigs,
+        TimeSpan? scrapeInterval = null,
+        TimeSpan? readyTimeout = null,
+        IReadOnlyList<string>? ruleFiles = null,
+        IReadOnlyList<string>? extraArguments = null)
     {
         var binary = Environment.GetEnvironmentVariable("PROMETHEUS_BINARY")
                      ?? (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':').Select(d => Path.Combine(d, "prometheus")).FirstOrDefault(File.Exists)
@@ -52,7 +61,9 @@ public sealed class PrometheusServer : IAsyncDisposable
         var dir = Path.Combine(Path.GetTempPath(), "prometheus-test-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(Path.Combine(dir, "data"));
         var interval = (int)(scrapeInterval ?? TimeSpan.FromSeconds(1)).TotalMilliseconds;
-        var config = $"global:\n  scrape_interval: {interval}ms\n  scrape_timeout: {interval}ms\n  evaluation_interval: {interval}ms\nscrape_configs:\n{scrapeConfigs}";
+        var rules = ruleFiles is { Count: > 0 } ? "rule_files:\n" + string.Concat(ruleFiles.Select(f => $"  - '{f}'\n")) : "";
+        var scrapes = scrapeConfigs.Length > 0 ? "scrape_configs:\n" + scrapeConfigs : "scrape_configs: []\n";
+        var config = $"global:\n  scrape_interval: {interval}ms\n  scrape_timeout: {interval}ms\n  evaluation_interval: {interval}ms\n{rules}{scrapes}";
         File.WriteAllText(Path.Combine(dir, "prometheus.yml"), config);
         var port = FreePort();
         var psi = new ProcessStartInfo(binary)
@@ -67,7 +78,7 @@ public sealed class PrometheusServer : IAsyncDisposable
                      "--storage.tsdb.path=" + Path.Combine(dir, "data"),
                      "--web.listen-address=127.0.0.1:" + port.ToString(CultureInfo.InvariantCulture),
                      "--log.level=info",
-                 })
+                 }.Concat(extraArguments ?? []))
         {
             psi.ArgumentList.Add(a);
         }
@@ -123,6 +134,19 @@ public sealed class PrometheusServer : IAsyncDisposable
         }
 
         return doc.RootElement.GetProperty("data").GetProperty("result").Clone();
+    }
+
+    /// <summary>The `data` of a successful API response (e.g. api/v1/alerts, api/v1/rules).</summary>
+    public async Task<JsonElement> GetDataAsync(string apiPath)
+    {
+        var json = await http.GetStringAsync(apiPath);
+        using var doc = JsonDocument.Parse(json);
+        if (doc.RootElement.GetProperty("status").GetString() != "success")
+        {
+            throw new InvalidOperationException($"GET {apiPath} failed: {json}");
+        }
+
+        return doc.RootElement.GetProperty("data").Clone();
     }
 
     /// <summary>The value of the first sample of an instant query, or null when it returned nothing.</summary>
