@@ -118,16 +118,24 @@ zero() {
 			END { printf "%.3f %.1f %s %s\n", w + 0, wr + 0, (o == "" ? "-" : o), (t == "" ? "-" : t) }' <<<"$pairs")
 		printf '  damon_stat idle p%s: %s scrapes, largest |exported - published| %s s (exported %s s vs published %s s, %s%%)\n' \
 			"$(awk -v q="$quant" 'BEGIN { print q * 100 }')" "$n" "$worst" "$ours" "$theirs" "$worst_rel" >>"$REPORT"
-		check "zero-config: DAMON_STAT idle p$(awk -v q="$quant" 'BEGIN { print q * 100 }') exported from its regions agrees with its published value in all $n scrapes of 25 s (largest difference ${worst} s: ${ours} s vs ${theirs} s; allowed ${allow} s + ${REL_PCT}%, opposite signs only within ${allow} s of idle)" \
+		check "zero-config: DAMON_STAT idle p$(awk -v q="$quant" 'BEGIN { print q * 100 }') exported from its regions agrees with its published value (or the next one) in all $n scrapes of 25 s (largest difference ${worst} s: ${ours} s vs ${theirs} s; allowed ${allow} s + ${REL_PCT}%, opposite signs only within ${allow} s of idle)" \
 			awk -v n="$n" -v allow="$allow" -v rel="$REL_PCT" '
 				function abs(x) { return x < 0 ? -x : x }
 				BEGIN { bad = 0 }
-				{ tol = allow + abs($3) * rel / 100
-				  ok = abs($2 - $3) <= tol
-				  # a young region whose sign the running window flipped: same age, opposite sign
-				  if (!ok && $2 * $3 < 0 && abs($3) <= tol && abs(abs($2) - abs($3)) <= tol) ok = 1
-				  if (!ok) bad++ }
-				END { exit !(n >= 3 && bad == 0) }' <<<"$pairs"
+				function agrees(e, p,   tol, ok) {
+					tol = allow + abs(p) * rel / 100
+					ok = abs(e - p) <= tol
+					# a young region whose sign the running window flipped: same age, opposite sign
+					if (!ok && e * p < 0 && abs(p) <= tol && abs(abs(e) - abs(p)) <= tol) ok = 1
+					return ok
+				}
+				{ e[NR] = $2; p[NR] = $3 }
+				# On 6.18+ an age also restarts when a region'"'"'s access count goes between zero and
+				# non-zero, so a value may jump towards 0 inside the lag: then the next published
+				# set (5 s later) shows the restart the exported value already has.
+				END { bad = 0
+				      for (i = 1; i <= NR; i++) if (!agrees(e[i], p[i]) && !(i < NR && agrees(e[i], p[i + 1]))) bad++
+				      exit !(n >= 3 && bad == 0) }' <<<"$pairs"
 	done
 }
 

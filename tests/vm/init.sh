@@ -171,7 +171,7 @@ echo "VM-NET-READY uptime=$(uptime_s)"
 # each cgroup's pages lie together in physical memory (page-interleaved cgroups blend inside
 # DAMON's regions: docs/per-cgroup.md). Their output stays off the console (it would read as
 # wsgen's phase lines); the host gets one VM-CGROUP line per group instead.
-vm_cgroups=${vm_cgroups-"cga:64M:16M cgb:128M:64M"}   # name:total:hot (hot set at offset 0); empty = none
+vm_cgroups=${vm_cgroups-"cga:128M:32M cgb:192M:64M"}   # name:total:hot (hot set at offset 0); empty = none
 cgroup_workloads_start() {
 	local spec cg rest total hot i
 	[ -n "$vm_cgroups" ] || return 0
@@ -198,6 +198,34 @@ cgroup_checkpoint() {
 	for spec in $vm_cgroups; do
 		cg=${spec%%:*}
 		echo "VM-CGROUP-STAT phase=$1 cgroup=/$cg current=$(cat "/sys/fs/cgroup/$cg/memory.current") $(awk '$1 == "anon" || $1 == "file" { printf "%s=%s ", $1, $2 }' "/sys/fs/cgroup/$cg/memory.stat")"
+	done
+	pagetruth_all "$1"
+}
+# Page truth: where each group's hot and never-touched pages sit among the `system` kdamond's
+# regions right now (pagetruth.c: pagemap PFNs against tried_regions). It is the kernel's own
+# answer, page by page, to "how much of the group's cold memory is idle > 30 s"; the host prints
+# it next to the agent's figure, which tells DAMON's region granularity from an agent error.
+# A read racing the agent's tried_regions refresh misses regions (outside > 0): read again.
+pagetruth_all() {
+	local k rd best bestn nreg aggr spec cg rest hot pid out try
+	best="" bestn=0 aggr=0
+	for k in /sys/kernel/mm/damon/admin/kdamonds/[0-9]*; do
+		[ "$(cat $k/contexts/0/operations 2>/dev/null)" = paddr ] || continue
+		for rd in $k/contexts/0/schemes/[0-9]*/tried_regions; do
+			nreg=$(ls "$rd" 2>/dev/null | grep -c '^[0-9]')
+			[ "$nreg" -gt "$bestn" ] && { best=$rd; bestn=$nreg; aggr=$(cat $k/contexts/0/monitoring_attrs/intervals/aggr_us); }
+		done
+	done
+	[ -n "$best" ] || { echo "VM-PAGETRUTH phase=$1 none: no paddr tried_regions"; return; }
+	for spec in $vm_cgroups; do
+		cg=${spec%%:*}; rest=${spec#*:}; hot=${rest#*:}
+		hot=$(( ${hot%M} * 1048576 ))
+		pid=$(head -1 /sys/fs/cgroup/$cg/cgroup.procs)
+		for try in 1 2 3; do
+			out=$(pagetruth "phase=$1 cgroup=/$cg" "$pid" "$hot" "$best" "$aggr" 30 2>&1)
+			echo "$out" | grep -q ' outside=0 ' && break
+		done
+		echo "$out"
 	done
 }
 [ "$vm_mode" = agent ] && cgroup_workloads_start
