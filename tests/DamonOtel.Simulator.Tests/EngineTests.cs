@@ -1,3 +1,5 @@
+using DamonOtel.Damon.Model;
+
 namespace DamonOtel.Simulator.Tests;
 
 public sealed class EngineTests
@@ -21,6 +23,46 @@ public sealed class EngineTests
         {
             Assert.All(byTs[k], l => Assert.Equal((uint)(k + 1), l.Age));
             Assert.All(byTs[k], l => Assert.Equal(0u, l.Nr));
+        }
+    }
+
+    [Theory]
+    [InlineData(KernelProfile.V6_12)]
+    [InlineData(KernelProfile.V6_18)]
+    [InlineData(KernelProfile.V7_3)]
+    public void A_region_with_a_few_hot_pages_restarts_its_age_on_6_18_and_later(KernelProfile profile)
+    {
+        var h = new Harness(profile);
+        // 64 MiB of which one page per MiB (0.4 %) is accessed all the time. With at most 4
+        // regions DAMON cannot isolate them: one of a region's 20 samples per aggregation hits one
+        // in ~7.5 % of aggregations (count 1), two in ~0.3 % (count 2).
+        AddressRange[] sparse = [.. Enumerable.Range(0, 64).Select(i => new AddressRange((ulong)i * Harness.MiB, ((ulong)i * Harness.MiB) + 4096))];
+        int pid = h.Kernel.SpawnProcess("app", new PhasedWorkload("sparse", 64 * Harness.MiB, TimeSpan.FromHours(1), [sparse]));
+        h.ConfigureVaddr(pid);
+        h.Write(h.C0 + "/monitoring_attrs/nr_regions/min", "3");
+        h.Write(h.C0 + "/monitoring_attrs/nr_regions/max", "4");
+        h.EnableAggregatedTrace();
+        using Stream pipe = h.Kernel.OpenPipe(h.Roots.Tracefs + "/trace_pipe");
+        h.State("on");
+        h.Kernel.Advance(TimeSpan.FromSeconds(20));
+        ulong probe = Harness.Alloc + (32 * Harness.MiB);
+        var ages = Harness.ParseAggregated(Harness.Drain(pipe))
+            .Where(l => l.Start <= probe && probe < l.End)
+            .Select(l => l.Age)
+            .ToList();
+        Assert.Equal(200, ages.Count);
+        int restarts = ages.Skip(1).Count(a => a == 0);
+        if (profile == KernelProfile.V6_12)
+        {
+            // Counts 0 and 1 differ by no more than the merge threshold (1): the age keeps growing.
+            Assert.InRange(restarts, 0, 3);
+            Assert.True(ages.Max() >= 100, $"the region aged to {ages.Max()} aggregations only");
+        }
+        else
+        {
+            // Every change between zero and non-zero restarts it.
+            Assert.True(restarts >= 10, $"{restarts} restarts in 200 aggregations");
+            Assert.True(ages.Max() < 100, $"the region aged to {ages.Max()} aggregations");
         }
     }
 

@@ -205,7 +205,7 @@ internal sealed partial class MonitorContext
             nr = 0;
             foreach (TargetState t in Targets)
             {
-                t.Regions = MergeOf(t.Regions, threshold, szLimit, first);
+                t.Regions = MergeOf(t.Regions, threshold, szLimit, first, AgeRestartsOnZeroCrossing);
                 nr += t.Regions.Count;
             }
 
@@ -215,7 +215,15 @@ internal sealed partial class MonitorContext
         while ((ulong)nr > Config.MaxNrRegions && threshold / 2 < Math.Max(1, MaxNrAccesses));
     }
 
-    private static List<Region> MergeOf(List<Region> regions, uint threshold, ulong szLimit, bool updateAge)
+    /// <summary>
+    /// 6.18 and later also restart a region's age when its access count goes between zero and
+    /// non-zero, however small the change: a cold region holding a few accessed pages never ages
+    /// there (docs/per-cgroup.md, "Per-cgroup idle on 6.18 and later"). 6.12 restarts it only on
+    /// a change above the merge threshold.
+    /// </summary>
+    private bool AgeRestartsOnZeroCrossing => profile != KernelProfile.V6_12;
+
+    private static List<Region> MergeOf(List<Region> regions, uint threshold, ulong szLimit, bool updateAge, bool restartOnZeroCrossing)
     {
         var result = new List<Region>(regions.Count);
         Region? prev = null;
@@ -223,7 +231,9 @@ internal sealed partial class MonitorContext
         {
             if (updateAge)
             {
-                r.Age = Diff(r.NrAccesses, r.LastNrAccesses) > threshold ? 0 : r.Age + 1;
+                bool restart = Diff(r.NrAccesses, r.LastNrAccesses) > threshold
+                    || (restartOnZeroCrossing && (r.NrAccesses == 0) != (r.LastNrAccesses == 0));
+                r.Age = restart ? 0 : r.Age + 1;
             }
 
             if (prev is not null && prev.End == r.Start && Diff(prev.NrAccesses, r.NrAccesses) <= threshold && prev.Size + r.Size <= szLimit)
