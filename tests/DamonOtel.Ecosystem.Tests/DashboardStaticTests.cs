@@ -165,7 +165,7 @@ public sealed class DashboardStaticTests
         Assert.Contains("label_replace(kube_pod_info{}, \"pod_uid\", \"$1\", \"uid\", \"(.+)\")", idleExpr, StringComparison.Ordinal);
         Assert.StartsWith("topk(20, ", idleExpr, StringComparison.Ordinal);
         var podWss = Assert.Single(panels, p => (string?)p["title"] == "Pod working set (purity at least 0.5)");
-        Assert.Contains("and on(instance, kdamond, cgroup) damon_cgroup_memory_purity{", Exprs(podWss).Single(), StringComparison.Ordinal);
+        Assert.Contains("and on(instance, kdamond, cgroup) damon_cgroup_memory_purity_ratio{", Exprs(podWss).Single(), StringComparison.Ordinal);
         Assert.Contains(">= 0.5", Exprs(podWss).Single(), StringComparison.Ordinal);
 
         foreach (var metric in new[]

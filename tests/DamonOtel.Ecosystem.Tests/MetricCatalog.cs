@@ -44,7 +44,7 @@ internal static partial class MetricCatalog
         ["damon_cgroup_memory_working_set_bytes"] = Cgroup,
         ["damon_cgroup_memory_idle_bytes"] = [.. Cgroup, "le"],
         ["damon_cgroup_memory_idle_time_seconds"] = [.. Cgroup, "quantile"],
-        ["damon_cgroup_memory_purity"] = Cgroup,
+        ["damon_cgroup_memory_purity_ratio"] = Cgroup,
         ["damon_cgroups_selected"] = ["kdamond"],
         ["damon_cgroups_dropped"] = ["kdamond"],
         ["damos_scheme_tried_total"] = Scheme,

@@ -55,7 +55,7 @@ public sealed partial class MetricDocsTests
         }
     }
 
-    [GeneratedRegex(@"^\| `(?<otel>[a-z_.]+)` \| `(?<prom>[a-z_]+)` \| (?<kind>[^|]+) \| `[^`]*` \| (?<attrs>[^|]*) \| [^|]* \| (?<default>[^|]+) \|$", RegexOptions.Multiline)]
+    [GeneratedRegex(@"^\| `(?<otel>[a-z_.]+)` \| `(?<prom>[a-z_]+)` \| (?<kind>[^|]+) \| (?:`[^`]*`)? \| (?<attrs>[^|]*) \| [^|]* \| (?<default>[^|]+) \|$", RegexOptions.Multiline)]
     private static partial Regex RowRegex();
 
     [GeneratedRegex("`([a-z_.]+)`")]

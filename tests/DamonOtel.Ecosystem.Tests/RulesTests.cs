@@ -52,6 +52,25 @@ public sealed class RulesTests
         Assert.Contains("DamonWorkingSetGrowing", result.Output, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// Control: with the scrape-only expression DamonOtelAgentAbsent fires while an agent pushes
+    /// OTLP (no up at all); the unit tests catch that.
+    /// </summary>
+    [Fact]
+    public void Promtool_unit_tests_catch_an_agent_absent_alert_blind_to_OTLP()
+    {
+        var promtool = Tools.Require("promtool", "prometheus");
+        var dir = Tools.TempDir("rules-mutant-absent");
+        var rules = Repo.Read(Repo.RulesFile);
+        const string original = "expr: absent(up{job=\"damon-otel\"}) and absent(damon_otel_build_info{job=\"damon-otel\"})";
+        Assert.Contains(original, rules, StringComparison.Ordinal);
+        File.WriteAllText(Path.Combine(dir, "damon-otel-rules.yml"), rules.Replace(original, "expr: absent(up{job=\"damon-otel\"})", StringComparison.Ordinal));
+        File.Copy(Repo.PathOf(Repo.RulesTestFile), Path.Combine(dir, "damon-otel-rules.test.yml"));
+        var result = Tools.Run(promtool, ["test", "rules", "damon-otel-rules.test.yml"], workingDirectory: dir);
+        Assert.NotEqual(0, result.ExitCode);
+        Assert.Contains("alertname: DamonOtelAgentAbsent, time: 15m", result.Output, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Required_alerts_exist_with_severity_and_runbook_annotations()
     {
@@ -129,6 +148,7 @@ public sealed class RulesTests
     {
         var rules = Repo.Read(Repo.RulesFile);
         Assert.Contains("absent(up{job=\"damon-otel\"})", rules, StringComparison.Ordinal);
+        Assert.Contains("absent(damon_otel_build_info{job=\"damon-otel\"})", rules, StringComparison.Ordinal);
         Assert.Contains("up{job=\"damon-otel\"} == 0", rules, StringComparison.Ordinal);
     }
 

@@ -62,11 +62,13 @@ public sealed class SerializerTests
     [InlineData("damos.scheme.tried", "{region}", true, "damos_scheme_tried_total", "")]
     [InlineData("damon.kdamond.cpu.time", "s", true, "damon_kdamond_cpu_time_seconds_total", "seconds")]
     [InlineData("damon.memory.access_ratio", "1", false, "damon_memory_access_ratio", "")]
+    [InlineData("damon.kdamond.up", null, false, "damon_kdamond_up", "")]
+    [InlineData("damon.cgroup.memory.purity_ratio", "1", false, "damon_cgroup_memory_purity_ratio", "")]
     [InlineData("damon.memory.heatmap.access_rate", "%", false, "damon_memory_heatmap_access_rate_percent", "percent")]
     [InlineData("requests_total", "1", true, "requests_total", "")]
     [InlineData("latency.seconds", "s", false, "latency_seconds", "seconds")]
     [InlineData("9lives..cat-x", "ms", false, "_9lives_cat_x_milliseconds", "milliseconds")]
-    public void Names_follow_the_compatibility_spec(string otel, string unit, bool counter, string text, string omUnit)
+    public void Names_follow_the_compatibility_spec(string otel, string? unit, bool counter, string text, string omUnit)
     {
         var n = PrometheusNaming.For(otel, unit, counter);
         Assert.Equal(text, n.TextTypeName);

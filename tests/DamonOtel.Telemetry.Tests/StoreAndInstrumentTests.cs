@@ -123,7 +123,7 @@ public sealed class StoreAndInstrumentTests
         Assert.Equal([67_108_864.0, 201_326_592, 268_435_456], seen.Where(s => s.Name == "damon.cgroup.memory.idle" && s.Tags["cgroup"] == Pod).Select(s => s.Value));
         Assert.Equal([("0.5", 30.0), ("0.9", 120.0)], seen.Where(s => s.Name == "damon.cgroup.memory.idle_time" && s.Tags["cgroup"] == Pod).Select(s => (s.Tags["quantile"], s.Value)));
         Assert.Equal([("0.9", 3600.0)], seen.Where(s => s.Name == "damon.cgroup.memory.idle_time" && s.Tags["cgroup"] != Pod).Select(s => (s.Tags["quantile"], s.Value)));
-        Assert.Equal(0.875, Assert.Single(seen, s => s.Name == "damon.cgroup.memory.purity").Value);
+        Assert.Equal(0.875, Assert.Single(seen, s => s.Name == "damon.cgroup.memory.purity_ratio").Value);
         Assert.Equal(67_108_864, Assert.Single(seen, s => s.Name == "damon.cgroup.memory.working_set" && s.Tags["cgroup"] == Pod).Value);
         Assert.Equal(1_048_576.5, Assert.Single(seen, s => s.Name == "damon.cgroup.memory.resident.standard_error" && s.Tags["cgroup"] == Pod).Value);
 

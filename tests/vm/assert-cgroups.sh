@@ -75,7 +75,7 @@ while read -r line; do
 	wss=$(q1 "quantile_over_time(0.5, damon_cgroup_memory_working_set_bytes{$s}[$WINDOW])")
 	wlo=$(q1 "min_over_time(damon_cgroup_memory_working_set_bytes{$s}[$WINDOW])")
 	whi=$(q1 "max_over_time(damon_cgroup_memory_working_set_bytes{$s}[$WINDOW])")
-	pur=$(q1 "$(last "damon_cgroup_memory_purity{$s}")")
+	pur=$(q1 "$(last "damon_cgroup_memory_purity_ratio{$s}")")
 	idle=$(q1 "$(last "damon_cgroup_memory_idle_bytes{$s,le=\"+Inf\"}") - ignoring(le) $(last "damon_cgroup_memory_idle_bytes{$s,le=~\"$COLD_AFTER(\\\\.0)?\"}")")
 	cold_age=$(awk -v a="$CP_UP" -v b="$started" -v c="$READY" 'BEGIN { s = b > c ? b : c; printf "%d", a - s }')
 	# The kernel's own regions, page by page (init.sh's pagetruth): the idle figure DAMON itself

@@ -27,7 +27,7 @@ public enum MetricKind
 public sealed record MetricDefinition(
     string Name,
     MetricKind Kind,
-    string Unit,
+    string? Unit,
     string Description,
     IReadOnlyList<string> Attributes,
     bool EnabledByDefault = true)
@@ -59,7 +59,7 @@ public static class MetricCatalog
     private static readonly string[] S = ["source"];
     private static readonly string[] Cg = ["kdamond", "cgroup", "pod_uid", "container_id", "qos_class"];
 
-    public static MetricDefinition KdamondUp { get; } = new("damon.kdamond.up", MetricKind.Gauge, "1",
+    public static MetricDefinition KdamondUp { get; } = new("damon.kdamond.up", MetricKind.Gauge, null,
         "1 when the kdamond (or DAMON module) is running, 0 when it is stopped.", K);
 
     public static MetricDefinition MonitoringInterval { get; } = new("damon.monitoring.interval", MetricKind.Gauge, "s",
@@ -89,7 +89,7 @@ public static class MetricCatalog
     public static MetricDefinition IdleTimeSigned { get; } = new("damon.memory.idle_time.signed", MetricKind.Gauge, "s",
         "Per-byte idle time percentiles, DAMON_STAT convention (accessed memory counts negative: -(age+1) x aggregation interval).", ["kdamond", "target", "quantile"]);
 
-    public static MetricDefinition Temperature { get; } = new("damon.memory.temperature", MetricKind.Gauge, "1",
+    public static MetricDefinition Temperature { get; } = new("damon.memory.temperature", MetricKind.Gauge, null,
         "Per-byte access temperature percentiles (damo weights; negative when not accessed).", ["kdamond", "target", "quantile"]);
 
     public static MetricDefinition AccessBandwidth { get; } = new("damon.memory.access_bandwidth", MetricKind.Gauge, "By/s",
@@ -124,7 +124,7 @@ public static class MetricCatalog
         "Standard error of damon_cgroup_memory_resident_bytes from the page sampling (binomial bound; contiguous memory is estimated far better).", Cg);
 
     public static MetricDefinition CgroupWorkingSet { get; } = new("damon.cgroup.memory.working_set", MetricKind.Gauge, "By",
-        "The cgroup's bytes in regions accessed in the last aggregation interval (region-level: trust it where damon_cgroup_memory_purity is high).", Cg);
+        "The cgroup's bytes in regions accessed in the last aggregation interval (region-level: trust it where damon_cgroup_memory_purity_ratio is high).", Cg);
 
     public static MetricDefinition CgroupIdle { get; } = new("damon.cgroup.memory.idle", MetricKind.UpDownCounter, "By",
         "The cgroup's bytes idle for at most le seconds (cumulative, le=\"+Inf\" = resident bytes), region-level like the working set.", [.. Cg, "le"]);
@@ -132,7 +132,7 @@ public static class MetricCatalog
     public static MetricDefinition CgroupIdleTime { get; } = new("damon.cgroup.memory.idle_time", MetricKind.Gauge, "s",
         "Per-byte idle time percentiles of the cgroup's pages (damo convention, region-level). Not aggregatable.", [.. Cg, "quantile"]);
 
-    public static MetricDefinition CgroupPurity { get; } = new("damon.cgroup.memory.purity", MetricKind.Gauge, "1",
+    public static MetricDefinition CgroupPurity { get; } = new("damon.cgroup.memory.purity_ratio", MetricKind.Gauge, "1",
         "Share (0..1) of the cgroup's bytes lying in regions where it holds at least 90 % of the pages owned by cgroups. A region's access count covers all its pages, so the cgroup's "
         + "working set and idle times are its own only there: physically interleaved cgroups read near 0 and their WSS is a blend of their neighbours'.", Cg);
 
@@ -181,10 +181,10 @@ public static class MetricCatalog
     public static MetricDefinition SnapshotAge { get; } = new("damon_otel.snapshot.age", MetricKind.Gauge, "s",
         "Seconds since the source last collected successfully.", S);
 
-    public static MetricDefinition SourceUp { get; } = new("damon_otel.source.up", MetricKind.Gauge, "1",
+    public static MetricDefinition SourceUp { get; } = new("damon_otel.source.up", MetricKind.Gauge, null,
         "1 when the source's last collection succeeded, else 0.", S);
 
-    public static MetricDefinition BuildInfo { get; } = new("damon_otel.build.info", MetricKind.Gauge, "1",
+    public static MetricDefinition BuildInfo { get; } = new("damon_otel.build.info", MetricKind.Gauge, null,
         "Always 1; the labels say which damon-otel build runs (version, revision: the git commit, runtime: the .NET runtime).", ["version", "revision", "runtime"]);
 
     public static MetricDefinition ProcessCpuTime { get; } = new("process.cpu.time", MetricKind.ObservableCounter, "s",
@@ -225,6 +225,9 @@ public static class MetricCatalog
         sb.Append("specification (unit suffix, `_total` for counters); OpenMetrics uses the same names (counter families\n");
         sb.Append("without `_total` on the metadata lines). `kdamond`, `target` and `scheme` carry the names given in the\n");
         sb.Append("config (the index when none). No series is ever labelled by region or address.\n\n");
+        sb.Append("Through an OpenTelemetry Collector (`prometheusremotewrite`, `prometheus` exporters) the names are the same:\n");
+        sb.Append("the Collector also appends `_ratio` to gauges whose unit is `1`, so those (0..1 ratios) end in `_ratio`\n");
+        sb.Append("already, and states, info and scores have no unit (docs/operations.md, \"OTLP through an OpenTelemetry Collector\").\n\n");
         sb.Append("| OTel name | Prometheus name | kind | unit | attributes | description | default |\n");
         sb.Append("|---|---|---|---|---|---|---|\n");
         foreach (var d in All)
@@ -245,7 +248,7 @@ public static class MetricCatalog
                 _ => "Histogram",
             };
             sb.Append(CultureInfo.InvariantCulture,
-                $"| `{d.Name}` | `{d.PrometheusName}` | {kind} ({promType}) | `{d.Unit}` | {string.Join(", ", d.Attributes.Select(a => "`" + a + "`"))} | {d.Description.Replace("|", "\\|", StringComparison.Ordinal)} | {(d.EnabledByDefault ? "on" : "off")} |\n");
+                $"| `{d.Name}` | `{d.PrometheusName}` | {kind} ({promType}) | {(d.Unit is null ? "" : "`" + d.Unit + "`")} | {string.Join(", ", d.Attributes.Select(a => "`" + a + "`"))} | {d.Description.Replace("|", "\\|", StringComparison.Ordinal)} | {(d.EnabledByDefault ? "on" : "off")} |\n");
         }
 
         sb.Append("\n## Notes\n\n");
