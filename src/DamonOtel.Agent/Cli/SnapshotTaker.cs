@@ -21,7 +21,11 @@ namespace DamonOtel.Agent.Cli;
 /// By default a vaddr/fvaddr target counts only its process's mapped memory (as the agent
 /// exports it); <paramref name="raw"/> reports DAMON's regions as they are, number for number
 /// what `damo report access` prints.
-internal sealed class SnapshotTaker(KernelEnvironment env, AccessOptions options, StateCommands? commands, IReadOnlySet<int> writable, bool raw = false, DamonSysfsReader? sysfsReader = null)
+/// When our own updates keep being torn, another process refreshes the directory all the time
+/// (the agent's collector, every collection interval): each update then clears what the other is
+/// reading. The taker stops updating and reads the other's result right after one of its fills
+/// completes, waiting at most <paramref name="followWait"/> for each.
+internal sealed class SnapshotTaker(KernelEnvironment env, AccessOptions options, StateCommands? commands, IReadOnlySet<int> writable, bool raw = false, DamonSysfsReader? sysfsReader = null, TimeSpan? followWait = null)
 {
     private readonly DamonSysfsReader reader = sysfsReader ?? new(env.Fs, env.Roots);
     private readonly ProcReader proc = new(env.Fs, env.Roots);
@@ -30,6 +34,13 @@ internal sealed class SnapshotTaker(KernelEnvironment env, AccessOptions options
     private readonly List<DamonRegion> clipped = [];
 
     private const int MaxRefreshRetries = 3;
+
+    /// <summary>Reads after another process's updates, once our own have been torn.</summary>
+    private const int MaxFollowReads = 5;
+
+    private static readonly TimeSpan FollowPoll = TimeSpan.FromMilliseconds(50);
+
+    private readonly TimeSpan followWait = followWait ?? TimeSpan.FromSeconds(10);
 
     public async Task<IReadOnlyList<SnapshotReportTarget>> TakeAsync(CancellationToken cancellationToken)
     {
@@ -73,9 +84,16 @@ internal sealed class SnapshotTaker(KernelEnvironment env, AccessOptions options
                     tried = reader.ReadTriedRegions(k.Index, ctx.Index, scheme);
                 }
 
+                int followed = 0;
+                for (; refresh && tried is { Regions.Length: 0 } or { Torn: true } && followed < MaxFollowReads; followed++)
+                {
+                    await WaitForAnotherFillAsync(k.Index, ctx.Index, scheme, cancellationToken).ConfigureAwait(false);
+                    tried = reader.ReadTriedRegions(k.Index, ctx.Index, scheme);
+                }
+
                 if (refresh && tried is { Torn: true })
                 {
-                    throw new InvalidOperationException($"{reader.TriedRegionsDir(k.Index, ctx.Index, scheme)} changed while it was read, {MaxRefreshRetries + 1} times: another process is updating this kdamond's tried_regions; try again");
+                    throw new InvalidOperationException($"{reader.TriedRegionsDir(k.Index, ctx.Index, scheme)} changed while it was read, {MaxRefreshRetries + 1 + followed} times ({MaxRefreshRetries + 1} after our own updates, {followed} after another process's): another process is updating this kdamond's tried_regions; try again");
                 }
 
                 // Read-only, a torn read is left out like an empty one: a part is no snapshot.
@@ -111,6 +129,35 @@ internal sealed class SnapshotTaker(KernelEnvironment env, AccessOptions options
         }
 
         return result;
+    }
+
+    /// <summary>
+    /// Waits for another process's update to refill tried_regions: the kernel clears the directory
+    /// (total_bytes 0) at the command and fills it at the scheme's next application, so a
+    /// non-zero total_bytes after a 0, unchanged over one more poll, is a fill just completed and
+    /// whole until that process's next update. Without a clear seen within the wait (nobody else
+    /// updating, or a fill too quick to see) the caller just reads again.
+    /// </summary>
+    private async Task WaitForAnotherFillAsync(int kdamond, int context, int scheme, CancellationToken cancellationToken)
+    {
+        bool cleared = false;
+        ulong? previous = null;
+        long deadline = Environment.TickCount64 + (long)followWait.TotalMilliseconds;
+        while (Environment.TickCount64 < deadline)
+        {
+            await Task.Delay(FollowPoll, cancellationToken).ConfigureAwait(false);
+            ulong? total = reader.ReadTriedBytes(kdamond, context, scheme);
+            if (total is null or 0)
+            {
+                cleared = true;
+            }
+            else if (cleared && total == previous)
+            {
+                return;
+            }
+
+            previous = total;
+        }
     }
 
     /// <summary>

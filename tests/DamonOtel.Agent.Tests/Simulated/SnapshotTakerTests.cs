@@ -25,16 +25,42 @@ public class SnapshotTakerTests
         await using KernelEnvironment env = KernelEnvironment.Wrap(sim.Kernel, sim.Roots);
 
         // With refresh: the listed regions vanish before they are read; the taker refreshes again.
-        var taker = new SnapshotTaker(env, AccessOptions.Default, commands, new HashSet<int> { 0 });
+        var taker = new SnapshotTaker(env, AccessOptions.Default, commands, new HashSet<int> { 0 }, followWait: TimeSpan.FromMilliseconds(200));
         sim.Kernel.Faults.VanishTriedRegionsAfterNextListing();
         SnapshotReportTarget t = Assert.Single(await taker.TakeAsync(CancellationToken.None));
         Assert.InRange((double)t.Summary.WorkingSetBytes, (128UL << 20) * 0.9, (128UL << 20) * 1.1);
 
-        // Torn at every refresh (another writer keeps updating): an error saying so, not a part.
-        sim.Kernel.Faults.VanishTriedRegionsAfterNextListing(int.MaxValue);
-        InvalidOperationException e = await Assert.ThrowsAsync<InvalidOperationException>(() => taker.TakeAsync(CancellationToken.None));
-        Assert.Contains("tried_regions changed while it was read, 4 times", e.Message, StringComparison.Ordinal);
-        sim.Kernel.Faults.VanishTriedRegionsAfterNextListing(0);
+        // Another writer updating every 100 ms, as the agent's collector does every collection.
+        using (var other = new CancellationTokenSource())
+        {
+            var otherCommands = new StateCommands(sim.Kernel, sim.Roots);
+            Task otherWriter = Task.Run(async () =>
+            {
+                while (!other.IsCancellationRequested)
+                {
+                    await otherCommands.SendAsync(0, StateCommand.UpdateSchemesTriedRegions);
+                    await Task.Delay(100);
+                }
+            });
+
+            // Torn after each of our own 4 updates and the first read after another's: the taker
+            // stops updating (which would only tear the other writer's reads) and reads the other
+            // writer's next fill.
+            // Whole: the same mapped bytes as the snapshot above (a torn read has less).
+            ulong whole = t.Summary.MonitoredBytes;
+            sim.Kernel.Faults.VanishTriedRegionsAfterNextListing(5);
+            t = Assert.Single(await taker.TakeAsync(CancellationToken.None));
+            Assert.Equal(whole, t.Summary.MonitoredBytes);
+            Assert.True(t.Summary.WorkingSetBytes > 0);
+
+            // Torn at every read: an error saying so, not a part.
+            sim.Kernel.Faults.VanishTriedRegionsAfterNextListing(int.MaxValue);
+            InvalidOperationException e = await Assert.ThrowsAsync<InvalidOperationException>(() => taker.TakeAsync(CancellationToken.None));
+            Assert.Contains("tried_regions changed while it was read, 9 times (4 after our own updates, 5 after another process's)", e.Message, StringComparison.Ordinal);
+            sim.Kernel.Faults.VanishTriedRegionsAfterNextListing(0);
+            await other.CancelAsync();
+            await otherWriter;
+        }
 
         // Without refresh (read-only): an empty or torn read is no snapshot, never a zero one.
         var readOnly = new SnapshotTaker(env, AccessOptions.Default, commands: null, new HashSet<int>());
