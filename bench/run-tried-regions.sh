@@ -7,11 +7,13 @@
 #     (1 read), `damon-otel snapshot --no-refresh` (the NativeAOT publish of
 #     scripts/publish-agent.sh), and Debian's damo (trixie 2.8.3 and sid 3.4.1, `dpkg -x` from a
 #     private apt list; `damo report access`) inside bench/damo-sandbox.sh's private mount
-#     namespace over the same fake tree: wall and CPU (user+sys) per snapshot and the ratios.
+#     namespace over the same fake tree: wall and CPU (user+sys) per snapshot and the ratios;
+#     plus `damon-otel --version` (the binary's start-up alone, no DAMON file read).
 # The tree: bench/fixtures/make-tree.py PREFIX 1 1000 on /dev/shm (one running kdamond whose
 # stat scheme has 1,000 tried regions named 1,3,5,... like 6.14+ kernels).
 # Usage: bench/run-tried-regions.sh   (from anywhere; minutes, mostly the Release builds)
 #   PROCESS_RUNS=10  SKIP_BDN=1 (only part 2)  SKIP_DAMO=1  AGENT_AOT=<binary> (skip the publish)
+#   AGENT_BASELINE=<binary> (another build's snapshot in the same alternation, row "baseline")
 #   BENCH_CACHE=<dir> (damo downloads; default tests/vm/.cache, as the VM test's)
 set -eu
 cd "$(dirname "$0")/.."
@@ -78,6 +80,11 @@ i=0
 while [ $i -lt "$RUNS" ]; do
   timed c bench/c/read_tried_regions "$TREE" 1 0
   timed ours "$AGENT" snapshot --no-refresh --path.sysfs "$ROOT/sys" --path.tracefs "$ROOT/tracing" --path.procfs "$ROOT/proc" --state-dir "$ROOT/state"
+  # The command's fixed cost: the same binary starting, parsing and printing, reading nothing.
+  timed ours-version "$AGENT" --version
+  if [ -n "${AGENT_BASELINE:-}" ]; then
+    timed baseline "$AGENT_BASELINE" snapshot --no-refresh --path.sysfs "$ROOT/sys" --path.tracefs "$ROOT/tracing" --path.procfs "$ROOT/proc" --state-dir "$ROOT/state"
+  fi
   i=$((i + 1))
 done
 grep -q '^regions: 1000$' "$ROOT/out.ours" || { echo "our snapshot did not see 1000 regions:"; head "$ROOT/out.ours"; exit 1; }

@@ -13,7 +13,7 @@ internal static class Program
     {
         try
         {
-            return await CommandLine.Build().Parse(args)
+            return await CommandLine.ForArguments(args).Parse(args)
                 .InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null, EnableDefaultExceptionHandler = false })
                 .ConfigureAwait(false);
         }

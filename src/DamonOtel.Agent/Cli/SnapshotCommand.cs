@@ -50,9 +50,13 @@ internal static class SnapshotCommand
             bool refresh = !parse.GetValue(noRefresh);
             KernelEnvironment env;
             KdamondManager? manager = null;
-            using ILoggerFactory loggers = CommandLine.CreateLoggers(LogLevel.Warning);
             using var simulationState = parse.GetResult(simulate) is null ? null : new PrivateTempDirectory("damon-otel-snap-");
-            if (parse.GetResult(simulate) is not null)
+
+            // Only the simulated kdamonds' manager logs: building the logger factory (its DI
+            // container, its generic types made at run time) was a fifth of the command's CPU
+            // on a real tree (bench/README.md, "Reading tried_regions").
+            using ILoggerFactory? loggers = parse.GetResult(simulate) is null ? null : CommandLine.CreateLoggers(LogLevel.Warning);
+            if (loggers is not null)
             {
                 string workload = parse.GetValue(simulate) ?? "steady";
                 if (!SimulatedWorkloads.Names.Contains(workload))

@@ -11,7 +11,7 @@ namespace DamonOtel.Agent.Collection;
 /// self-metrics; a failure is logged once with its reason, then again only when it changes,
 /// so a broken source does not flood the journal.
 /// </summary>
-internal sealed partial class CollectionLoop(ObservationStore store, ILogger<CollectionLoop> logger, TimeProvider time) : IAsyncDisposable
+internal sealed partial class CollectionLoop(ObservationStore store, ILogger<CollectionLoop> logger, TimeProvider time, HeapTrim? heapTrim = null) : IAsyncDisposable
 {
     private readonly Dictionary<string, Worker> workers = new(StringComparer.Ordinal);
     private readonly Lock gate = new();
@@ -143,6 +143,7 @@ internal sealed partial class CollectionLoop(ObservationStore store, ILogger<Col
         }
 
         store.RecordCollection(worker.Source.Name, Stopwatch.GetElapsedTime(start), error);
+        heapTrim?.Check();
         string? message = error?.Message;
         if (message != worker.LastError)
         {

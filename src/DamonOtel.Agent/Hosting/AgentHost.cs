@@ -29,7 +29,7 @@ internal sealed record HostSettings
     /// <summary>Tests replace the console logger (e.g. with nothing).</summary>
     public Action<ILoggingBuilder>? ConfigureLogging { get; init; }
 
-    /// <summary>How often the config files are re-hashed when no file event came.</summary>
+    /// <summary>How often the config files are re-read when no file event came.</summary>
     public TimeSpan ConfigPollInterval { get; init; } = TimeSpan.FromSeconds(10);
 
     /// <summary>

@@ -33,7 +33,7 @@ internal sealed partial class AgentRunner : IAsyncDisposable
         this.loggers = loggers;
         reader = KdamondManager.NewReader(env, config);
         Manager = new KdamondManager(env, config, loggers.CreateLogger<KdamondManager>());
-        Loop = new CollectionLoop(store, loggers.CreateLogger<CollectionLoop>(), env.Time);
+        Loop = new CollectionLoop(store, loggers.CreateLogger<CollectionLoop>(), env.Time, HeapTrim.ForThisProcess(env.Time));
     }
 
     public AgentConfig Config { get; private set; }

@@ -1,5 +1,3 @@
-using System.Security.Cryptography;
-
 namespace DamonOtel.Agent.Hosting;
 
 /// <summary>
@@ -7,8 +5,11 @@ namespace DamonOtel.Agent.Hosting;
 /// however they happen: an in-place edit, an editor's rename-on-save, or Kubernetes swapping a
 /// mounted ConfigMap's <c>..data</c> symlink (which changes no watched file name, so a watcher of
 /// the file alone sees nothing). The directories are watched for any event, and a timer
-/// re-hashes the files as a backstop (inotify misses events on some mounts); only a change of
-/// a file's SHA-256 (or of its presence) calls <c>changed</c>.
+/// re-reads the files as a backstop (inotify misses events on some mounts); only a change of
+/// a file's bytes (or of its presence) calls <c>changed</c>. The bytes themselves are kept and
+/// compared, not a SHA-256 of them: config files are a few KB (at most
+/// <see cref="Configuration.YamlLimits.MaxFileBytes"/> for the config), and a hash made the
+/// runtime load libcrypto, ~4 MB of the agent's RSS (bench/README.md, the agent as a whole).
 /// </summary>
 internal sealed class ConfigWatcher : IDisposable
 {
@@ -17,13 +18,13 @@ internal sealed class ConfigWatcher : IDisposable
     private readonly Lock gate = new();
     private readonly List<FileSystemWatcher> watchers = [];
     private readonly ITimer timer;
-    private Dictionary<string, string> hashes;
+    private Dictionary<string, byte[]?> contents;
     private readonly bool watchDirectories;
     private HashSet<string> watchedDirectories = new(StringComparer.Ordinal);
 
     /// <param name="files">The files to follow, asked again after each change (a reload may name other files).</param>
     /// <param name="changed">Called (on a thread-pool thread) when the content of one of them changed.</param>
-    /// <param name="pollInterval">How often the files are re-hashed without any event.</param>
+    /// <param name="pollInterval">How often the files are re-read without any event.</param>
     /// <param name="time">The timer's clock.</param>
     /// <param name="watchDirectories">False: the timer alone (tests of the timer path, which events would race).</param>
     public ConfigWatcher(Func<IReadOnlyList<string>> files, Action changed, TimeSpan pollInterval, TimeProvider? time = null, bool watchDirectories = true)
@@ -31,25 +32,25 @@ internal sealed class ConfigWatcher : IDisposable
         this.files = files;
         this.changed = changed;
         this.watchDirectories = watchDirectories;
-        hashes = HashAll(files());
-        Watch(hashes.Keys);
+        contents = ReadAll(files());
+        Watch(contents.Keys);
         timer = (time ?? TimeProvider.System).CreateTimer(_ => Check(), null, pollInterval, pollInterval);
     }
 
-    /// <summary>Re-hashes now; true (and <c>changed</c> called) when some content differs.</summary>
+    /// <summary>Re-reads now; true (and <c>changed</c> called) when some content differs.</summary>
     public bool Check()
     {
         lock (gate)
         {
             IReadOnlyList<string> current = files();
-            Dictionary<string, string> now = HashAll(current);
-            bool same = now.Count == hashes.Count && now.All(kv => hashes.TryGetValue(kv.Key, out string? h) && h == kv.Value);
+            Dictionary<string, byte[]?> now = ReadAll(current);
+            bool same = now.Count == contents.Count && now.All(kv => contents.TryGetValue(kv.Key, out byte[]? old) && SameBytes(old, kv.Value));
             if (same)
             {
                 return false;
             }
 
-            hashes = now;
+            contents = now;
             Watch(now.Keys);
         }
 
@@ -71,27 +72,28 @@ internal sealed class ConfigWatcher : IDisposable
         }
     }
 
-    /// <summary>SHA-256 of each file; "" for one that cannot be read (gone, mid-swap).</summary>
-    private static Dictionary<string, string> HashAll(IEnumerable<string> paths)
+    /// <summary>The bytes of each file; null for one that cannot be read (gone, mid-swap).</summary>
+    private static Dictionary<string, byte[]?> ReadAll(IEnumerable<string> paths)
     {
-        var result = new Dictionary<string, string>(StringComparer.Ordinal);
+        var result = new Dictionary<string, byte[]?>(StringComparer.Ordinal);
         foreach (string path in paths)
         {
             try
             {
-                using FileStream s = File.OpenRead(path);
-                result[path] = Convert.ToHexString(SHA256.HashData(s));
+                result[path] = File.ReadAllBytes(path);
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
-                result[path] = string.Empty;
+                result[path] = null;
             }
         }
 
         return result;
     }
 
-    // Every event in the directory (symlink swaps, renames, writes) triggers a re-hash.
+    private static bool SameBytes(byte[]? a, byte[]? b) => a is null ? b is null : b is not null && a.AsSpan().SequenceEqual(b);
+
+    // Every event in the directory (symlink swaps, renames, writes) triggers a re-read.
     private void Watch(IEnumerable<string> paths)
     {
         if (!watchDirectories)
