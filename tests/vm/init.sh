@@ -310,6 +310,40 @@ kdamond_cpu() { # $1 = kdamond index; prints "VM-KDAMOND-CPU ..." from /proc/<pi
 	awk -v k="$1" -v up="$(uptime_s)" '{ print "VM-KDAMOND-CPU kdamond=" k " pid=" $1 " utime=" $14 " stime=" $15 " ticks=" $14 + $15 " uptime=" up }' "/proc/$pid/stat"
 }
 
+# tried_bytes against the walk: the wsgen_tb kdamond holds the agent's bucket schemes (one stat
+# scheme per idle bucket) and `walk`, a scheme matching every region. With the agent stopped (so
+# its update_schemes_tried_bytes cannot empty the directories meanwhile), one
+# update_schemes_tried_regions fills them all from the same regions: each bucket scheme's
+# total_bytes (what the agent reads in tried_bytes mode) against the bytes of the walk's regions
+# that fall in its access pattern (nr_accesses and age ranges, read from its sysfs files).
+triedbytes_check() {
+	local idx d s n w tot amin amax nmin nmax
+	idx=$(tr -d ' \n' < /run/damon-otel/kdamonds.json | grep -o '"index":[0-9]*,"name":"wsgen_tb"' | sed 's/"index":\([0-9]*\).*/\1/')
+	[ -n "$idx" ] || { echo "VM-TRIEDBYTES none: no wsgen_tb in the ownership record"; return; }
+	d=/sys/kernel/mm/damon/admin/kdamonds/$idx/contexts/0/schemes
+	kill -STOP $AGENT
+	sleep 3   # a command the agent had in flight completes
+	echo update_schemes_tried_regions > /sys/kernel/mm/damon/admin/kdamonds/$idx/state ||
+		{ kill -CONT $AGENT; echo "VM-TRIEDBYTES none: update_schemes_tried_regions failed"; return; }
+	n=$(cat $d/nr_schemes)
+	# Scheme 0 is `walk` (user schemes come first): its regions as "nr_accesses age bytes".
+	w=/tmp/walk.txt; : > $w
+	for r in $d/0/tried_regions/[0-9]*; do
+		echo "$(cat $r/nr_accesses) $(cat $r/age) $(( $(cat $r/end) - $(cat $r/start) ))" >> $w
+	done
+	echo "VM-TRIEDBYTES-WALK regions=$(wc -l < $w) bytes=$(awk '{ s += $3 } END { printf "%.0f", s }' $w) total_bytes=$(cat $d/0/tried_regions/total_bytes)"
+	s=1
+	while [ $s -lt $n ]; do
+		tot=$(cat $d/$s/tried_regions/total_bytes)
+		nmin=$(cat $d/$s/access_pattern/nr_accesses/min); nmax=$(cat $d/$s/access_pattern/nr_accesses/max)
+		amin=$(cat $d/$s/access_pattern/age/min); amax=$(cat $d/$s/access_pattern/age/max)
+		echo "VM-TRIEDBYTES scheme=$s nr_accesses=$nmin..$nmax age=$amin..$amax kernel=$tot walk=$(awk -v n0="$nmin" -v n1="$nmax" -v a0="$amin" -v a1="$amax" \
+			'$1 >= n0 + 0 && $1 <= n1 + 0 && $2 >= a0 + 0 && $2 <= a1 + 0 { s += $3 } END { printf "%.0f", s }' $w)"
+		s=$((s + 1))
+	done
+	kill -CONT $AGENT
+}
+
 # ---------------------------------------------------------------------------------------------
 if [ "$vm_mode" = agent ]; then
 	agent_log() {
@@ -370,14 +404,14 @@ if [ "$vm_mode" = agent ]; then
 		finish 1
 	}
 	i=0
-	while [ "$(grep -c '"index"' /run/damon-otel/kdamonds.json 2>/dev/null)" != 4 ] || grep -q '"kdamond_pid": *-1' /run/damon-otel/kdamonds.json; do
+	while [ "$(grep -c '"index"' /run/damon-otel/kdamonds.json 2>/dev/null)" != 5 ] || grep -q '"kdamond_pid": *-1' /run/damon-otel/kdamonds.json; do
 		kill -0 $AGENT 2>/dev/null || kdamonds_failed "agent exited before starting its kdamonds"
 		err=$(grep -m1 "state command 'on'" /tmp/agent.log)
 		[ -n "$err" ] && kdamonds_failed "agent log: $(echo "$err" | cut -c1-400)"
 		# Blocked by an exclusive module (the take-over did not happen, or no opt-in).
 		[ "$(grep -c 'Configured kdamonds not started' /tmp/agent.log)" -gt "${before:-0}" ] &&
 			kdamonds_failed "agent log: $(grep 'Configured kdamonds not started' /tmp/agent.log | tail -1 | cut -c1-600)"
-		i=$((i + 1)); [ $i -gt 120 ] && kdamonds_failed "no ownership record with 4 running kdamonds (wsgen_tp, wsgen_tr, system, mpgen) in /run/damon-otel after 120s"
+		i=$((i + 1)); [ $i -gt 120 ] && kdamonds_failed "no ownership record with 5 running kdamonds (wsgen_tp, wsgen_tr, system, wsgen_tb, mpgen) in /run/damon-otel after 120s"
 		sleep 1
 	done
 	echo "VM-AGENT-READY pid=$AGENT uptime=$(uptime_s)"
@@ -427,6 +461,7 @@ if [ "$vm_mode" = agent ]; then
 		sleep "$vm_check_s"
 		agent_stat
 	done
+	triedbytes_check
 	# SIGTERM: the agent stops its kdamonds and switches a module it took over back on.
 	t0=$(uptime_s)
 	kill -TERM $AGENT
