@@ -88,6 +88,23 @@ public sealed partial class ConfigWatcherTests : IDisposable
         Assert.Equal(0, Volatile.Read(ref changes));
     }
 
+    [Fact]
+    public async Task A_fifo_in_the_files_place_neither_blocks_the_watcher_nor_stops_later_reloads()
+    {
+        string file = Path.Combine(dir, "config.yaml");
+        File.WriteAllText(file, "a: 1\n");
+        using var watcher = new ConfigWatcher(() => [file], () => Interlocked.Increment(ref changes), NoPolling, watchDirectories: false);
+
+        File.Delete(file);
+        BadInput.BadInputCorpusTests.MakeFifo(file);
+        // A blocking read would never return (no writer ever opens the FIFO).
+        Assert.True(await Task.Run(watcher.Check).WaitAsync(TimeSpan.FromSeconds(10))); // unreadable now: the reload reports why
+
+        File.Delete(file);
+        File.WriteAllText(file, "a: 2\n");
+        Assert.True(watcher.Check());
+    }
+
     /// <summary>What kubelet mounts: config.yaml → ..data/config.yaml, ..data → ..TIMESTAMP/.</summary>
     private string MountConfigMap(string content)
     {

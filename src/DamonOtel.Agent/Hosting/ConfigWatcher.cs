@@ -1,3 +1,5 @@
+using DamonOtel.Damon.IO;
+
 namespace DamonOtel.Agent.Hosting;
 
 /// <summary>
@@ -10,11 +12,16 @@ namespace DamonOtel.Agent.Hosting;
 /// compared, not a SHA-256 of them: config files are a few KB (at most
 /// <see cref="Configuration.YamlLimits.MaxFileBytes"/> for the config), and a hash made the
 /// runtime load libcrypto, ~4 MB of the agent's RSS (bench/README.md, the agent as a whole).
+/// Files are read as the loaders read them (<see cref="SafeFile"/>: non-blocking, regular files
+/// only, size-capped), so a FIFO or a huge file put in a config's place reads as unreadable, and
+/// the reload it triggers reports why, instead of blocking the watcher for good.
 /// </summary>
 internal sealed class ConfigWatcher : IDisposable
 {
     private readonly Func<IReadOnlyList<string>> files;
     private readonly Action changed;
+    private static readonly SafeReadOptions ReadOptions = new() { MaxBytes = Configuration.YamlLimits.MaxFileBytes, FollowSymlink = true };
+
     private readonly Lock gate = new();
     private readonly List<FileSystemWatcher> watchers = [];
     private readonly ITimer timer;
@@ -80,7 +87,7 @@ internal sealed class ConfigWatcher : IDisposable
         {
             try
             {
-                result[path] = File.ReadAllBytes(path);
+                result[path] = SafeFile.Read(path, ReadOptions).Bytes;
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
