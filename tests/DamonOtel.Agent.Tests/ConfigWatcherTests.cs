@@ -97,8 +97,19 @@ public sealed partial class ConfigWatcherTests : IDisposable
 
         File.Delete(file);
         BadInput.BadInputCorpusTests.MakeFifo(file);
-        // A blocking read would never return (no writer ever opens the FIFO).
-        Assert.True(await Task.Run(watcher.Check).WaitAsync(TimeSpan.FromSeconds(10))); // unreadable now: the reload reports why
+        // A blocking read would never return (no writer opens the FIFO): if it blocks, open the
+        // writing end so it returns and the test fails instead of hanging.
+        Task<bool> check = Task.Run(watcher.Check);
+        bool returned = await Task.WhenAny(check, Task.Delay(TimeSpan.FromSeconds(10))) == check;
+        if (!returned)
+        {
+            await using (new FileStream(file, FileMode.Open, FileAccess.Write))
+            {
+            }
+        }
+
+        Assert.True(returned, "Check blocked on the FIFO");
+        Assert.True(await check); // unreadable now: the reload reports why
 
         File.Delete(file);
         File.WriteAllText(file, "a: 2\n");
