@@ -58,6 +58,14 @@ internal sealed class SimHarness : IAsyncDisposable
     /// <summary>A module parameter, e.g. Module("damon_stat", "enabled").</summary>
     public string Module(string module, string parameter) => Kernel.ReadText(Path.Combine(Roots.ModuleParameters(module), parameter)).Trim();
 
+    /// <summary>
+    /// The lines of an exposition that belong to these kdamonds. A MeterProvider listens to every
+    /// Meter named DamonOtel in the process, so a scrape also shows the agents of tests running
+    /// in parallel: assertions that something is absent look at their own kdamonds' series.
+    /// </summary>
+    public static string SeriesOf(string exposition, params string[] kdamonds) => string.Join('\n', exposition.Split('\n')
+        .Where(line => kdamonds.Any(k => line.Contains($"kdamond=\"{k}\"", StringComparison.Ordinal))));
+
     public static async Task<T> WaitFor<T>(Func<T?> probe, string what, double seconds = 30)
         where T : class
     {
