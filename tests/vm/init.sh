@@ -209,12 +209,17 @@ cgroup_checkpoint() {
 pagetruth_all() {
 	local k rd best bestn nreg aggr spec cg rest hot pid out try
 	best="" bestn=0 aggr=0
-	for k in /sys/kernel/mm/damon/admin/kdamonds/[0-9]*; do
-		[ "$(cat $k/contexts/0/operations 2>/dev/null)" = paddr ] || continue
-		for rd in $k/contexts/0/schemes/[0-9]*/tried_regions; do
-			nreg=$(ls "$rd" 2>/dev/null | grep -c '^[0-9]')
-			[ "$nreg" -gt "$bestn" ] && { best=$rd; bestn=$nreg; aggr=$(cat $k/contexts/0/monitoring_attrs/intervals/aggr_us); }
+	# The agent's refresh empties the directories until the next apply: look again for a while.
+	for try in $(seq 30); do
+		for k in /sys/kernel/mm/damon/admin/kdamonds/[0-9]*; do
+			[ "$(cat $k/contexts/0/operations 2>/dev/null)" = paddr ] || continue
+			for rd in $k/contexts/0/schemes/[0-9]*/tried_regions; do
+				nreg=$(ls "$rd" 2>/dev/null | grep -c '^[0-9]')
+				[ "$nreg" -gt "$bestn" ] && { best=$rd; bestn=$nreg; aggr=$(cat $k/contexts/0/monitoring_attrs/intervals/aggr_us); }
+			done
 		done
+		[ -n "$best" ] && break
+		sleep 0.2
 	done
 	[ -n "$best" ] || { echo "VM-PAGETRUTH phase=$1 none: no paddr tried_regions"; return; }
 	for spec in $vm_cgroups; do
